@@ -161,6 +161,8 @@ pub struct Change {
     pub to: String,
     pub event: String,
     pub role: Role,
+    /// The line of the definition's transition that applied (0 for a task's creation).
+    pub rule_line: usize,
 }
 
 /// The outcome of an accepted event.
@@ -463,6 +465,7 @@ impl Step<'_> {
             to: state,
             event: self.event.body.name().to_owned(),
             role: Role::Assigner,
+            rule_line: 0,
         });
         let on_create = self.definition.machine(machine).on_create.clone();
         self.run_effects(&on_create, Some(index))
@@ -480,6 +483,7 @@ impl Step<'_> {
             to: self.proposal().state.clone(),
             event: transition.event.clone(),
             role,
+            rule_line: transition.line,
         });
         self.run_effects(&transition.effects, None)
     }
@@ -563,30 +567,33 @@ impl Step<'_> {
                 ))
             }
         };
+        let named = body.target_agency().is_some();
         proposal
             .tasks
             .iter()
             .position(|t| t.agency == agency && t.active)
             .ok_or_else(|| {
+                // An agency acting on a proposal it has no part in is refused as a sender;
+                // an event naming a task that does not exist is about an unknown task.
+                let code = if named {
+                    RejectionCode::UnknownTask
+                } else {
+                    RejectionCode::ActorNotAllowed
+                };
                 reject(
-                    RejectionCode::UnknownTask,
+                    code,
                     format!("agency {agency} has no task in proposal {}", proposal.key),
                 )
             })
     }
 
     fn task_event(&mut self) -> Result<(), Rejection> {
-        if self
-            .definition
-            .machine(Machine::Proposal)
-            .is_terminal(&self.proposal().state)
-        {
+        if let Some(target) = &self.proposal().merged_into {
             return Err(reject(
                 RejectionCode::WrongState,
                 format!(
-                    "proposal {} is {}; its tasks take no more events",
-                    self.proposal().key,
-                    self.proposal().state
+                    "proposal {} was merged into {target}; send its events there",
+                    self.proposal().key
                 ),
             ));
         }
@@ -610,6 +617,7 @@ impl Step<'_> {
             to: self.proposal().tasks[index].state.clone(),
             event: transition.event.clone(),
             role,
+            rule_line: transition.line,
         });
         self.run_effects(&transition.effects, Some(index))?;
         self.complete_if_done()

@@ -13,6 +13,7 @@
 //! carry out the effects. That is why it holds most of the tests.
 
 pub mod calendar;
+pub mod cases;
 pub mod definition;
 pub mod engine;
 pub mod event;

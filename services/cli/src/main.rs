@@ -1,1 +1,215 @@
-fn main() {}
+//! `cohandle`: one binary that runs any role of the engine, or all of them in one process,
+//! and the operator's tools around it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use cohandle_store::{connect, Engine, ManualClock, SystemClock};
+use cohandle_workflows::Catalog;
+
+mod demo;
+mod offline;
+mod settings;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cohandle",
+    version,
+    about = "Routes deputies' suggestions and CPPCC proposals among co-handling agencies"
+)]
+struct Cli {
+    /// Configuration file (default: ./cohandle.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay case 0942 end to end on the configured database and print its timeline.
+    Demo,
+    /// Create or update the database schema (idempotent).
+    Migrate,
+    /// Print the effective configuration (defaults, file, environment), passwords hidden.
+    Config,
+    /// The tamper-evident history.
+    #[command(subcommand)]
+    History(HistoryCommand),
+    /// Check and draw workflow definitions.
+    #[command(subcommand)]
+    Workflows(WorkflowsCommand),
+    /// Deadline arithmetic over the official holiday calendar.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum HistoryCommand {
+    /// Recompute every hash chain (or one proposal's) and report the first broken link.
+    Verify {
+        #[arg(long)]
+        proposal: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkflowsCommand {
+    /// Validate definition files; lists every problem and exits non-zero on any.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print a definition's state machines as Mermaid or Graphviz DOT.
+    Graph {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+#[derive(Debug, Subcommand)]
+enum CalendarCommand {
+    /// Print the due date: START + DURATION (3m months, 10d days, 1w weeks, 20wd working days).
+    Due {
+        start: String,
+        duration: String,
+        /// A holiday file (date, holiday|workday) that corrects or extends the shipped one.
+        #[arg(long)]
+        calendar: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Workflows(WorkflowsCommand::Check { files }) => offline::check(&files),
+        Command::Workflows(WorkflowsCommand::Graph { file, format }) => {
+            offline::graph(&file, matches!(format, GraphFormat::Dot))
+        }
+        Command::Calendar(CalendarCommand::Due {
+            start,
+            duration,
+            calendar,
+        }) => offline::due(&start, &duration, calendar.as_deref()),
+        command => runtime().and_then(|rt| rt.block_on(online(cli.config, command))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Commands that use the database (and, when configured, the broker).
+async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let settings = settings::load(config.as_deref())?;
+    if let Command::Config = command {
+        println!("database.url      = {}", redact(&settings.database.url));
+        println!(
+            "amqp.url          = {}",
+            settings
+                .amqp
+                .url
+                .as_deref()
+                .map_or("(unset: no broker)".to_owned(), redact)
+        );
+        println!("http.listen       = {}", settings.http.listen);
+        println!(
+            "calendar.corrections = {}",
+            settings
+                .calendar
+                .corrections
+                .as_ref()
+                .map_or("(none)".to_owned(), |p| p.display().to_string())
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let db = connect::connect_and_migrate(&settings.database.url).await?;
+    let calendar = Arc::new(offline::calendar(settings.calendar.corrections.as_deref())?);
+    let catalog = Arc::new(Catalog::shipped());
+    match command {
+        Command::Migrate => {
+            println!(
+                "database schema is up to date ({})",
+                redact(&settings.database.url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History(HistoryCommand::Verify { proposal }) => {
+            let report = cohandle_store::history::verify(&db, proposal.as_deref()).await?;
+            match report.broken {
+                None => {
+                    println!(
+                        "OK: {} history rows in {} proposal chain(s) verified",
+                        report.rows, report.proposals
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(link) => {
+                    println!(
+                        "BROKEN: proposal {} row {}: {}",
+                        link.proposal_key, link.seq, link.reason
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Demo => {
+            let clock = Arc::new(ManualClock::new(cohandle_store::Clock::now(&SystemClock)));
+            let engine = Engine::new(db, catalog, calendar, clock.clone());
+            demo::run(&engine, &clock).await?;
+            println!(
+                "\nThe database is kept ({}); `cohandle serve` shows the case.",
+                redact(&settings.database.url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config | Command::Workflows(_) | Command::Calendar(_) => {
+            unreachable!("handled before")
+        }
+    }
+}
+
+/// A database URL without its password, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Reads a file, naming it in the error.
+pub(crate) fn read(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}

@@ -1,1 +1,24 @@
-//! placeholder
+//! Persistence for cohandle and the engine's one path for every state change.
+//!
+//! - [`engine::Engine`]: `apply` / `apply_batch` — load, let the domain decide, write state,
+//!   history, inbox, outbox and timers in one transaction; retried on a version conflict.
+//! - [`entities`] and [`migration`]: the tables, on PostgreSQL and SQLite alike.
+//! - [`history`]: the hash chain over each proposal's history and its verification.
+//! - [`connect`]: opening `database.url`; [`clock`]: the injected clock.
+//!
+//! This crate never talks to the broker or to HTTP clients, and never decides a transition
+//! itself: every decision is `cohandle_workflows::apply`.
+
+pub mod clock;
+pub mod connect;
+pub mod engine;
+pub mod entities;
+mod error;
+pub mod history;
+pub mod migration;
+pub mod monitor;
+pub mod queries;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{Engine, Outcome, Source};
+pub use error::Error;

@@ -1,0 +1,9 @@
+//! The wire contract from outside: every event round trips, hostile bytes are refused
+//! without a panic, and the README's examples decode.
+
+mod hostile;
+mod outbound;
+mod readme;
+mod round_trip;
+mod samples;
+mod strategies;

@@ -1,0 +1,70 @@
+//! Opening the database named by `database.url`, and migrating it.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
+
+use crate::migration::Migrator;
+use crate::Error;
+
+/// The configuration key that holds the URL, named in every error about it.
+pub const SETTING: &str = "database.url (COHANDLE__DATABASE__URL)";
+
+/// Connects to `sqlite://…` or `postgres://…`.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
+    let config = |message: String| Error::Config {
+        setting: SETTING,
+        message,
+    };
+    let sqlite = url.starts_with("sqlite:");
+    if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        return Err(config(format!(
+            "{url:?} is not a sqlite:// or postgres:// URL"
+        )));
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(30));
+    if sqlite {
+        // One writer at a time is how SQLite works; a single connection avoids lock
+        // upgrade failures between concurrent transactions.
+        // The connection is kept for good: its pragmas are set once below.
+        let forever = Duration::from_secs(365 * 24 * 3600);
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(forever)
+            .max_lifetime(forever);
+    } else {
+        options.max_connections(16).min_connections(1);
+    }
+    let db = Database::connect(options)
+        .await
+        .map_err(|e| config(format!("cannot connect: {}", one_line(&e.to_string()))))?;
+    if sqlite {
+        db.execute_unprepared(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        .await?;
+    }
+    Ok(db)
+}
+
+/// Connects and brings the schema up to date.
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, Error> {
+    let db = connect(url).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+/// Applies every pending migration; a no-op when there is none.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
+    Migrator::up(db, None).await.map_err(Error::Db)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,917 @@
+//! The one path for every state change. Whatever the door (bus, API, timer, CLI), an event
+//! goes through [`Engine::apply_batch`]: load the proposal, let the domain decide, and write
+//! the state (version-checked), history, inbox, outbox and timers in ONE transaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use cohandle_workflows::definition::DeadlineKind;
+use cohandle_workflows::engine::{Change, Effect, Notification, Recipient};
+use cohandle_workflows::model::{ContactMethod, Machine};
+use cohandle_workflows::{
+    apply, Body, Calendar, Catalog, Definition, Event, Proposal, Rejection, RejectionCode,
+};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use crate::clock::Clock;
+use crate::entities::{disclosure, feedback, history, inbox, outbox, proposal, reply, task, timer};
+use crate::history::{row_hash, GENESIS};
+use crate::Error;
+
+/// How often a batch is retried when a concurrent writer changed one of its proposals.
+const MAX_ATTEMPTS: u32 = 50;
+
+/// The door an event came through, kept in the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Bus,
+    Api,
+    Timer,
+    Cli,
+    Replay,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bus => "bus",
+            Self::Api => "api",
+            Self::Timer => "timer",
+            Self::Cli => "cli",
+            Self::Replay => "replay",
+        }
+    }
+}
+
+/// What became of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied {
+        version: i64,
+        state: String,
+        changes: Vec<Change>,
+    },
+    Rejected(Rejection),
+    /// The event id was seen before; nothing changed. Carries the first outcome.
+    Duplicate(Recorded),
+}
+
+/// An outcome as the inbox keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub applied: bool,
+    pub code: Option<String>,
+    pub message: String,
+    pub version: i64,
+}
+
+impl Outcome {
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Outcome::Applied { .. })
+    }
+}
+
+/// The engine: cheap to clone, shared by every role.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    db: DatabaseConnection,
+    catalog: Arc<Catalog>,
+    calendar: Arc<Calendar>,
+    clock: Arc<dyn Clock>,
+}
+
+/// A proposal as read in this transaction, and what the batch did to it.
+struct Loaded {
+    proposal: Option<Proposal>,
+    version_read: i64,
+    version: i64,
+    exists: bool,
+    seq: i64,
+    last_hash: String,
+    dirty: bool,
+}
+
+/// Everything a batch writes, collected before the writes.
+#[derive(Default)]
+struct Writes {
+    history: Vec<history::ActiveModel>,
+    inbox: Vec<inbox::ActiveModel>,
+    outbox: Vec<outbox::ActiveModel>,
+    timer_effects: Vec<(String, Effect)>,
+    replies: Vec<reply::ActiveModel>,
+    feedback: Vec<feedback::ActiveModel>,
+    disclosures: Vec<disclosure::ActiveModel>,
+}
+
+impl Engine {
+    pub fn new(
+        db: DatabaseConnection,
+        catalog: Arc<Catalog>,
+        calendar: Arc<Calendar>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            db,
+            catalog,
+            calendar,
+            clock,
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Applies one event.
+    #[instrument(skip_all, fields(proposal = %event.proposal, event_id = %event.id, event = event.body.name()))]
+    pub async fn apply(&self, event: Event, source: Source) -> Result<Outcome, Error> {
+        let mut outcomes = self.apply_batch(vec![event], source).await?;
+        Ok(outcomes.pop().expect("one outcome per event"))
+    }
+
+    /// Applies many events in one transaction and returns one outcome per event, in order.
+    /// A rejection never rolls back the others; events for one proposal apply in order.
+    #[instrument(skip_all, fields(events = events.len(), source = source.as_str()))]
+    pub async fn apply_batch(
+        &self,
+        events: Vec<Event>,
+        source: Source,
+    ) -> Result<Vec<Outcome>, Error> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let txn = self.db.begin().await?;
+            match self.decide_and_write(&txn, &events, source).await {
+                Ok(outcomes) => match txn.commit().await {
+                    Ok(()) => return Ok(outcomes),
+                    Err(error) => match Error::from(error) {
+                        Error::Conflict => continue,
+                        other => return Err(other),
+                    },
+                },
+                Err(Error::Conflict) => {
+                    txn.rollback().await?;
+                    tracing::debug!(attempt, "batch overtaken by a concurrent change; retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::TooManyConflicts(MAX_ATTEMPTS))
+    }
+
+    async fn decide_and_write(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[Event],
+        source: Source,
+    ) -> Result<Vec<Outcome>, Error> {
+        let now = self.clock.now().trunc_subsecs(6);
+        let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+        let mut seen: HashMap<String, Recorded> = inbox::Entity::find()
+            .filter(inbox::Column::EventId.is_in(ids))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|row| (row.event_id.clone(), recorded(&row)))
+            .collect();
+        let mut loaded: HashMap<String, Loaded> = HashMap::new();
+        let mut writes = Writes::default();
+        let mut outcomes = Vec::with_capacity(events.len());
+
+        for event in events {
+            if let Some(first) = seen.get(event.id.as_str()) {
+                outcomes.push(Outcome::Duplicate(first.clone()));
+                continue;
+            }
+            let key = event.proposal.to_string();
+            if !loaded.contains_key(&key) {
+                loaded.insert(key.clone(), load(txn, &key).await?);
+            }
+            let entry = loaded.get_mut(&key).expect("just loaded");
+            let decided = self
+                .definition_for(entry.proposal.as_ref(), event)
+                .and_then(|def| {
+                    apply(&def, &self.calendar, entry.proposal.as_ref(), event, now)
+                        .map(|d| (def, d))
+                });
+            let outcome = match decided {
+                Ok((def, decision)) => {
+                    entry.version += 1;
+                    entry.dirty = true;
+                    for change in &decision.changes {
+                        entry.seq += 1;
+                        let row = history_row(
+                            event,
+                            change,
+                            entry.seq,
+                            &entry.last_hash,
+                            now,
+                            def.version,
+                        );
+                        entry.last_hash = row.hash.clone();
+                        writes.history.push(history_active(row));
+                    }
+                    project(
+                        &mut writes,
+                        &def,
+                        entry.proposal.as_ref(),
+                        &decision.proposal,
+                        event,
+                    );
+                    for (n, effect) in decision.effects.iter().enumerate() {
+                        match effect {
+                            Effect::Notify(notification) => {
+                                writes
+                                    .outbox
+                                    .push(notification_row(event, n, notification, now));
+                            }
+                            _ => writes.timer_effects.push((key.clone(), effect.clone())),
+                        }
+                    }
+                    let state = decision.proposal.state.clone();
+                    entry.proposal = Some(decision.proposal);
+                    writes.inbox.push(inbox_row(
+                        event,
+                        source,
+                        None,
+                        &format!("applied; proposal is {state}"),
+                        entry.version,
+                        now,
+                    ));
+                    Outcome::Applied {
+                        version: entry.version,
+                        state,
+                        changes: decision.changes,
+                    }
+                }
+                Err(rejection) => {
+                    writes.inbox.push(inbox_row(
+                        event,
+                        source,
+                        Some(&rejection),
+                        &rejection.message,
+                        entry.version,
+                        now,
+                    ));
+                    writes.outbox.push(rejection_row(event, &rejection, now));
+                    Outcome::Rejected(rejection)
+                }
+            };
+            seen.insert(
+                event.id.to_string(),
+                recorded_outcome(&outcome, entry.version),
+            );
+            outcomes.push(outcome);
+        }
+
+        self.write(txn, loaded, writes, now).await?;
+        Ok(outcomes)
+    }
+
+    fn definition_for(
+        &self,
+        current: Option<&Proposal>,
+        event: &Event,
+    ) -> Result<Arc<Definition>, Rejection> {
+        let found = match (current, &event.body) {
+            (Some(p), _) => self.catalog.get(&p.definition),
+            (None, Body::Assign(a)) => self.catalog.latest(&a.definition),
+            (None, _) => {
+                return Err(Rejection::new(
+                    RejectionCode::UnknownProposal,
+                    format!(
+                        "proposal {} has not been assigned yet; an event for it before its assignment is refused and can be replayed once the assignment is in",
+                        event.proposal
+                    ),
+                ))
+            }
+        };
+        found.map_err(|e| Rejection::new(RejectionCode::InvalidPayload, e.to_string()))
+    }
+
+    async fn write(
+        &self,
+        txn: &DatabaseTransaction,
+        loaded: HashMap<String, Loaded>,
+        writes: Writes,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        for (key, entry) in &loaded {
+            if !entry.dirty {
+                continue;
+            }
+            let proposal = entry
+                .proposal
+                .as_ref()
+                .expect("dirty entries hold a proposal");
+            let def = self
+                .catalog
+                .get(&proposal.definition)
+                .map_err(|e| Error::Corrupt(e.to_string()))?;
+            let row = proposal_row(proposal, &def, entry.version, now)?;
+            if entry.exists {
+                let mut update = proposal::Entity::update_many()
+                    .filter(proposal::Column::Key.eq(key.as_str()))
+                    .filter(proposal::Column::Version.eq(entry.version_read));
+                update = update
+                    .col_expr(proposal::Column::State, Expr::value(row.state.clone()))
+                    .col_expr(proposal::Column::DueOn, Expr::value(row.due_on))
+                    .col_expr(
+                        proposal::Column::KeySupervision,
+                        Expr::value(row.key_supervision),
+                    )
+                    .col_expr(proposal::Column::Version, Expr::value(entry.version))
+                    .col_expr(
+                        proposal::Column::Document,
+                        Expr::value(row.document.clone()),
+                    )
+                    .col_expr(proposal::Column::UpdatedAt, Expr::value(now));
+                if update.exec(txn).await?.rows_affected != 1 {
+                    return Err(Error::Conflict);
+                }
+                task::Entity::delete_many()
+                    .filter(task::Column::ProposalKey.eq(key.as_str()))
+                    .exec(txn)
+                    .await?;
+            } else {
+                proposal::Entity::insert(proposal_active(row))
+                    .exec(txn)
+                    .await?;
+            }
+            let tasks = task_rows(proposal, &def);
+            if !tasks.is_empty() {
+                task::Entity::insert_many(tasks).exec(txn).await?;
+            }
+        }
+        insert_all(txn, writes.history).await?;
+        insert_all(txn, writes.inbox).await?;
+        insert_all(txn, writes.outbox).await?;
+        for (key, effect) in writes.timer_effects {
+            match effect {
+                Effect::ScheduleTimer(spec) => {
+                    let row = timer::ActiveModel {
+                        id: Set(spec.id),
+                        proposal_key: Set(key),
+                        agency: Set(spec.agency.to_string()),
+                        deadline: Set(spec.deadline),
+                        kind: Set(timer_kind(spec.kind).to_owned()),
+                        due_on: Set(spec.due),
+                        generation: Set(spec.generation as i32),
+                        fire_at: Set(spec.fire_at),
+                        state: Set("pending".to_owned()),
+                        claimed_by: Set(None),
+                        claimed_at: Set(None),
+                        fired_at: Set(None),
+                        late: Set(false),
+                    };
+                    timer::Entity::insert(row)
+                        .on_conflict(
+                            OnConflict::column(timer::Column::Id)
+                                .do_nothing()
+                                .to_owned(),
+                        )
+                        .do_nothing()
+                        .exec(txn)
+                        .await?;
+                }
+                Effect::CancelTimers { agency, deadline } => {
+                    let mut cancel = timer::Entity::update_many()
+                        .col_expr(timer::Column::State, Expr::value("cancelled"))
+                        .filter(timer::Column::ProposalKey.eq(key))
+                        .filter(timer::Column::Agency.eq(agency.to_string()))
+                        .filter(timer::Column::State.eq("pending"));
+                    if let Some(deadline) = deadline {
+                        cancel = cancel.filter(timer::Column::Deadline.eq(deadline));
+                    }
+                    cancel.exec(txn).await?;
+                }
+                Effect::Notify(_) => {}
+            }
+        }
+        upsert_all(
+            txn,
+            writes.replies,
+            &[
+                reply::Column::ProposalKey,
+                reply::Column::Agency,
+                reply::Column::Round,
+            ],
+        )
+        .await?;
+        upsert_all(
+            txn,
+            writes.feedback,
+            &[
+                feedback::Column::ProposalKey,
+                feedback::Column::Agency,
+                feedback::Column::Round,
+            ],
+        )
+        .await?;
+        upsert_all(
+            txn,
+            writes.disclosures,
+            &[disclosure::Column::ProposalKey, disclosure::Column::Agency],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The stored proposal and its version.
+    pub async fn load(&self, key: &str) -> Result<Option<(Proposal, i64)>, Error> {
+        let entry = load(&self.db, key).await?;
+        Ok(entry.proposal.map(|p| (p, entry.version)))
+    }
+}
+
+async fn insert_all<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), Error>
+where
+    A: sea_orm::ActiveModelTrait,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // SQLite takes at most 32766 bound values per statement; stay well below.
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(500).collect();
+        A::Entity::insert_many(chunk).exec(txn).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_all<A, C>(txn: &DatabaseTransaction, rows: Vec<A>, keys: &[C]) -> Result<(), Error>
+where
+    A: sea_orm::ActiveModelTrait,
+    C: sea_orm::ColumnTrait + Copy,
+    <A::Entity as EntityTrait>::Column: From<C>,
+{
+    for row in rows {
+        let key_set: std::collections::HashSet<String> =
+            keys.iter().map(|k| format!("{k:?}")).collect();
+        let updates: Vec<<A::Entity as EntityTrait>::Column> =
+            <<A::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter()
+                .filter(|c| !key_set.contains(&format!("{c:?}")))
+                .collect();
+        let conflict = OnConflict::columns(
+            keys.iter()
+                .map(|k| <A::Entity as EntityTrait>::Column::from(*k)),
+        )
+        .update_columns(updates)
+        .to_owned();
+        A::Entity::insert(row)
+            .on_conflict(conflict)
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A random pause that grows with the attempt, so that writers who collided spread out.
+fn backoff(attempt: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let ceiling_micros = 500u64 << attempt.min(7);
+    std::time::Duration::from_micros(random % ceiling_micros)
+}
+
+async fn load(db: &impl ConnectionTrait, key: &str) -> Result<Loaded, Error> {
+    let mut find = proposal::Entity::find_by_id(key.to_owned());
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // Writers of one proposal queue on its row instead of racing to the version check
+        // (which stays, as the guarantee). SQLite has a single writer anyway.
+        find = find.lock_exclusive();
+    }
+    let row = find.one(db).await?;
+    let Some(row) = row else {
+        return Ok(Loaded {
+            proposal: None,
+            version_read: 0,
+            version: 0,
+            exists: false,
+            seq: 0,
+            last_hash: GENESIS.to_owned(),
+            dirty: false,
+        });
+    };
+    let proposal: Proposal = serde_json::from_str(&row.document)
+        .map_err(|e| Error::Corrupt(format!("proposal {key}: {e}")))?;
+    let last = history::Entity::find()
+        .filter(history::Column::ProposalKey.eq(key))
+        .order_by_desc(history::Column::Seq)
+        .limit(1)
+        .one(db)
+        .await?;
+    let (seq, last_hash) = last.map_or((0, GENESIS.to_owned()), |h| (h.seq, h.hash));
+    Ok(Loaded {
+        proposal: Some(proposal),
+        version_read: row.version,
+        version: row.version,
+        exists: true,
+        seq,
+        last_hash,
+        dirty: false,
+    })
+}
+
+fn recorded(row: &inbox::Model) -> Recorded {
+    Recorded {
+        applied: row.outcome == "applied",
+        code: row.code.clone(),
+        message: row.message.clone(),
+        version: row.version,
+    }
+}
+
+fn recorded_outcome(outcome: &Outcome, version: i64) -> Recorded {
+    match outcome {
+        Outcome::Applied { state, .. } => Recorded {
+            applied: true,
+            code: None,
+            message: format!("applied; proposal is {state}"),
+            version,
+        },
+        Outcome::Rejected(r) => Recorded {
+            applied: false,
+            code: Some(r.code.as_str().to_owned()),
+            message: r.message.clone(),
+            version,
+        },
+        Outcome::Duplicate(first) => first.clone(),
+    }
+}
+
+fn timer_kind(kind: cohandle_workflows::event::TimerKind) -> &'static str {
+    match kind {
+        cohandle_workflows::event::TimerKind::Reminder => "reminder",
+        cohandle_workflows::event::TimerKind::Expiry => "expiry",
+    }
+}
+
+fn role_name(role: cohandle_workflows::event::Role) -> &'static str {
+    role.as_str()
+}
+
+fn history_row(
+    event: &Event,
+    change: &Change,
+    seq: i64,
+    prev: &str,
+    now: DateTime<Utc>,
+    version: u32,
+) -> history::Model {
+    let mut row = history::Model {
+        id: 0,
+        proposal_key: event.proposal.to_string(),
+        seq,
+        event_id: event.id.to_string(),
+        event_type: change.event.clone(),
+        machine: change.machine.as_str().to_owned(),
+        agency: change.agency.as_ref().map(ToString::to_string),
+        from_state: change.from.clone(),
+        to_state: change.to.clone(),
+        actor_agency: event.actor.agency.to_string(),
+        actor_role: role_name(change.role).to_owned(),
+        occurred_at: event.occurred_at.trunc_subsecs(6),
+        recorded_at: now,
+        definition_version: version as i32,
+        payload: serde_json::to_string(&event.body).expect("event bodies serialize"),
+        prev_hash: prev.to_owned(),
+        hash: String::new(),
+    };
+    row.hash = row_hash(&row);
+    row
+}
+
+fn history_active(m: history::Model) -> history::ActiveModel {
+    {
+        history::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            proposal_key: Set(m.proposal_key),
+            seq: Set(m.seq),
+            event_id: Set(m.event_id),
+            event_type: Set(m.event_type),
+            machine: Set(m.machine),
+            agency: Set(m.agency),
+            from_state: Set(m.from_state),
+            to_state: Set(m.to_state),
+            actor_agency: Set(m.actor_agency),
+            actor_role: Set(m.actor_role),
+            occurred_at: Set(m.occurred_at),
+            recorded_at: Set(m.recorded_at),
+            definition_version: Set(m.definition_version),
+            payload: Set(m.payload),
+            prev_hash: Set(m.prev_hash),
+            hash: Set(m.hash),
+        }
+    }
+}
+
+fn inbox_row(
+    event: &Event,
+    source: Source,
+    rejection: Option<&Rejection>,
+    message: &str,
+    version: i64,
+    now: DateTime<Utc>,
+) -> inbox::ActiveModel {
+    inbox::ActiveModel {
+        event_id: Set(event.id.to_string()),
+        proposal_key: Set(event.proposal.to_string()),
+        event_type: Set(event.body.name().to_owned()),
+        actor_agency: Set(event.actor.agency.to_string()),
+        outcome: Set(if rejection.is_some() {
+            "rejected"
+        } else {
+            "applied"
+        }
+        .to_owned()),
+        code: Set(rejection.map(|r| r.code.as_str().to_owned())),
+        message: Set(message.to_owned()),
+        version: Set(version),
+        source: Set(source.as_str().to_owned()),
+        event: Set(serde_json::to_string(event).expect("events serialize")),
+        recorded_at: Set(now),
+    }
+}
+
+/// The routing key a notification travels under on the outbound exchange.
+pub fn routing_key(recipient: &Recipient) -> String {
+    match recipient {
+        Recipient::Agency(a) => format!("agency.{a}"),
+        Recipient::Assigner(a) => format!("agency.{a}"),
+        Recipient::Deputies(_) => "deputies".to_owned(),
+        Recipient::CongressOffice => "congress_office".to_owned(),
+        Recipient::Supervisors => "supervisors".to_owned(),
+    }
+}
+
+/// The body of an outbound message, as the relay publishes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMessage {
+    pub message_id: String,
+    pub proposal: String,
+    pub event_id: String,
+    #[serde(flatten)]
+    pub body: OutboundBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum OutboundBody {
+    Notification(Notification),
+    Rejected(Rejection),
+}
+
+fn notification_row(
+    event: &Event,
+    n: usize,
+    notification: &Notification,
+    now: DateTime<Utc>,
+) -> outbox::ActiveModel {
+    let message = OutboundMessage {
+        message_id: format!("{}#{n}", event.id),
+        proposal: event.proposal.to_string(),
+        event_id: event.id.to_string(),
+        body: OutboundBody::Notification(notification.clone()),
+    };
+    outbox_row(
+        message,
+        "notification",
+        routing_key(&notification.recipient),
+        now,
+    )
+}
+
+fn rejection_row(event: &Event, rejection: &Rejection, now: DateTime<Utc>) -> outbox::ActiveModel {
+    let message = OutboundMessage {
+        message_id: format!("{}#rejected", event.id),
+        proposal: event.proposal.to_string(),
+        event_id: event.id.to_string(),
+        body: OutboundBody::Rejected(rejection.clone()),
+    };
+    outbox_row(
+        message,
+        "rejected",
+        format!("rejected.{}", event.actor.agency),
+        now,
+    )
+}
+
+fn outbox_row(
+    message: OutboundMessage,
+    kind: &str,
+    routing_key: String,
+    now: DateTime<Utc>,
+) -> outbox::ActiveModel {
+    outbox::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        message_id: Set(message.message_id.clone()),
+        proposal_key: Set(message.proposal.clone()),
+        event_id: Set(message.event_id.clone()),
+        kind: Set(kind.to_owned()),
+        routing_key: Set(routing_key),
+        payload: Set(serde_json::to_string(&message).expect("messages serialize")),
+        created_at: Set(now),
+        sent_at: Set(None),
+    }
+}
+
+/// The earliest running obligation of a task: what supervisors chase.
+fn obligation(
+    def: &Definition,
+    task: &cohandle_workflows::model::Task,
+) -> Option<(chrono::NaiveDate, String)> {
+    task.deadlines
+        .iter()
+        .filter(|(name, _)| {
+            def.deadlines
+                .get(*name)
+                .is_some_and(|r| r.kind == DeadlineKind::Obligation)
+        })
+        .map(|(name, d)| (d.due, name.clone()))
+        .min()
+}
+
+fn proposal_row(
+    p: &Proposal,
+    def: &Definition,
+    version: i64,
+    now: DateTime<Utc>,
+) -> Result<proposal::Model, Error> {
+    let due_on = p
+        .tasks
+        .iter()
+        .filter(|t| t.active)
+        .filter_map(|t| obligation(def, t))
+        .map(|(d, _)| d)
+        .min();
+    Ok(proposal::Model {
+        key: p.key.to_string(),
+        definition_name: p.definition.name.clone(),
+        definition_version: p.definition.version as i32,
+        kind: p.info.kind.as_str().to_owned(),
+        number: p.info.number.clone(),
+        session: p.info.session.clone(),
+        title: p.info.title.clone(),
+        assigner: p.assigner.to_string(),
+        mode: serde_json::to_value(p.mode)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        state: p.state.clone(),
+        key_supervision: p.info.key_supervision,
+        assigned_on: p.assigned_on,
+        due_on,
+        version,
+        document: serde_json::to_string(p).map_err(|e| Error::Corrupt(e.to_string()))?,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+fn proposal_active(m: proposal::Model) -> proposal::ActiveModel {
+    {
+        proposal::ActiveModel {
+            key: Set(m.key),
+            definition_name: Set(m.definition_name),
+            definition_version: Set(m.definition_version),
+            kind: Set(m.kind),
+            number: Set(m.number),
+            session: Set(m.session),
+            title: Set(m.title),
+            assigner: Set(m.assigner),
+            mode: Set(m.mode),
+            state: Set(m.state),
+            key_supervision: Set(m.key_supervision),
+            assigned_on: Set(m.assigned_on),
+            due_on: Set(m.due_on),
+            version: Set(m.version),
+            document: Set(m.document),
+            created_at: Set(m.created_at),
+            updated_at: Set(m.updated_at),
+        }
+    }
+}
+
+fn task_rows(p: &Proposal, def: &Definition) -> Vec<task::ActiveModel> {
+    p.tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let due = obligation(def, t);
+            task::ActiveModel {
+                proposal_key: Set(p.key.to_string()),
+                position: Set(i as i32),
+                agency: Set(t.agency.to_string()),
+                role: Set(t.role.as_str().to_owned()),
+                state: Set(t.state.clone()),
+                active: Set(t.active),
+                terminal: Set(def.machine(t.role.machine()).is_terminal(&t.state)),
+                due_on: Set(due.as_ref().map(|d| d.0)),
+                due_deadline: Set(due.map(|d| d.1)),
+                session: Set(p.info.session.clone()),
+                kind: Set(p.info.kind.as_str().to_owned()),
+                key_supervision: Set(p.info.key_supervision),
+            }
+        })
+        .collect()
+}
+
+/// Rows for the statistics tables, written when an event adds to them.
+fn project(
+    writes: &mut Writes,
+    def: &Definition,
+    before: Option<&Proposal>,
+    after: &Proposal,
+    event: &Event,
+) {
+    let agency = match &event.body {
+        Body::SendReply(_) | Body::RecordDisclosure(_) => event.actor.agency.clone(),
+        Body::RecordFeedback { agency, .. } => agency.clone(),
+        _ => return,
+    };
+    let Some(task) = after.task(&agency) else {
+        return;
+    };
+    let key = after.key.to_string();
+    match &event.body {
+        Body::SendReply(dispatch) => {
+            let due_before = before.and_then(|p| p.task(&agency)).and_then(|t| {
+                ["rehandling", "reply"]
+                    .iter()
+                    .find_map(|n| t.deadlines.get(*n))
+                    .map(|d| d.due)
+            });
+            let (Some(draft), Some(signature)) = (&task.draft, &task.signature) else {
+                return;
+            };
+            writes.replies.push(reply::ActiveModel {
+                proposal_key: Set(key),
+                agency: Set(agency.to_string()),
+                round: Set(task.replies.len() as i32),
+                document_number: Set(draft.document_number.clone()),
+                result_class: Set(format!("{:?}", draft.result_class)),
+                signer: Set(signature.signer.clone()),
+                signed_on: Set(signature.signed_on),
+                sent_on: Set(dispatch.sent_on),
+                due_on: Set(due_before),
+                on_time: Set(due_before.is_none_or(|due| dispatch.sent_on <= due)),
+                met_deputy: Set(task
+                    .contacts
+                    .iter()
+                    .any(|c| c.method == ContactMethod::Meeting)),
+            });
+        }
+        Body::RecordFeedback { feedback: f, .. } => {
+            writes.feedback.push(feedback::ActiveModel {
+                proposal_key: Set(key),
+                agency: Set(agency.to_string()),
+                round: Set(task.feedback.len() as i32),
+                satisfaction: Set(serde_json::to_value(f.satisfaction)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()),
+                received_on: Set(f.received_on),
+            });
+        }
+        Body::RecordDisclosure(d) => {
+            writes.disclosures.push(disclosure::ActiveModel {
+                proposal_key: Set(key),
+                agency: Set(agency.to_string()),
+                index_number: Set(d.index_number.clone()),
+                topic: Set(d.topic.clone()),
+                scope: Set(serde_json::to_value(d.scope)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()),
+                withheld_reason: Set(d.withheld_reason.clone()),
+                written_on: Set(d.written_on),
+                published_on: Set(d.published_on),
+            });
+        }
+        _ => {}
+    }
+    let _ = (def, Machine::Handler);
+}

@@ -1,0 +1,12 @@
+//! SeaORM entities: one module per table.
+
+pub mod agency;
+pub mod disclosure;
+pub mod feedback;
+pub mod history;
+pub mod inbox;
+pub mod outbox;
+pub mod proposal;
+pub mod reply;
+pub mod task;
+pub mod timer;

@@ -1,0 +1,35 @@
+//! One row per proposal: its whole domain state as a JSON document, with the columns the
+//! supervisors' queries filter on, and the version for optimistic concurrency.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "proposals")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub key: String,
+    pub definition_name: String,
+    pub definition_version: i32,
+    pub kind: String,
+    pub number: String,
+    pub session: String,
+    pub title: String,
+    pub assigner: String,
+    pub mode: String,
+    pub state: String,
+    pub key_supervision: bool,
+    pub assigned_on: Date,
+    /// The earliest running obligation of any active task.
+    pub due_on: Option<Date>,
+    /// Bumped by every accepted event; an update names the version it read.
+    pub version: i64,
+    #[sea_orm(column_type = "Text")]
+    pub document: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,28 @@
+//! One row per reply sent (答复函), for the statistics.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "replies")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub proposal_key: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub agency: String,
+    /// 1 for the first reply, 2 after re-handling, …
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub round: i32,
+    pub document_number: String,
+    pub result_class: String,
+    pub signer: String,
+    pub signed_on: Date,
+    pub sent_on: Date,
+    pub due_on: Option<Date>,
+    pub on_time: bool,
+    pub met_deputy: bool,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,114 @@
+//! Schema migrations, for PostgreSQL and SQLite alike. `cohandle migrate` runs them; they
+//! are idempotent, so running them again changes nothing.
+
+use sea_orm::{ConnectionTrait, EntityTrait, Schema};
+use sea_orm_migration::prelude::*;
+
+use crate::entities::{
+    agency, disclosure, feedback, history, inbox, outbox, proposal, reply, task, timer,
+};
+
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateTables)]
+    }
+}
+
+/// The first schema. Later changes come as new migrations written out in full, never by
+/// editing this one.
+#[derive(DeriveMigrationName)]
+struct CreateTables;
+
+fn index(
+    name: &str,
+    table: impl IntoIden + 'static,
+    columns: &[&'static str],
+) -> IndexCreateStatement {
+    let mut statement = Index::create();
+    statement.name(name).table(table).if_not_exists();
+    for column in columns {
+        statement.col(Alias::new(*column));
+    }
+    statement
+}
+
+async fn create<E: EntityTrait>(manager: &SchemaManager<'_>, entity: E) -> Result<(), DbErr> {
+    let schema = Schema::new(manager.get_database_backend());
+    manager
+        .create_table(
+            schema
+                .create_table_from_entity(entity)
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create(manager, agency::Entity).await?;
+        create(manager, proposal::Entity).await?;
+        create(manager, task::Entity).await?;
+        create(manager, history::Entity).await?;
+        create(manager, inbox::Entity).await?;
+        create(manager, outbox::Entity).await?;
+        create(manager, timer::Entity).await?;
+        create(manager, reply::Entity).await?;
+        create(manager, feedback::Entity).await?;
+        create(manager, disclosure::Entity).await?;
+
+        let indexes = [
+            index("proposals_state", proposal::Entity, &["state"]),
+            index("proposals_session", proposal::Entity, &["session"]),
+            index("proposals_due_on", proposal::Entity, &["due_on"]),
+            index("proposals_assigner", proposal::Entity, &["assigner"]),
+            index("tasks_agency_state", task::Entity, &["agency", "state"]),
+            index("tasks_due_on", task::Entity, &["due_on", "agency"]),
+            index("history_event", history::Entity, &["event_id"]),
+            index("inbox_proposal", inbox::Entity, &["proposal_key"]),
+            index("outbox_unsent", outbox::Entity, &["sent_at", "id"]),
+            index("timers_due", timer::Entity, &["state", "fire_at"]),
+            index(
+                "timers_task",
+                timer::Entity,
+                &["proposal_key", "agency", "deadline"],
+            ),
+        ];
+        for statement in indexes {
+            manager.create_index(statement).await?;
+        }
+        manager
+            .create_index(
+                index("history_chain", history::Entity, &["proposal_key", "seq"])
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for table in [
+            "disclosures",
+            "feedback",
+            "replies",
+            "timers",
+            "outbox",
+            "inbox",
+            "history",
+            "tasks",
+            "proposals",
+            "agencies",
+        ] {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+                .await?;
+        }
+        Ok(())
+    }
+}

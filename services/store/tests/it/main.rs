@@ -1,0 +1,7 @@
+//! Integration tests of the store and the engine's one path, against real PostgreSQL (a
+//! database per test) and SQLite (a file per test).
+
+#![allow(clippy::unwrap_used)]
+
+mod engine;
+mod support;

@@ -1,0 +1,477 @@
+//! Every kind of rejection, each with its stable code, a sentence, and no change of state.
+
+use chrono::Duration;
+use cohandle_workflows::event::{DisputeDecision, TimerKind};
+use cohandle_workflows::model::{AssignmentMode, ResultClass, Satisfaction, TaskRole};
+use cohandle_workflows::{Body, RejectionCode};
+
+use crate::support::*;
+
+const CQ: &str = "chongqing-deputy-suggestion";
+
+/// Sends an event that must be refused with `code`, and checks nothing changed.
+fn refused(
+    w: &mut World,
+    actor: cohandle_workflows::Actor,
+    day: &str,
+    body: Body,
+    code_expected: RejectionCode,
+) -> String {
+    let before = w.proposal.clone();
+    let rejection = w
+        .send(actor, day, body)
+        .expect_err("the event must be refused");
+    assert_eq!(rejection.code, code_expected, "{}", rejection.message);
+    assert!(!rejection.message.is_empty());
+    assert_eq!(w.proposal, before, "a refused event changes nothing");
+    rejection.message
+}
+
+fn assigned() -> World {
+    lead_with_two(CQ, "2020-03-02")
+}
+
+#[test]
+fn an_event_before_its_assignment_is_unknown_proposal() {
+    let mut w = World::new(CQ);
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-02",
+        Body::SignFor,
+        RejectionCode::UnknownProposal,
+    );
+    assert!(message.contains("replayed"));
+}
+
+#[test]
+fn assigning_twice_is_already_exists() {
+    let mut w = assigned();
+    let def = w.definition.clone();
+    let again = assignment(
+        &def,
+        AssignmentMode::Sole,
+        &[("cq-kjj", TaskRole::Lead)],
+        "2020-03-02",
+    );
+    refused(
+        &mut w,
+        assigner(),
+        "2020-03-02",
+        again,
+        RejectionCode::AlreadyExists,
+    );
+}
+
+#[test]
+fn wrong_state() {
+    let mut w = assigned();
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-03",
+        sign("2020-03-03", true),
+        RejectionCode::WrongState,
+    );
+    assert!(message.contains("drafted"), "{message}");
+    // An opinion before the co-handler signed for its task.
+    refused(
+        &mut w,
+        agency("cq-jw"),
+        "2020-03-03",
+        opinion("x", "2020-03-03"),
+        RejectionCode::WrongState,
+    );
+    // A co-handler event on a lead's task is not of that machine.
+    refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-03",
+        Body::Acknowledge,
+        RejectionCode::WrongState,
+    );
+}
+
+#[test]
+fn actor_not_allowed() {
+    let mut w = assigned();
+    // A co-handler cannot sign for the lead's task, nor the lead record the deputy's receipt.
+    refused(
+        &mut w,
+        agency("cq-jw"),
+        "2020-03-03",
+        Body::SignFor,
+        RejectionCode::WrongState,
+    );
+    refused(
+        &mut w,
+        agency("cq-zz"),
+        "2020-03-03",
+        Body::SignFor,
+        RejectionCode::ActorNotAllowed,
+    );
+    refused(
+        &mut w,
+        supervisor(),
+        "2020-03-03",
+        Body::ApproveExtension {
+            agency: code("cq-kjj"),
+        },
+        RejectionCode::ActorNotAllowed,
+    );
+    let other_assigner = cohandle_workflows::Actor {
+        agency: code("cq-other"),
+        kind: cohandle_workflows::ActorKind::Assigner,
+    };
+    refused(
+        &mut w,
+        other_assigner,
+        "2020-03-03",
+        Body::Urge {
+            agency: code("cq-kjj"),
+            note: "x".into(),
+        },
+        RejectionCode::ActorNotAllowed,
+    );
+    // The congress office relays receipts; it cannot urge.
+    refused(
+        &mut w,
+        congress(),
+        "2020-03-03",
+        Body::Urge {
+            agency: code("cq-kjj"),
+            note: "x".into(),
+        },
+        RejectionCode::ActorNotAllowed,
+    );
+}
+
+#[test]
+fn guard_failed_no_reply_while_an_opinion_is_missing() {
+    let mut w = assigned();
+    w.ok(agency("cq-kjj"), "2020-03-03", Body::SignFor);
+    w.ok(agency("cq-jw"), "2020-03-03", Body::Acknowledge);
+    w.ok(
+        agency("cq-jw"),
+        "2020-03-10",
+        opinion("渝教函〔2020〕1号", "2020-03-10"),
+    );
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-20",
+        draft(ResultClass::A, &["cq-jw"]),
+        RejectionCode::GuardFailed,
+    );
+    assert!(message.contains("cq-czj"), "{message}");
+    w.ok(agency("cq-czj"), "2020-03-21", Body::Acknowledge);
+    w.ok(
+        agency("cq-czj"),
+        "2020-03-21",
+        opinion("渝财函〔2020〕2号", "2020-03-21"),
+    );
+    // The co-handlers' views must be stated.
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-22",
+        draft(ResultClass::A, &["cq-jw"]),
+        RejectionCode::GuardFailed,
+    );
+    assert!(message.contains("cq-czj"), "{message}");
+    w.ok(
+        agency("cq-kjj"),
+        "2020-03-22",
+        draft(ResultClass::A, &["cq-jw", "cq-czj"]),
+    );
+}
+
+#[test]
+fn guard_failed_signer_and_window_and_stale_timer() {
+    let mut w = World::new(CQ);
+    let def = w.definition.clone();
+    let Body::Assign(mut a) = assignment(
+        &def,
+        AssignmentMode::Sole,
+        &[("cq-kjj", TaskRole::Lead)],
+        "2020-03-02",
+    ) else {
+        unreachable!()
+    };
+    a.info.key_supervision = true;
+    w.ok(assigner(), "2020-03-02", Body::Assign(a));
+    w.ok(agency("cq-kjj"), "2020-03-03", Body::SignFor);
+    // The dispute window (5 working days) closed on 9 March.
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-10",
+        Body::Dispute { reason: "x".into() },
+        RejectionCode::GuardFailed,
+    );
+    assert!(message.contains("2020-03-09"), "{message}");
+    w.ok(agency("cq-kjj"), "2020-04-01", draft(ResultClass::A, &[]));
+    // A key-supervision item needs the principal head.
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-04-02",
+        sign("2020-04-02", false),
+        RejectionCode::GuardFailed,
+    );
+    assert!(message.contains("principal head"), "{message}");
+    // A timer of an old generation is stale.
+    let stale = Body::TimerFired {
+        agency: code("cq-kjj"),
+        deadline: "reply".into(),
+        kind: TimerKind::Expiry,
+        due: date("2020-01-01"),
+        generation: 0,
+    };
+    let message = refused(
+        &mut w,
+        timer(),
+        "2020-04-02",
+        stale,
+        RejectionCode::GuardFailed,
+    );
+    assert!(message.contains("stale"), "{message}");
+    // Extensions: none requested, then one beyond six months.
+    refused(
+        &mut w,
+        assigner(),
+        "2020-04-02",
+        Body::ApproveExtension {
+            agency: code("cq-kjj"),
+        },
+        RejectionCode::GuardFailed,
+    );
+    w.ok(
+        agency("cq-kjj"),
+        "2020-04-02",
+        Body::RequestExtension {
+            until: date("2020-09-03"),
+            reason: "复杂".into(),
+        },
+    );
+    let message = refused(
+        &mut w,
+        assigner(),
+        "2020-04-03",
+        Body::ApproveExtension {
+            agency: code("cq-kjj"),
+        },
+        RejectionCode::GuardFailed,
+    );
+    assert!(message.contains("2020-09-02"), "{message}");
+    // No dispute to decide.
+    refused(
+        &mut w,
+        assigner(),
+        "2020-04-03",
+        Body::DecideDispute {
+            agency: code("cq-kjj"),
+            decision: DisputeDecision::Keep { reason: "x".into() },
+        },
+        RejectionCode::GuardFailed,
+    );
+}
+
+#[test]
+fn unknown_task() {
+    let mut w = assigned();
+    refused(
+        &mut w,
+        assigner(),
+        "2020-03-03",
+        Body::ApproveExtension {
+            agency: code("cq-nobody"),
+        },
+        RejectionCode::UnknownTask,
+    );
+    refused(
+        &mut w,
+        congress(),
+        "2020-03-03",
+        feedback("cq-nobody", Satisfaction::Satisfied, "2020-03-03"),
+        RejectionCode::UnknownTask,
+    );
+}
+
+#[test]
+fn invalid_payload() {
+    let mut w = World::new("cppcc-proposal");
+    let def = w.definition.clone();
+    // A deputy suggestion cannot run under the CPPCC definition.
+    let Body::Assign(mut a) = assignment(
+        &def,
+        AssignmentMode::Sole,
+        &[("cq-kjj", TaskRole::Lead)],
+        "2020-03-02",
+    ) else {
+        unreachable!()
+    };
+    a.info.kind = cohandle_workflows::model::ProposalKind::DeputySuggestion;
+    refused(
+        &mut w,
+        assigner(),
+        "2020-03-02",
+        Body::Assign(a),
+        RejectionCode::InvalidPayload,
+    );
+    // Shapes of assignment.
+    for (mode, handlers) in [
+        (
+            AssignmentMode::Sole,
+            vec![("cq-kjj", TaskRole::Lead), ("cq-jw", TaskRole::Lead)],
+        ),
+        (
+            AssignmentMode::LeadWithCoHandlers,
+            vec![("cq-kjj", TaskRole::Lead)],
+        ),
+        (AssignmentMode::Split, vec![("cq-kjj", TaskRole::Split)]),
+        (
+            AssignmentMode::LeadWithCoHandlers,
+            vec![("cq-kjj", TaskRole::Lead), ("cq-kjj", TaskRole::CoHandler)],
+        ),
+    ] {
+        refused(
+            &mut w,
+            assigner(),
+            "2020-03-02",
+            assignment(&def, mode, &handlers, "2020-03-02"),
+            RejectionCode::InvalidPayload,
+        );
+    }
+    w.ok(
+        assigner(),
+        "2020-03-02",
+        assignment(
+            &def,
+            AssignmentMode::Sole,
+            &[("cq-kjj", TaskRole::Lead)],
+            "2020-03-02",
+        ),
+    );
+    w.ok(agency("cq-kjj"), "2020-03-03", Body::SignFor);
+    w.ok(agency("cq-kjj"), "2020-03-04", contact("2020-03-04", true));
+    // CPPCC uses classes A to C only.
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-05",
+        draft(ResultClass::D, &[]),
+        RejectionCode::InvalidPayload,
+    );
+    assert!(message.contains('D'), "{message}");
+    refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-05",
+        Body::RequestExtension {
+            until: date("2020-07-01"),
+            reason: "  ".into(),
+        },
+        RejectionCode::InvalidPayload,
+    );
+}
+
+#[test]
+fn deputy_agreement_is_required_where_the_definition_says_so() {
+    let mut w = World::new("cppcc-proposal");
+    let def = w.definition.clone();
+    w.ok(
+        assigner(),
+        "2020-03-02",
+        assignment(
+            &def,
+            AssignmentMode::Sole,
+            &[("cq-kjj", TaskRole::Lead)],
+            "2020-03-02",
+        ),
+    );
+    w.ok(agency("cq-kjj"), "2020-03-03", Body::SignFor);
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-05",
+        draft(ResultClass::A, &[]),
+        RejectionCode::GuardFailed,
+    );
+    assert!(message.contains("agreement"), "{message}");
+    w.ok(agency("cq-kjj"), "2020-03-04", contact("2020-03-04", true));
+    w.ok(agency("cq-kjj"), "2020-03-05", draft(ResultClass::A, &[]));
+}
+
+#[test]
+fn calendar_outside_the_data() {
+    let mut w = World::new(CQ);
+    let def = w.definition.clone();
+    // The 5-working-day dispute window would reach into 2027, whose arrangement is unknown.
+    let mut body = assignment(
+        &def,
+        AssignmentMode::Sole,
+        &[("cq-kjj", TaskRole::Lead)],
+        "2026-12-28",
+    );
+    if let Body::Assign(a) = &mut body {
+        a.info.submitted_on = date("2026-12-01");
+    }
+    let message = refused(
+        &mut w,
+        assigner(),
+        "2026-12-28",
+        body,
+        RejectionCode::Calendar,
+    );
+    assert!(message.contains("2027"), "{message}");
+}
+
+#[test]
+fn clock_skew() {
+    let mut w = World::new(CQ);
+    let def = w.definition.clone();
+    let event = w.event(
+        assigner(),
+        "2020-03-05",
+        assignment(
+            &def,
+            AssignmentMode::Sole,
+            &[("cq-kjj", TaskRole::Lead)],
+            "2020-03-02",
+        ),
+    );
+    let rejection = w.apply(&event, at("2020-03-03")).unwrap_err();
+    assert_eq!(rejection.code, RejectionCode::ClockSkew);
+    assert!(w
+        .apply(&event, at("2020-03-05") - Duration::hours(2))
+        .is_ok());
+}
+
+#[test]
+fn a_merged_proposal_takes_no_more_task_events() {
+    let mut w = assigned();
+    w.ok(
+        assigner(),
+        "2020-03-03",
+        Body::MergeInto {
+            target: cohandle_workflows::ProposalKey::parse("cq-5-3-0001").unwrap(),
+        },
+    );
+    refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-04",
+        Body::SignFor,
+        RejectionCode::WrongState,
+    );
+    refused(
+        &mut w,
+        assigner(),
+        "2020-03-04",
+        Body::MergeInto {
+            target: cohandle_workflows::ProposalKey::parse("cq-5-3-0002").unwrap(),
+        },
+        RejectionCode::WrongState,
+    );
+}
