@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 use sea_orm_migration::prelude::*;
 
 use crate::entities::{
-    agency, disclosure, feedback, history, inbox, outbox, proposal, reply, task, timer,
+    agency, disclosure, feedback, history, inbox, outbox, proposal, reply, task, timer, token,
 };
 
 #[derive(Debug)]
@@ -14,14 +14,19 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables)]
+        vec![Box::new(CreateTables), Box::new(CreateTokens)]
     }
 }
 
 /// The first schema. Later changes come as new migrations written out in full, never by
 /// editing this one.
-#[derive(DeriveMigrationName)]
 struct CreateTables;
+
+impl MigrationName for CreateTables {
+    fn name(&self) -> &str {
+        "m20261127_000001_create_tables"
+    }
+}
 
 fn index(
     name: &str,
@@ -109,6 +114,33 @@ impl MigrationTrait for CreateTables {
             db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
                 .await?;
         }
+        Ok(())
+    }
+}
+
+/// API tokens, hashed.
+struct CreateTokens;
+
+impl MigrationName for CreateTokens {
+    fn name(&self) -> &str {
+        "m20261127_000002_create_tokens"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTokens {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create(manager, token::Entity).await?;
+        manager
+            .create_index(index("tokens_agency", token::Entity, &["agency"]))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE IF EXISTS tokens")
+            .await?;
         Ok(())
     }
 }

@@ -164,3 +164,65 @@ pub async fn catch_up(engine: &Engine, owner: &str, page: u64) -> Result<Pass, E
         total.late += pass.late;
     }
 }
+
+/// How a running monitor behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Names this monitor in claims; give each replica its own.
+    pub owner: String,
+    /// Timers claimed and fired per transaction.
+    pub page: u64,
+    /// Pause between polls when nothing is due.
+    pub idle: std::time::Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            owner: format!("monitor-{}", std::process::id()),
+            page: 500,
+            idle: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+/// Fires due timers until `shutdown` completes; a pass in progress finishes first.
+pub async fn run(
+    engine: Engine,
+    options: Options,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), Error> {
+    tokio::pin!(shutdown);
+    let mut failures: u32 = 0;
+    loop {
+        let pause = match fire_due(&engine, &options.owner, options.page).await {
+            Ok(pass) => {
+                failures = 0;
+                if pass.claimed > 0 {
+                    tracing::info!(
+                        claimed = pass.claimed,
+                        applied = pass.applied,
+                        refused = pass.refused,
+                        late = pass.late,
+                        "fired due timers"
+                    );
+                }
+                if pass.claimed as u64 == options.page {
+                    continue;
+                }
+                options.idle
+            }
+            Err(error) if error.is_transient() => {
+                failures += 1;
+                let wait = std::time::Duration::from_millis(200 * u64::from(failures.min(25)));
+                tracing::warn!(message = "Failed to fire due timers; retrying", %error, ?wait);
+                wait
+            }
+            Err(error) => return Err(error),
+        };
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}

@@ -10,3 +10,4 @@ pub mod proposal;
 pub mod reply;
 pub mod task;
 pub mod timer;
+pub mod token;
