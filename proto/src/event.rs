@@ -211,6 +211,11 @@ fn to_body(body: &Body) -> Wire {
             agency: agency.into(),
             note,
         }),
+        Body::PauseClock { reason } => Wire::PauseClock(v1::PauseClock { reason }),
+        Body::ResumeClock => Wire::ResumeClock(v1::ResumeClock {}),
+        Body::RecomputeDeadlines { reason } => {
+            Wire::RecomputeDeadlines(v1::RecomputeDeadlines { reason })
+        }
         Body::TimerFired {
             agency,
             deadline,
@@ -366,6 +371,13 @@ fn from_body(body: Wire) -> Result<Body, Error> {
         Wire::Urge(urge) => Body::Urge {
             agency: agency("urge.agency", urge.agency)?,
             note: urge.note,
+        },
+        Wire::PauseClock(pause) => Body::PauseClock {
+            reason: pause.reason,
+        },
+        Wire::ResumeClock(_) => Body::ResumeClock,
+        Wire::RecomputeDeadlines(recompute) => Body::RecomputeDeadlines {
+            reason: recompute.reason,
         },
         Wire::TimerFired(timer) => Body::TimerFired {
             agency: agency("timer_fired.agency", timer.agency)?,

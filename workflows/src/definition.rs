@@ -138,6 +138,9 @@ pub struct Settings {
     /// How far an event's time may lie ahead of the engine's clock before it is refused.
     #[serde(default = "default_clock_skew")]
     pub max_clock_skew_hours: u32,
+    /// Reasons for which a deadline's clock may be stopped (with `pause_deadline`).
+    #[serde(default)]
+    pub pause_reasons: Vec<String>,
 }
 
 fn default_clock_skew() -> u32 {

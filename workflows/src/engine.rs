@@ -163,6 +163,8 @@ pub struct Change {
     pub role: Role,
     /// The line of the definition's transition that applied (0 for a task's creation).
     pub rule_line: usize,
+    /// What else the change did that the states do not show, e.g. a deadline moved.
+    pub detail: Option<String>,
 }
 
 /// The outcome of an accepted event.
@@ -466,6 +468,7 @@ impl Step<'_> {
             event: self.event.body.name().to_owned(),
             role: Role::Assigner,
             rule_line: 0,
+            detail: None,
         });
         let on_create = self.definition.machine(machine).on_create.clone();
         self.run_effects(&on_create, Some(index))
@@ -484,6 +487,7 @@ impl Step<'_> {
             event: transition.event.clone(),
             role,
             rule_line: transition.line,
+            detail: None,
         });
         self.run_effects(&transition.effects, None)
     }
@@ -618,6 +622,7 @@ impl Step<'_> {
             event: transition.event.clone(),
             role,
             rule_line: transition.line,
+            detail: None,
         });
         self.run_effects(&transition.effects, Some(index))?;
         self.complete_if_done()
@@ -677,6 +682,8 @@ impl Step<'_> {
             duration: rule.duration,
             due,
             generation,
+            fixed: false,
+            paused_on: None,
         };
         self.set_deadline(index, name, deadline)
     }
@@ -751,6 +758,110 @@ impl Step<'_> {
             expiry_moment(deadline.due),
         ));
         self.effects.extend(scheduled);
+        Ok(())
+    }
+
+    /// Stops a deadline's clock: its timers go, and the time left is kept in the unit the
+    /// deadline counts in, so that resuming restarts it with exactly that.
+    pub(crate) fn pause_deadline(&mut self, index: usize, name: &str) -> Result<(), Rejection> {
+        let date = self.date;
+        let calendar = self.calendar;
+        let working = self.definition.deadlines[name]
+            .duration
+            .counts_working_days();
+        let task = &mut self.proposal_mut().tasks[index];
+        let agency = task.agency.clone();
+        let Some(deadline) = task.deadlines.get_mut(name) else {
+            return Err(reject(
+                RejectionCode::GuardFailed,
+                format!("no {name} deadline is running"),
+            ));
+        };
+        let left = if working {
+            calendar.working_days_between(date, deadline.due)?
+        } else {
+            u32::try_from((deadline.due - date).num_days().max(0)).unwrap_or(0)
+        };
+        deadline.paused_on = Some(date);
+        deadline.duration = crate::calendar::DurationSpec {
+            amount: left,
+            unit: if working {
+                crate::calendar::Unit::WorkingDays
+            } else {
+                crate::calendar::Unit::Days
+            },
+        };
+        deadline.generation += 1;
+        deadline.fixed = false;
+        self.effects.push(Effect::CancelTimers {
+            agency,
+            deadline: Some(name.to_owned()),
+        });
+        Ok(())
+    }
+
+    /// Restarts a stopped clock from the event's date with the time that was left.
+    pub(crate) fn resume_deadline(&mut self, index: usize, name: &str) -> Result<(), Rejection> {
+        let Some(paused) = self.proposal().tasks[index].deadlines.get(name).cloned() else {
+            return Err(reject(
+                RejectionCode::GuardFailed,
+                format!("no {name} deadline is stopped"),
+            ));
+        };
+        let due = self.due_date(self.date, paused.duration)?;
+        let resumed = Deadline {
+            started_on: self.date,
+            duration: paused.duration,
+            due,
+            generation: paused.generation + 1,
+            fixed: false,
+            paused_on: None,
+        };
+        self.set_deadline(index, name, resumed)
+    }
+
+    /// After a calendar correction: every computed, running deadline is computed again and
+    /// moved when its date changed, with the old and new dates in the history.
+    pub(crate) fn recompute_deadlines(&mut self) -> Result<(), Rejection> {
+        for index in 0..self.proposal().tasks.len() {
+            let task = &self.proposal().tasks[index];
+            if !task.active {
+                continue;
+            }
+            let (agency, state, machine) =
+                (task.agency.clone(), task.state.clone(), task.role.machine());
+            let deadlines: Vec<(String, Deadline)> = task
+                .deadlines
+                .iter()
+                .filter(|(_, d)| !d.fixed && !d.is_paused())
+                .map(|(n, d)| (n.clone(), d.clone()))
+                .collect();
+            for (name, deadline) in deadlines {
+                let due = self.due_date(deadline.started_on, deadline.duration)?;
+                if due == deadline.due {
+                    continue;
+                }
+                self.changes.push(Change {
+                    machine,
+                    agency: Some(agency.clone()),
+                    from: state.clone(),
+                    to: state.clone(),
+                    event: self.event.body.name().to_owned(),
+                    role: Role::Timer,
+                    rule_line: 0,
+                    detail: Some(format!(
+                        "{name} deadline moved from {} to {due}",
+                        deadline.due
+                    )),
+                });
+                let moved = Deadline {
+                    due,
+                    generation: deadline.generation + 1,
+                    ..deadline
+                };
+                self.set_deadline(index, &name, moved)?;
+            }
+        }
         Ok(())
     }
 

@@ -178,6 +178,16 @@ pub enum Body {
         reason: String,
     },
     RecordDisclosure(Disclosure),
+    /// Stops a deadline's clock for a reason the definition allows (e.g. waiting on the deputy).
+    PauseClock {
+        reason: String,
+    },
+    /// Restarts a stopped clock with the time that was left.
+    ResumeClock,
+    /// Recomputes every deadline after the holiday calendar was corrected or extended.
+    RecomputeDeadlines {
+        reason: String,
+    },
     MergeInto {
         target: ProposalKey,
     },
@@ -226,6 +236,9 @@ pub const EVENT_NAMES: &[&str] = &[
     "merge_into",
     "absorb",
     "urge",
+    "pause_clock",
+    "resume_clock",
+    "recompute_deadlines",
     "reminder",
     "expiry",
 ];
@@ -234,7 +247,7 @@ pub const EVENT_NAMES: &[&str] = &[
 pub const INTERNAL_EVENTS: &[&str] = &["tasks_completed"];
 
 /// Events that concern the proposal as a whole rather than one task.
-pub const PROPOSAL_EVENTS: &[&str] = &["assign", "merge_into", "absorb"];
+pub const PROPOSAL_EVENTS: &[&str] = &["assign", "merge_into", "absorb", "recompute_deadlines"];
 
 impl Body {
     /// The event's name in definitions. A fired timer is `reminder` or `expiry`.
@@ -265,6 +278,9 @@ impl Body {
             Self::MergeInto { .. } => "merge_into",
             Self::Absorb { .. } => "absorb",
             Self::Urge { .. } => "urge",
+            Self::PauseClock { .. } => "pause_clock",
+            Self::ResumeClock => "resume_clock",
+            Self::RecomputeDeadlines { .. } => "recompute_deadlines",
             Self::TimerFired { kind, .. } => match kind {
                 TimerKind::Reminder => "reminder",
                 TimerKind::Expiry => "expiry",

@@ -220,6 +220,18 @@ pub struct Deadline {
     pub due: NaiveDate,
     /// Bumped each time the deadline is restarted or moved, so stale timers are recognised.
     pub generation: u32,
+    /// Set by an approved extension: the due date is the assigner's, not computed.
+    #[serde(default)]
+    pub fixed: bool,
+    /// While the clock is stopped: since when.
+    #[serde(default)]
+    pub paused_on: Option<NaiveDate>,
+}
+
+impl Deadline {
+    pub fn is_paused(&self) -> bool {
+        self.paused_on.is_some()
+    }
 }
 
 /// One agency's part in a proposal.

@@ -142,6 +142,8 @@ const GUARDS: &[(&str, ArgKind, GuardFn)] = &[
         ArgKind::None,
         consultation_required,
     ),
+    ("deadline_running", ArgKind::Deadline, deadline_running),
+    ("deadline_paused", ArgKind::Deadline, deadline_paused),
 ];
 
 const EFFECTS: &[(&str, ArgKind, EffectFn)] = &[
@@ -151,6 +153,9 @@ const EFFECTS: &[(&str, ArgKind, EffectFn)] = &[
     ("extend_deadline", ArgKind::Deadline, extend_deadline),
     ("notify", ArgKind::Recipient, notify),
     ("reassign_task", ArgKind::None, reassign_task),
+    ("pause_deadline", ArgKind::Deadline, pause_deadline),
+    ("resume_deadline", ArgKind::Deadline, resume_deadline),
+    ("recompute_deadlines", ArgKind::None, recompute_deadlines),
 ];
 
 pub fn names(kind: Kind) -> Vec<&'static str> {
@@ -533,6 +538,26 @@ fn consultation_required(step: &Step<'_>, _: Option<usize>, _: Option<&str>) -> 
     }
 }
 
+fn deadline_running(step: &Step<'_>, task: Option<usize>, arg: Option<&str>) -> Result<(), String> {
+    let name = arg.unwrap_or_default();
+    match the_task(step, task)?.deadlines.get(name) {
+        Some(d) if !d.is_paused() => Ok(()),
+        Some(d) => Err(format!(
+            "the {name} clock has been stopped since {}",
+            d.paused_on.unwrap_or_default()
+        )),
+        None => Err(format!("no {name} deadline is running")),
+    }
+}
+
+fn deadline_paused(step: &Step<'_>, task: Option<usize>, arg: Option<&str>) -> Result<(), String> {
+    let name = arg.unwrap_or_default();
+    match the_task(step, task)?.deadlines.get(name) {
+        Some(d) if d.is_paused() => Ok(()),
+        _ => Err(format!("the {name} clock is not stopped")),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Effects.
 
@@ -603,9 +628,34 @@ fn extend_deadline(
         Deadline {
             due: until,
             generation: current.generation + 1,
+            fixed: true,
             ..current
         },
     )
+}
+
+fn pause_deadline(
+    step: &mut Step<'_>,
+    task: Option<usize>,
+    arg: Option<&str>,
+) -> Result<(), Rejection> {
+    step.pause_deadline(index_of(task)?, arg.unwrap_or_default())
+}
+
+fn resume_deadline(
+    step: &mut Step<'_>,
+    task: Option<usize>,
+    arg: Option<&str>,
+) -> Result<(), Rejection> {
+    step.resume_deadline(index_of(task)?, arg.unwrap_or_default())
+}
+
+fn recompute_deadlines(
+    step: &mut Step<'_>,
+    _: Option<usize>,
+    _: Option<&str>,
+) -> Result<(), Rejection> {
+    step.recompute_deadlines()
 }
 
 fn notify(step: &mut Step<'_>, task: Option<usize>, arg: Option<&str>) -> Result<(), Rejection> {
@@ -693,6 +743,21 @@ pub(crate) fn record(step: &mut Step<'_>, index: usize) -> Result<(), Rejection>
             }
             None => return invalid("a disclosure that is not full must give the reason".into()),
         },
+        Body::PauseClock { reason } | Body::RecomputeDeadlines { reason }
+            if reason.trim().is_empty() =>
+        {
+            return invalid(format!("{} needs a reason", body.name()));
+        }
+        Body::PauseClock { reason } if !settings.pause_reasons.contains(reason) => {
+            let allowed = if settings.pause_reasons.is_empty() {
+                "none".to_owned()
+            } else {
+                settings.pause_reasons.join(", ")
+            };
+            return invalid(format!(
+                "{reason:?} is not a reason to stop the clock here; allowed: {allowed}"
+            ));
+        }
         Body::RaiseDisagreement { co_handler, .. }
         | Body::SettleDisagreement { co_handler, .. } => {
             let is_co = step

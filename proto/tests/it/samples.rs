@@ -287,6 +287,21 @@ pub fn every_event() -> Vec<Event> {
             },
         ),
         (
+            lead(),
+            "2020-03-20",
+            Body::PauseClock {
+                reason: "waiting_for_deputy".into(),
+            },
+        ),
+        (lead(), "2020-03-25", Body::ResumeClock),
+        (
+            monitor(),
+            "2020-03-26",
+            Body::RecomputeDeadlines {
+                reason: "2020 arrangement corrected".into(),
+            },
+        ),
+        (
             supervisor(),
             "2020-04-01",
             Body::Urge {

@@ -597,6 +597,7 @@ fn history_row(
         recorded_at: now,
         definition_version: version as i32,
         payload: serde_json::to_string(&event.body).expect("event bodies serialize"),
+        detail: change.detail.clone(),
         prev_hash: prev.to_owned(),
         hash: String::new(),
     };
@@ -622,6 +623,7 @@ fn history_active(m: history::Model) -> history::ActiveModel {
             recorded_at: Set(m.recorded_at),
             definition_version: Set(m.definition_version),
             payload: Set(m.payload),
+            detail: Set(m.detail),
             prev_hash: Set(m.prev_hash),
             hash: Set(m.hash),
         }
@@ -745,10 +747,12 @@ fn obligation(
 ) -> Option<(chrono::NaiveDate, String)> {
     task.deadlines
         .iter()
-        .filter(|(name, _)| {
-            def.deadlines
-                .get(*name)
-                .is_some_and(|r| r.kind == DeadlineKind::Obligation)
+        .filter(|(name, d)| {
+            !d.is_paused()
+                && def
+                    .deadlines
+                    .get(*name)
+                    .is_some_and(|r| r.kind == DeadlineKind::Obligation)
         })
         .map(|(name, d)| (d.due, name.clone()))
         .min()

@@ -30,6 +30,7 @@ pub fn row_hash(row: &history::Model) -> String {
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         &row.definition_version.to_string(),
         &row.payload,
+        row.detail.as_deref().unwrap_or(""),
     ];
     let mut hasher = Sha256::new();
     for field in fields {

@@ -14,12 +14,16 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables), Box::new(CreateTokens)]
+        vec![
+            Box::new(CreateTables),
+            Box::new(CreateTokens),
+            Box::new(HistoryDetail),
+        ]
     }
 }
 
-/// The first schema. Later changes come as new migrations written out in full, never by
-/// editing this one.
+/// The first schema, built from the entities. Every later migration checks the schema
+/// before it alters it, so a database created at any version ends with the same tables.
 struct CreateTables;
 
 impl MigrationName for CreateTables {
@@ -142,5 +146,43 @@ impl MigrationTrait for CreateTokens {
             .execute_unprepared("DROP TABLE IF EXISTS tokens")
             .await?;
         Ok(())
+    }
+}
+
+/// A history row can say what a change did beyond its states (a deadline moved).
+struct HistoryDetail;
+
+impl MigrationName for HistoryDetail {
+    fn name(&self) -> &str {
+        "m20261127_000003_history_detail"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for HistoryDetail {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // A database created after this column joined the entity already has it.
+        if manager.has_column("history", "detail").await? {
+            return Ok(());
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("history"))
+                    .add_column(ColumnDef::new(Alias::new("detail")).text().null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("history"))
+                    .drop_column(Alias::new("detail"))
+                    .to_owned(),
+            )
+            .await
     }
 }

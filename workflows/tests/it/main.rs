@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // scenario helpers outside #[test] functions
 
 mod case_0942;
+mod clock;
 mod definitions;
 mod properties;
 mod rejections;

@@ -82,6 +82,11 @@ fn body_strategy() -> impl Strategy<Value = Body> {
             "2020-04-10"
         )),
         Just(Body::ReportProgress { note: "n".into() }),
+        Just(Body::PauseClock {
+            reason: "waiting_for_deputy".into()
+        }),
+        Just(Body::ResumeClock),
+        Just(Body::RecomputeDeadlines { reason: "r".into() }),
         Just(Body::ConcludeFollowUp { note: "n".into() }),
         Just(Body::RecordConsultation { note: "n".into() }),
         Just(Body::RequestExtension {

@@ -501,6 +501,29 @@ fn together_the_scenarios_take_every_transition_of_the_definition() {
         co_handler_overdue_and_feedback_window(),
         merged_items(),
         split_handling(),
+        crate::clock::pauses_in_months_and_in_rehandling(),
+        {
+            let mut w = World::new(CQ);
+            let def = w.definition.clone();
+            w.ok(
+                assigner(),
+                "2020-09-01",
+                assignment(
+                    &def,
+                    AssignmentMode::Sole,
+                    &[("cq-kjj", TaskRole::Lead)],
+                    "2020-09-01",
+                ),
+            );
+            w.ok(
+                timer(),
+                "2020-09-02",
+                Body::RecomputeDeadlines {
+                    reason: "checked".into(),
+                },
+            );
+            w
+        },
     ];
     let taken: BTreeSet<(Machine, usize)> = worlds.iter().flat_map(World::rules_taken).collect();
     let def = &worlds[0].definition;

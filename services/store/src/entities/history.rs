@@ -23,6 +23,9 @@ pub struct Model {
     pub definition_version: i32,
     #[sea_orm(column_type = "Text")]
     pub payload: String,
+    /// What the change did beyond its states, e.g. "reply deadline moved from … to …".
+    #[sea_orm(column_type = "Text", nullable)]
+    pub detail: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }

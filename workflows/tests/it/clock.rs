@@ -1,0 +1,203 @@
+//! Stopping and restarting deadline clocks, and recomputing deadlines after a correction of
+//! the holiday calendar.
+
+use std::sync::Arc;
+
+use cohandle_workflows::engine::Effect;
+use cohandle_workflows::model::{AssignmentMode, ResultClass, Satisfaction, TaskRole};
+use cohandle_workflows::{Body, Calendar, Definition, RejectionCode};
+
+use crate::support::*;
+
+const CQ_TEXT: &str = include_str!("../../definitions/chongqing-deputy-suggestion.toml");
+
+fn sole(w: &mut World, day: &str) {
+    let def = w.definition.clone();
+    w.ok(
+        assigner(),
+        day,
+        assignment(
+            &def,
+            AssignmentMode::Sole,
+            &[("cq-kjj", TaskRole::Lead)],
+            day,
+        ),
+    );
+    w.ok(agency("cq-kjj"), day, Body::SignFor);
+}
+
+fn pause(reason: &str) -> Body {
+    Body::PauseClock {
+        reason: reason.into(),
+    }
+}
+
+/// A definition whose reply deadline counts 40 working days, to cross a holiday.
+fn working_day_definition() -> Arc<Definition> {
+    let text = CQ_TEXT.replace(
+        "[deadlines.reply]\nduration = \"3m\"",
+        "[deadlines.reply]\nduration = \"40wd\"",
+    );
+    Arc::new(Definition::load("40wd.toml", &text).unwrap())
+}
+
+pub fn pauses_in_months_and_in_rehandling() -> World {
+    let mut w = World::new("chongqing-deputy-suggestion");
+    sole(&mut w, "2020-09-01");
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2020-12-01")));
+    w.ok(agency("cq-kjj"), "2020-09-25", pause("waiting_for_deputy"));
+    // A stopped clock has no due date for supervisors and no timers.
+    let task = w.proposal().task(&code("cq-kjj")).unwrap();
+    assert!(task.deadlines["reply"].is_paused());
+    assert!(
+        w.pending_timers().iter().all(|t| t.deadline != "reply"),
+        "{:?}",
+        w.pending_timers()
+    );
+    // 67 calendar days were left (25 September to 1 December); they start again on 9 October.
+    w.ok(agency("cq-kjj"), "2020-10-09", Body::ResumeClock);
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2020-12-15")));
+    assert!(w
+        .pending_timers()
+        .iter()
+        .any(|t| t.deadline == "reply" && t.due == date("2020-12-15")));
+
+    w.ok(agency("cq-kjj"), "2020-10-20", draft(ResultClass::C, &[]));
+    w.ok(agency("cq-kjj"), "2020-10-20", sign("2020-10-20", true));
+    w.ok(
+        agency("cq-kjj"),
+        "2020-10-20",
+        send("2020-10-20", &["郎平权"]),
+    );
+    w.ok(
+        congress(),
+        "2020-10-26",
+        feedback("cq-kjj", Satisfaction::Dissatisfied, "2020-10-26"),
+    );
+    w.ok(
+        agency("cq-kjj"),
+        "2020-10-27",
+        pause("awaiting_coordination"),
+    );
+    w.ok(agency("cq-kjj"), "2020-11-02", Body::ResumeClock);
+    assert_eq!(
+        w.due("cq-kjj", "rehandling"),
+        Some(date("2020-12-02")),
+        "1 month from 26 October was 26 November: 30 days left, from 2 November"
+    );
+    w
+}
+
+#[test]
+fn months() {
+    pauses_in_months_and_in_rehandling();
+}
+
+#[test]
+fn pause_and_resume_across_national_day_count_working_days() {
+    let mut w = World::with(working_day_definition());
+    sole(&mut w, "2020-09-01");
+    // Hand-counted: 2–4 Sep (3), 7–11 (8), 14–18 (13), 21–25 (18), Sunday 27 Sep worked (19),
+    // 28–30 (22), 1–8 Oct off, 9 Oct (23), Saturday 10 Oct worked (24), 12–16 (29), 19–23 (34),
+    // 26–30 (39), 2 Nov (40).
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2020-11-02")));
+    w.ok(agency("cq-kjj"), "2020-09-25", pause("waiting_for_deputy"));
+    // 22 working days were left. From 9 Oct: Saturday 10 Oct (1), 12–16 (6), 19–23 (11),
+    // 26–30 (16), 2–6 Nov (21), 9 Nov (22).
+    w.ok(agency("cq-kjj"), "2020-10-09", Body::ResumeClock);
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2020-11-09")));
+}
+
+#[test]
+fn a_pause_needs_an_allowed_reason_a_running_clock_and_a_definition_that_allows_it() {
+    let mut w = World::new("chongqing-deputy-suggestion");
+    sole(&mut w, "2020-09-01");
+    let r = w
+        .send(agency("cq-kjj"), "2020-09-02", pause("lunch"))
+        .unwrap_err();
+    assert_eq!(r.code, RejectionCode::InvalidPayload, "{r}");
+    w.ok(agency("cq-kjj"), "2020-09-02", pause("waiting_for_deputy"));
+    let r = w
+        .send(agency("cq-kjj"), "2020-09-03", pause("waiting_for_deputy"))
+        .unwrap_err();
+    assert_eq!(r.code, RejectionCode::GuardFailed, "{r}");
+    let mut national = World::new("national-deputy-suggestion");
+    sole(&mut national, "2020-09-01");
+    let r = national
+        .send(agency("cq-kjj"), "2020-09-02", pause("waiting_for_deputy"))
+        .unwrap_err();
+    assert_eq!(
+        r.code,
+        RejectionCode::WrongState,
+        "the national rules have no clock stops: {r}"
+    );
+    assert!(
+        r.message.contains("not an event of the handler machine"),
+        "{r}"
+    );
+}
+
+pub fn recomputed_after_a_correction() -> World {
+    let mut w = World::with(working_day_definition());
+    sole(&mut w, "2020-09-01");
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2020-11-02")));
+    // A corrected 2020 arrangement in which Friday 9 October is a holiday too.
+    let mut year: String = cohandle_workflows::calendar::CHINA_OFFICIAL_TSV
+        .lines()
+        .filter(|l| l.starts_with("2020-"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    year.push_str("2020-10-09\tholiday\tcorrection\n");
+    w.calendar = w
+        .calendar
+        .corrected_by(&Calendar::from_tsv("2020-corrected.tsv", &year).unwrap());
+    let decision = w.ok(
+        timer(),
+        "2020-09-20",
+        Body::RecomputeDeadlines {
+            reason: "2020 arrangement corrected".into(),
+        },
+    );
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2020-11-03")));
+    let moved: Vec<&str> = decision
+        .changes
+        .iter()
+        .filter_map(|c| c.detail.as_deref())
+        .collect();
+    assert_eq!(
+        moved,
+        ["reply deadline moved from 2020-11-02 to 2020-11-03"]
+    );
+    assert!(decision.effects.iter().any(|e| matches!(e, Effect::ScheduleTimer(t) if t.deadline == "reply" && t.due == date("2020-11-03"))));
+    // The dispute window (5 working days from 1 September) did not move, so it has no change.
+    assert_eq!(w.due("cq-kjj", "dispute_window"), Some(date("2020-09-08")));
+    w
+}
+
+#[test]
+fn a_calendar_correction_moves_working_day_deadlines_and_says_so() {
+    recomputed_after_a_correction();
+}
+
+#[test]
+fn recomputing_under_the_shipped_definition_with_nothing_to_move() {
+    let mut w = World::new("chongqing-deputy-suggestion");
+    sole(&mut w, "2020-09-01");
+    let decision = w.ok(
+        timer(),
+        "2020-09-20",
+        Body::RecomputeDeadlines {
+            reason: "no change".into(),
+        },
+    );
+    assert!(decision.changes.iter().all(|c| c.detail.is_none()));
+    assert!(
+        w.send(
+            agency("cq-kjj"),
+            "2020-09-20",
+            Body::RecomputeDeadlines { reason: "x".into() }
+        )
+        .is_err(),
+        "only the engine's calendar job recomputes"
+    );
+}
