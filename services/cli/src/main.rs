@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cohandle_store::{connect, Engine, ManualClock, SystemClock};
 use cohandle_workflows::Catalog;
 
+mod deadlines;
 mod demo;
 mod offline;
 mod settings;
@@ -45,6 +46,12 @@ enum Command {
     /// Deadline arithmetic over the official holiday calendar.
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Fire due timers (reminders, overdue escalations, closing windows) until stopped.
+    Monitor {
+        /// Names this monitor in its claims; give each replica its own.
+        #[arg(long)]
+        owner: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +94,9 @@ enum CalendarCommand {
         #[arg(long)]
         calendar: Option<PathBuf>,
     },
+    /// Apply a corrected or new year's holiday file: recompute every open deadline, and record
+    /// each move in the history.
+    Correct { file: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -189,7 +199,17 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config | Command::Workflows(_) | Command::Calendar(_) => {
+        Command::Monitor { owner } => {
+            let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
+            deadlines::run_monitor(engine, owner).await
+        }
+        Command::Calendar(CalendarCommand::Correct { file }) => {
+            let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
+            deadlines::correct(&engine, &file).await
+        }
+        Command::Config
+        | Command::Workflows(_)
+        | Command::Calendar(CalendarCommand::Due { .. }) => {
             unreachable!("handled before")
         }
     }
@@ -212,4 +232,32 @@ fn redact(url: &str) -> String {
 /// Reads a file, naming it in the error.
 pub(crate) fn read(path: &std::path::Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Completes on SIGTERM or Ctrl-C: every long-running role finishes its work in hand and stops.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(message = "Failed to listen for Ctrl-C", %error);
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(message = "Failed to listen for SIGTERM", %error);
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
 }

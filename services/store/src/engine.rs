@@ -126,6 +126,14 @@ impl Engine {
         }
     }
 
+    /// The same engine computing deadlines with another calendar (after a correction).
+    pub fn with_calendar(&self, calendar: Arc<Calendar>) -> Self {
+        Self {
+            calendar,
+            ..self.clone()
+        }
+    }
+
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
     }
@@ -194,6 +202,14 @@ impl Engine {
             .map(|row| (row.event_id.clone(), recorded(&row)))
             .collect();
         let mut loaded: HashMap<String, Loaded> = HashMap::new();
+        // Lock every proposal of the batch in key order first: two batches that share
+        // proposals then queue instead of deadlocking.
+        let mut keys: Vec<&str> = events.iter().map(|e| e.proposal.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            loaded.insert(key.to_owned(), load(txn, key).await?);
+        }
         let mut writes = Writes::default();
         let mut outcomes = Vec::with_capacity(events.len());
 

@@ -226,3 +226,74 @@ pub async fn run(
         }
     }
 }
+
+/// The agency code the calendar job sends under.
+pub const CALENDAR_AGENCY: &str = "cohandle-calendar";
+
+/// What a recomputation did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recomputed {
+    pub proposals: usize,
+    pub deadlines_moved: usize,
+    pub refused: usize,
+}
+
+/// After the holiday calendar was corrected or extended: sends `recompute_deadlines` to
+/// every proposal that still has an open task. `engine` must carry the corrected calendar;
+/// `version` names the correction (e.g. a hash of its file), so running the job twice for
+/// the same correction changes nothing the second time.
+pub async fn recompute_all(
+    engine: &Engine,
+    version: &str,
+    reason: &str,
+) -> Result<Recomputed, Error> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+    use crate::entities::task;
+
+    let keys: Vec<String> = task::Entity::find()
+        .select_only()
+        .column(task::Column::ProposalKey)
+        .filter(task::Column::Active.eq(true))
+        .filter(task::Column::Terminal.eq(false))
+        .distinct()
+        .into_tuple()
+        .all(engine.db())
+        .await?;
+    let mut report = Recomputed {
+        proposals: keys.len(),
+        ..Recomputed::default()
+    };
+    let actor = Actor {
+        agency: AgencyCode::parse(CALENDAR_AGENCY).map_err(|e| Error::Corrupt(e.to_string()))?,
+        kind: ActorKind::Timer,
+    };
+    let now = engine.clock().now();
+    for chunk in keys.chunks(200) {
+        let mut events = Vec::with_capacity(chunk.len());
+        for key in chunk {
+            let invalid = |e: cohandle_workflows::ids::InvalidId| {
+                Error::Corrupt(format!("proposal {key}: {e}"))
+            };
+            events.push(Event {
+                id: EventId::parse(format!("calendar:{version}:{key}")).map_err(invalid)?,
+                proposal: ProposalKey::parse(key.clone()).map_err(invalid)?,
+                actor: actor.clone(),
+                occurred_at: now,
+                body: Body::RecomputeDeadlines {
+                    reason: reason.to_owned(),
+                },
+            });
+        }
+        for outcome in engine.apply_batch(events, Source::Timer).await? {
+            match outcome {
+                Outcome::Applied { changes, .. } => {
+                    report.deadlines_moved += changes.iter().filter(|c| c.detail.is_some()).count();
+                }
+                Outcome::Rejected(_) => report.refused += 1,
+                Outcome::Duplicate(_) => {}
+            }
+        }
+    }
+    Ok(report)
+}

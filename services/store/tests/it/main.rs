@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod engine;
+mod monitor;
 mod support;
