@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cohandle_store::{connect, Engine, ManualClock, SystemClock};
 use cohandle_workflows::Catalog;
 
+mod bench_cmd;
 mod deadlines;
 mod demo;
 mod offline;
@@ -46,6 +47,9 @@ enum Command {
     /// Deadline arithmetic over the official holiday calendar.
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Benchmarks that print their figures against limits measured in the same run.
+    #[command(subcommand)]
+    Bench(bench_cmd::BenchCommand),
     /// Fire due timers (reminders, overdue escalations, closing windows) until stopped.
     Monitor {
         /// Names this monitor in its claims; give each replica its own.
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
             duration,
             calendar,
         }) => offline::due(&start, &duration, calendar.as_deref()),
+        Command::Bench(bench) => runtime().and_then(|rt| rt.block_on(bench_cmd::run(bench))),
         command => runtime().and_then(|rt| rt.block_on(online(cli.config, command))),
     };
     match result {
@@ -208,6 +213,7 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
             deadlines::correct(&engine, &file).await
         }
         Command::Config
+        | Command::Bench(_)
         | Command::Workflows(_)
         | Command::Calendar(CalendarCommand::Due { .. }) => {
             unreachable!("handled before")

@@ -15,7 +15,7 @@ use cohandle_workflows::{
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -91,6 +91,8 @@ pub struct Engine {
 /// A proposal as read in this transaction, and what the batch did to it.
 struct Loaded {
     proposal: Option<Proposal>,
+    /// The proposal as read, to write only the task rows that changed.
+    original: Option<Proposal>,
     version_read: i64,
     version: i64,
     exists: bool,
@@ -331,10 +333,12 @@ impl Engine {
         writes: Writes,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        for (key, entry) in &loaded {
-            if !entry.dirty {
-                continue;
-            }
+        let mut updates = Vec::new();
+        let mut inserts = Vec::new();
+        let mut tasks = Vec::new();
+        let mut entries: Vec<(&String, &Loaded)> = loaded.iter().filter(|(_, e)| e.dirty).collect();
+        entries.sort_by_key(|(key, _)| *key);
+        for (_, entry) in entries {
             let proposal = entry
                 .proposal
                 .as_ref()
@@ -343,73 +347,54 @@ impl Engine {
                 .catalog
                 .get(&proposal.definition)
                 .map_err(|e| Error::Corrupt(e.to_string()))?;
-            let row = proposal_row(proposal, &def, entry.version, now)?;
+            let mut row = proposal_row(proposal, &def, entry.version, now)?;
+            row.history_seq = entry.seq;
+            row.history_hash = entry.last_hash.clone();
+            let before = entry
+                .original
+                .as_ref()
+                .map(|p| task_models(p, &def))
+                .unwrap_or_default();
+            tasks.extend(
+                task_models(proposal, &def)
+                    .into_iter()
+                    .filter(|t| !before.contains(t))
+                    .map(task_active),
+            );
             if entry.exists {
-                let mut update = proposal::Entity::update_many()
-                    .filter(proposal::Column::Key.eq(key.as_str()))
-                    .filter(proposal::Column::Version.eq(entry.version_read));
-                update = update
-                    .col_expr(proposal::Column::State, Expr::value(row.state.clone()))
-                    .col_expr(proposal::Column::DueOn, Expr::value(row.due_on))
-                    .col_expr(
-                        proposal::Column::KeySupervision,
-                        Expr::value(row.key_supervision),
-                    )
-                    .col_expr(proposal::Column::Version, Expr::value(entry.version))
-                    .col_expr(
-                        proposal::Column::Document,
-                        Expr::value(row.document.clone()),
-                    )
-                    .col_expr(proposal::Column::UpdatedAt, Expr::value(now));
-                if update.exec(txn).await?.rows_affected != 1 {
-                    return Err(Error::Conflict);
-                }
-                task::Entity::delete_many()
-                    .filter(task::Column::ProposalKey.eq(key.as_str()))
-                    .exec(txn)
-                    .await?;
+                updates.push((row, entry.version_read));
             } else {
-                proposal::Entity::insert(proposal_active(row))
-                    .exec(txn)
-                    .await?;
-            }
-            let tasks = task_rows(proposal, &def);
-            if !tasks.is_empty() {
-                task::Entity::insert_many(tasks).exec(txn).await?;
+                inserts.push(proposal_active(row));
             }
         }
+        update_proposals(txn, updates).await?;
+        insert_all(txn, inserts).await?;
+        upsert_tasks(txn, tasks).await?;
         insert_all(txn, writes.history).await?;
         insert_all(txn, writes.inbox).await?;
         insert_all(txn, writes.outbox).await?;
+        let mut schedule = Vec::new();
         for (key, effect) in writes.timer_effects {
             match effect {
-                Effect::ScheduleTimer(spec) => {
-                    let row = timer::ActiveModel {
-                        id: Set(spec.id),
-                        proposal_key: Set(key),
-                        agency: Set(spec.agency.to_string()),
-                        deadline: Set(spec.deadline),
-                        kind: Set(timer_kind(spec.kind).to_owned()),
-                        due_on: Set(spec.due),
-                        generation: Set(spec.generation as i32),
-                        fire_at: Set(spec.fire_at),
-                        state: Set("pending".to_owned()),
-                        claimed_by: Set(None),
-                        claimed_at: Set(None),
-                        fired_at: Set(None),
-                        late: Set(false),
-                    };
-                    timer::Entity::insert(row)
-                        .on_conflict(
-                            OnConflict::column(timer::Column::Id)
-                                .do_nothing()
-                                .to_owned(),
-                        )
-                        .do_nothing()
-                        .exec(txn)
-                        .await?;
-                }
+                Effect::ScheduleTimer(spec) => schedule.push(timer::ActiveModel {
+                    id: Set(spec.id),
+                    proposal_key: Set(key),
+                    agency: Set(spec.agency.to_string()),
+                    deadline: Set(spec.deadline),
+                    kind: Set(timer_kind(spec.kind).to_owned()),
+                    due_on: Set(spec.due),
+                    generation: Set(spec.generation as i32),
+                    fire_at: Set(spec.fire_at),
+                    state: Set("pending".to_owned()),
+                    claimed_by: Set(None),
+                    claimed_at: Set(None),
+                    fired_at: Set(None),
+                    late: Set(false),
+                }),
                 Effect::CancelTimers { agency, deadline } => {
+                    // Timers scheduled earlier in this batch are not written yet: write them
+                    // first, so that the cancellation sees them.
+                    insert_timers(txn, std::mem::take(&mut schedule)).await?;
                     let mut cancel = timer::Entity::update_many()
                         .col_expr(timer::Column::State, Expr::value("cancelled"))
                         .filter(timer::Column::ProposalKey.eq(key))
@@ -423,6 +408,7 @@ impl Engine {
                 Effect::Notify(_) => {}
             }
         }
+        insert_timers(txn, schedule).await?;
         upsert_all(
             txn,
             writes.replies,
@@ -519,10 +505,10 @@ async fn load(db: &impl ConnectionTrait, key: &str) -> Result<Loaded, Error> {
         // (which stays, as the guarantee). SQLite has a single writer anyway.
         find = find.lock_exclusive();
     }
-    let row = find.one(db).await?;
-    let Some(row) = row else {
+    let Some(row) = find.one(db).await? else {
         return Ok(Loaded {
             proposal: None,
+            original: None,
             version_read: 0,
             version: 0,
             exists: false,
@@ -533,22 +519,111 @@ async fn load(db: &impl ConnectionTrait, key: &str) -> Result<Loaded, Error> {
     };
     let proposal: Proposal = serde_json::from_str(&row.document)
         .map_err(|e| Error::Corrupt(format!("proposal {key}: {e}")))?;
-    let last = history::Entity::find()
-        .filter(history::Column::ProposalKey.eq(key))
-        .order_by_desc(history::Column::Seq)
-        .limit(1)
-        .one(db)
-        .await?;
-    let (seq, last_hash) = last.map_or((0, GENESIS.to_owned()), |h| (h.seq, h.hash));
     Ok(Loaded {
+        original: Some(proposal.clone()),
         proposal: Some(proposal),
         version_read: row.version,
         version: row.version,
         exists: true,
-        seq,
-        last_hash,
+        seq: row.history_seq,
+        last_hash: row.history_hash,
         dirty: false,
     })
+}
+
+/// Version-checked updates of many proposals in one statement: a row whose version moved
+/// on (a concurrent writer won) is not updated, and the batch is decided again.
+async fn update_proposals(
+    txn: &DatabaseTransaction,
+    rows: Vec<(proposal::Model, i64)>,
+) -> Result<(), Error> {
+    use sea_orm::{DatabaseBackend, Statement, Value};
+
+    let backend = txn.get_database_backend();
+    for chunk in rows.chunks(200) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 10);
+        let mut selects = Vec::with_capacity(chunk.len());
+        for (row, version_read) in chunk {
+            let n = values.len();
+            let p = |i: usize| match backend {
+                DatabaseBackend::Postgres => format!("${}", n + i),
+                _ => format!("?{}", n + i),
+            };
+            selects.push(format!(
+                "SELECT {} AS key, {} AS version_read, {} AS state, {} AS due_on, {} AS version, {} AS document, \
+                 {} AS updated_at, {} AS history_seq, {} AS history_hash",
+                p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9)
+            ));
+            values.extend([
+                row.key.clone().into(),
+                (*version_read).into(),
+                row.state.clone().into(),
+                row.due_on.into(),
+                row.version.into(),
+                row.document.clone().into(),
+                row.updated_at.into(),
+                row.history_seq.into(),
+                row.history_hash.clone().into(),
+            ]);
+        }
+        let sql = format!(
+            "UPDATE proposals SET state = v.state, due_on = v.due_on, version = v.version, document = v.document, \
+             updated_at = v.updated_at, history_seq = v.history_seq, history_hash = v.history_hash \
+             FROM ({}) AS v WHERE proposals.key = v.key AND proposals.version = v.version_read",
+            selects.join(" UNION ALL ")
+        );
+        let updated = txn
+            .execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+            .rows_affected();
+        if updated != chunk.len() as u64 {
+            return Err(Error::Conflict);
+        }
+    }
+    Ok(())
+}
+
+async fn upsert_tasks(
+    txn: &DatabaseTransaction,
+    rows: Vec<task::ActiveModel>,
+) -> Result<(), Error> {
+    use sea_orm::Iterable;
+
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<task::ActiveModel> = rows.by_ref().take(500).collect();
+        let conflict = OnConflict::columns([task::Column::ProposalKey, task::Column::Position])
+            .update_columns(
+                task::Column::iter()
+                    .filter(|c| !matches!(c, task::Column::ProposalKey | task::Column::Position)),
+            )
+            .to_owned();
+        task::Entity::insert_many(chunk)
+            .on_conflict(conflict)
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_timers(
+    txn: &DatabaseTransaction,
+    rows: Vec<timer::ActiveModel>,
+) -> Result<(), Error> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<timer::ActiveModel> = rows.by_ref().take(500).collect();
+        timer::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::column(timer::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .do_nothing()
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 fn recorded(row: &inbox::Model) -> Recorded {
@@ -808,6 +883,8 @@ fn proposal_row(
         document: serde_json::to_string(p).map_err(|e| Error::Corrupt(e.to_string()))?,
         created_at: now,
         updated_at: now,
+        history_seq: 0,
+        history_hash: GENESIS.to_owned(),
     })
 }
 
@@ -831,32 +908,51 @@ fn proposal_active(m: proposal::Model) -> proposal::ActiveModel {
             document: Set(m.document),
             created_at: Set(m.created_at),
             updated_at: Set(m.updated_at),
+            history_seq: Set(m.history_seq),
+            history_hash: Set(m.history_hash),
         }
     }
 }
 
-fn task_rows(p: &Proposal, def: &Definition) -> Vec<task::ActiveModel> {
+fn task_models(p: &Proposal, def: &Definition) -> Vec<task::Model> {
     p.tasks
         .iter()
         .enumerate()
         .map(|(i, t)| {
             let due = obligation(def, t);
-            task::ActiveModel {
-                proposal_key: Set(p.key.to_string()),
-                position: Set(i as i32),
-                agency: Set(t.agency.to_string()),
-                role: Set(t.role.as_str().to_owned()),
-                state: Set(t.state.clone()),
-                active: Set(t.active),
-                terminal: Set(def.machine(t.role.machine()).is_terminal(&t.state)),
-                due_on: Set(due.as_ref().map(|d| d.0)),
-                due_deadline: Set(due.map(|d| d.1)),
-                session: Set(p.info.session.clone()),
-                kind: Set(p.info.kind.as_str().to_owned()),
-                key_supervision: Set(p.info.key_supervision),
+            task::Model {
+                proposal_key: p.key.to_string(),
+                position: i as i32,
+                agency: t.agency.to_string(),
+                role: t.role.as_str().to_owned(),
+                state: t.state.clone(),
+                active: t.active,
+                terminal: def.machine(t.role.machine()).is_terminal(&t.state),
+                due_on: due.as_ref().map(|d| d.0),
+                due_deadline: due.map(|d| d.1),
+                session: p.info.session.clone(),
+                kind: p.info.kind.as_str().to_owned(),
+                key_supervision: p.info.key_supervision,
             }
         })
         .collect()
+}
+
+fn task_active(m: task::Model) -> task::ActiveModel {
+    task::ActiveModel {
+        proposal_key: Set(m.proposal_key),
+        position: Set(m.position),
+        agency: Set(m.agency),
+        role: Set(m.role),
+        state: Set(m.state),
+        active: Set(m.active),
+        terminal: Set(m.terminal),
+        due_on: Set(m.due_on),
+        due_deadline: Set(m.due_deadline),
+        session: Set(m.session),
+        kind: Set(m.kind),
+        key_supervision: Set(m.key_supervision),
+    }
 }
 
 /// Rows for the statistics tables, written when an event adds to them.

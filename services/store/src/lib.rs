@@ -18,6 +18,7 @@ pub mod history;
 pub mod migration;
 pub mod monitor;
 pub mod queries;
+pub mod relay;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, Outcome, Source};

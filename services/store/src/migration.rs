@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateTables),
             Box::new(CreateTokens),
             Box::new(HistoryDetail),
+            Box::new(HistoryHead),
         ]
     }
 }
@@ -184,5 +185,67 @@ impl MigrationTrait for HistoryDetail {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// The head of each proposal's history chain, kept on the proposal row.
+struct HistoryHead;
+
+impl MigrationName for HistoryHead {
+    fn name(&self) -> &str {
+        "m20261127_000004_history_head"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for HistoryHead {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.has_column("proposals", "history_seq").await? {
+            return Ok(());
+        }
+        for column in [
+            ColumnDef::new(Alias::new("history_seq"))
+                .big_integer()
+                .not_null()
+                .default(0)
+                .to_owned(),
+            ColumnDef::new(Alias::new("history_hash"))
+                .text()
+                .not_null()
+                .default(crate::history::GENESIS)
+                .to_owned(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new("proposals"))
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE proposals SET \
+                 history_seq = COALESCE((SELECT MAX(seq) FROM history h WHERE h.proposal_key = proposals.key), 0), \
+                 history_hash = COALESCE((SELECT hash FROM history h WHERE h.proposal_key = proposals.key ORDER BY seq DESC LIMIT 1), history_hash)",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in ["history_seq", "history_hash"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new("proposals"))
+                        .drop_column(Alias::new(column))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }

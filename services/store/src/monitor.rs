@@ -131,20 +131,26 @@ async fn mark_fired(
     rows: &[timer::Model],
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let db = engine.db();
-    let backend = db.get_database_backend();
-    for row in rows {
-        let late = now - row.fire_at > LATE_AFTER;
-        let sql = match backend {
-            DatabaseBackend::Postgres => "UPDATE timers SET state = 'fired', fired_at = $1, late = $2 WHERE id = $3 AND state = 'claimed' AND claimed_by = $4",
-            _ => "UPDATE timers SET state = 'fired', fired_at = ?1, late = ?2 WHERE id = ?3 AND state = 'claimed' AND claimed_by = ?4",
-        };
-        db.execute(Statement::from_sql_and_values(
-            backend,
-            sql,
-            vec![now.into(), late.into(), row.id.clone().into(), owner.into()],
-        ))
-        .await?;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    for late in [false, true] {
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|t| (now - t.fire_at > LATE_AFTER) == late)
+            .map(|t| t.id.clone())
+            .collect();
+        for chunk in ids.chunks(500) {
+            timer::Entity::update_many()
+                .col_expr(timer::Column::State, Expr::value("fired"))
+                .col_expr(timer::Column::FiredAt, Expr::value(now))
+                .col_expr(timer::Column::Late, Expr::value(late))
+                .filter(timer::Column::Id.is_in(chunk.iter().cloned()))
+                .filter(timer::Column::State.eq("claimed"))
+                .filter(timer::Column::ClaimedBy.eq(owner))
+                .exec(engine.db())
+                .await?;
+        }
     }
     Ok(())
 }

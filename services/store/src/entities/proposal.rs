@@ -27,6 +27,9 @@ pub struct Model {
     pub document: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The last history row's sequence number and hash, so that appending needs no lookup.
+    pub history_seq: i64,
+    pub history_hash: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
