@@ -8,8 +8,8 @@
 #                         rabbit@localhost, loopback-only listeners), start, wait
 #
 # Plugins: rabbitmq_consistent_hash_exchange (required: per-proposal partitioning,
-# see DESIGN.md "Throughput design") and rabbitmq_management (optional: HTTP API and
-# UI on 127.0.0.1:15672 for humans; a failure to enable it is only a warning).
+# see DESIGN.md "Throughput design") and rabbitmq_management (required: its HTTP API on
+# 127.0.0.1:15672 gives the bus tests a vhost each and lets them drop connections).
 #
 # The guest user: RabbitMQ's default user guest/guest may only connect from
 # loopback (loopback_users) - exactly what dev and tests need.
@@ -39,7 +39,8 @@ HOST=127.0.0.1
 PORT=5672
 WAIT_SECS="${COHANDLE_RABBITMQ_WAIT_SECS:-90}"
 REQUIRED_PLUGIN=rabbitmq_consistent_hash_exchange
-OPTIONAL_PLUGIN=rabbitmq_management
+# The test suite drives the management HTTP API (vhosts per test, dropping connections).
+MANAGEMENT_PLUGIN=rabbitmq_management
 ENV_CONF=/etc/rabbitmq/rabbitmq-env.conf
 MAIN_CONF=/etc/rabbitmq/rabbitmq.conf
 START_LOG=/var/log/rabbitmq/cohandle-ensure-start.log
@@ -139,16 +140,15 @@ stop_node() {
 enable_plugins_online() {
 	if is_dry_run; then
 		run rabbitmq-plugins -q enable "$REQUIRED_PLUGIN"
-		run rabbitmq-plugins -q enable "$OPTIONAL_PLUGIN"
+		run rabbitmq-plugins -q enable "$MANAGEMENT_PLUGIN"
 		return 0
 	fi
 	local out
 	if ! out="$(run rabbitmq-plugins -q enable "$REQUIRED_PLUGIN" 2>&1)"; then
 		die "could not enable $REQUIRED_PLUGIN: $out"
 	fi
-	if ! out="$(run rabbitmq-plugins -q enable "$OPTIONAL_PLUGIN" 2>&1)"; then
-		warn "could not enable optional plugin $OPTIONAL_PLUGIN (continuing without it): $out"
-		run rabbitmq-plugins -q disable "$OPTIONAL_PLUGIN" >/dev/null 2>&1 || true
+	if ! out="$(run rabbitmq-plugins -q enable "$MANAGEMENT_PLUGIN" 2>&1)"; then
+		die "could not enable $MANAGEMENT_PLUGIN: $out"
 	fi
 	# Debian's postinst keeps this file owned by rabbitmq; keep it that way.
 	if ! is_dry_run && [[ -f "$(plugins_file)" ]]; then
@@ -213,7 +213,7 @@ main() {
 	local login_ok=0
 	if [[ -z "$ASSUME" ]] && amqp_login_ok; then
 		login_ok=1
-		if plugin_listed "$REQUIRED_PLUGIN"; then
+		if plugin_listed "$REQUIRED_PLUGIN" && plugin_listed "$MANAGEMENT_PLUGIN"; then
 			echo "rabbitmq: already running"
 			return 0
 		fi

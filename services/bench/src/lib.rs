@@ -3,5 +3,7 @@
 //!
 //! Each benchmark works in a database of its own, created for the run and dropped after.
 
+pub mod pg_raw;
+pub mod queries;
 pub mod scratch;
 pub mod timers;

@@ -1,12 +1,16 @@
-//! `cohandle demo`: case 0942 replayed end to end through the engine's one path, on the
-//! configured database (the embedded SQLite file by default), with its timeline and figures.
+//! `cohandle demo`: case 0942 replayed end to end through the API's service layer (the
+//! functions the HTTP handlers call once a token is authenticated, and so through the
+//! engine's one path), on the configured database (the embedded SQLite file by default),
+//! with its timeline and figures.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::Utc;
+use cohandle_api::{Command, Principal, Role, Service};
 use cohandle_store::entities::{agency, timer};
-use cohandle_store::{monitor, queries, Engine, ManualClock, Outcome, Source};
+use cohandle_store::{monitor, queries, Engine, ManualClock, Source};
+use cohandle_workflows::{Actor, ActorKind};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -41,17 +45,31 @@ pub async fn run(engine: &Engine, clock: &Arc<ManualClock>) -> anyhow::Result<()
             .await
             .context("creating the agencies")?;
     }
-    println!("Case 0942 (市五届人大三次会议第0942号建议), replayed through the engine:\n");
+    println!(
+        "Case 0942 (市五届人大三次会议第0942号建议), replayed through the API's service layer:\n"
+    );
+    // The events are recorded as coming from the CLI, but take the API's path: role and
+    // scope checks, the actor taken from the principal, idempotency by event id.
+    let service = Service::new(engine.clone()).with_source(Source::Cli);
     for event in cohandle_workflows::cases::case_0942() {
         // The monitor fires whatever fell due before this step, as it would have then.
         clock.set(event.occurred_at);
         monitor::catch_up(engine, "demo", 100).await?;
         let name = event.body.name();
-        let outcome = engine.apply(event.clone(), Source::Cli).await?;
-        let verdict = match &outcome {
-            Outcome::Applied { state, .. } => format!("applied (proposal {state})"),
-            Outcome::Rejected(r) => format!("REFUSED {}: {}", r.code.as_str(), r.message),
-            Outcome::Duplicate(_) => "already applied earlier (duplicate)".to_owned(),
+        let principal = principal_of(&event.actor)?;
+        let command = Command {
+            id: event.id.clone(),
+            proposal: event.proposal.clone(),
+            occurred_at: Some(event.occurred_at),
+            body: event.body.clone(),
+        };
+        let verdict = match service.submit(&principal, command).await {
+            Ok(written) if written.replayed => "already applied earlier (duplicate)".to_owned(),
+            Ok(written) => format!("applied (proposal {})", written.outcome.state),
+            Err(cohandle_api::Error::Rejected { code, message, .. }) => {
+                format!("REFUSED {code}: {message}")
+            }
+            Err(other) => return Err(other).context("replaying case 0942"),
         };
         println!(
             "  {}  {:<18} {:<10} {verdict}",
@@ -62,7 +80,23 @@ pub async fn run(engine: &Engine, clock: &Arc<ManualClock>) -> anyhow::Result<()
     }
     print_timeline(engine, CASE_KEY).await?;
     print_statistics(engine).await?;
+    println!(
+        "\nOver HTTP: `cohandle token create --agency cq-dc --role supervisor` prints a token; then\n\
+         `cohandle serve` and\n  curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8080/v1/proposals/{CASE_KEY}"
+    );
     Ok(())
+}
+
+/// The principal a recorded event's sender authenticates as, in process (no token).
+fn principal_of(actor: &Actor) -> anyhow::Result<Principal> {
+    let role = match actor.kind {
+        ActorKind::Assigner => Role::Assigner,
+        ActorKind::Agency => Role::Agency,
+        ActorKind::CongressOffice => Role::CongressOffice,
+        ActorKind::Supervisor => Role::Supervisor,
+        ActorKind::Timer => anyhow::bail!("the case holds a timer event; the monitor sends those"),
+    };
+    Ok(Principal::in_process(actor.agency.clone(), role))
 }
 
 trait NowUtc {

@@ -11,10 +11,13 @@ use cohandle_store::{connect, Engine, ManualClock, SystemClock};
 use cohandle_workflows::Catalog;
 
 mod bench_cmd;
+mod bus_cmd;
 mod deadlines;
 mod demo;
 mod offline;
+mod serve;
 mod settings;
+mod tokens;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,6 +53,23 @@ enum Command {
     /// Benchmarks that print their figures against limits measured in the same run.
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
+    /// Serve the HTTP API alone on `http.listen` until SIGTERM or Ctrl-C.
+    Api,
+    /// Run every role in one process: the HTTP API and the deadline monitor (and the broker
+    /// roles when `amqp.url` is set), until SIGTERM or Ctrl-C.
+    Serve,
+    /// Manage the API's bearer tokens (per agency and role, stored hashed).
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// Consume events from RabbitMQ (`amqp.url`) and apply them, until SIGTERM or Ctrl-C.
+    Worker,
+    /// Publish the outbox to RabbitMQ with confirms, until SIGTERM or Ctrl-C.
+    Relay,
+    /// Dead letters and refused out-of-order events: list them, replay them.
+    #[command(subcommand)]
+    Dlq(bus_cmd::DlqCommand),
+    /// Publish events from a proto3-JSON file to `cohandle.in`, as an agency's RabbitMQ user.
+    Emit(bus_cmd::EmitArgs),
     /// Fire due timers (reminders, overdue escalations, closing windows) until stopped.
     Monitor {
         /// Names this monitor in its claims; give each replica its own.
@@ -116,6 +136,9 @@ fn main() -> ExitCode {
             calendar,
         }) => offline::due(&start, &duration, calendar.as_deref()),
         Command::Bench(bench) => runtime().and_then(|rt| rt.block_on(bench_cmd::run(bench))),
+        Command::Emit(args) => {
+            runtime().and_then(|rt| rt.block_on(bus_cmd::emit(cli.config.as_deref(), args)))
+        }
         command => runtime().and_then(|rt| rt.block_on(online(cli.config, command))),
     };
     match result {
@@ -143,6 +166,7 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
         .with_writer(std::io::stderr)
         .init();
     let settings = settings::load(config.as_deref())?;
+    bus_cmd::set_config_file(config.as_deref());
     if let Command::Config = command {
         println!("database.url      = {}", redact(&settings.database.url));
         println!(
@@ -208,12 +232,32 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
             let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
             deadlines::run_monitor(engine, owner).await
         }
+        Command::Api | Command::Serve => {
+            let roles = match command {
+                Command::Api => serve::Roles::Api,
+                _ => serve::Roles::All,
+            };
+            let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
+            serve::run(&settings, engine, roles).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(token) => tokens::run(&db, token).await,
+        Command::Worker | Command::Relay | Command::Dlq(_) => {
+            let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
+            match command {
+                Command::Worker => bus_cmd::worker(config.as_deref(), engine).await,
+                Command::Relay => bus_cmd::relay(config.as_deref(), engine).await,
+                Command::Dlq(dlq) => bus_cmd::dlq(config.as_deref(), engine, dlq).await,
+                _ => unreachable!("matched above"),
+            }
+        }
         Command::Calendar(CalendarCommand::Correct { file }) => {
             let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
             deadlines::correct(&engine, &file).await
         }
         Command::Config
         | Command::Bench(_)
+        | Command::Emit(_)
         | Command::Workflows(_)
         | Command::Calendar(CalendarCommand::Due { .. }) => {
             unreachable!("handled before")

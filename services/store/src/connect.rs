@@ -62,7 +62,20 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, Error>
 
 /// Applies every pending migration; a no-op when there is none.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
-    Migrator::up(db, None).await.map_err(Error::Db)
+    // Roles started together on a fresh database race to migrate it; the loser's statements
+    // collide with the winner's. Once the winner is done there is nothing left to do.
+    let mut attempt = 0;
+    loop {
+        match Migrator::up(db, None).await {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt < 5 => {
+                attempt += 1;
+                tracing::debug!(attempt, %error, "migration collided with another process; trying again");
+                tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
+            }
+            Err(error) => return Err(Error::Db(error)),
+        }
+    }
 }
 
 fn one_line(text: &str) -> String {

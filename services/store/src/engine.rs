@@ -12,10 +12,10 @@ use cohandle_workflows::model::{ContactMethod, Machine};
 use cohandle_workflows::{
     apply, Body, Calendar, Catalog, Definition, Event, Proposal, Rejection, RejectionCode,
 };
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -77,6 +77,49 @@ impl Outcome {
     pub fn is_applied(&self) -> bool {
         matches!(self, Outcome::Applied { .. })
     }
+}
+
+/// Timers fired in one pass, with the outcome of each one's event.
+#[derive(Debug, Default)]
+pub struct FiredTimers {
+    pub timers: Vec<timer::Model>,
+    pub outcomes: Vec<Outcome>,
+    /// How many fired later than [`crate::monitor::LATE_AFTER`] after their moment.
+    pub late: usize,
+}
+
+/// Marks timers fired (by `owner`, late or not); returns how many were late.
+async fn mark_fired(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    rows: &[timer::Model],
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    use sea_orm::sea_query::Expr;
+
+    let mut late_count = 0;
+    for late in [false, true] {
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|t| (now - t.fire_at > crate::monitor::LATE_AFTER) == late)
+            .map(|t| t.id.clone())
+            .collect();
+        if late {
+            late_count = ids.len();
+        }
+        for chunk in ids.chunks(500) {
+            timer::Entity::update_many()
+                .col_expr(timer::Column::State, Expr::value("fired"))
+                .col_expr(timer::Column::FiredAt, Expr::value(now))
+                .col_expr(timer::Column::ClaimedBy, Expr::value(owner))
+                .col_expr(timer::Column::ClaimedAt, Expr::value(now))
+                .col_expr(timer::Column::Late, Expr::value(late))
+                .filter(timer::Column::Id.is_in(chunk.iter().cloned()))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(late_count)
 }
 
 /// The engine: cheap to clone, shared by every role.
@@ -188,6 +231,62 @@ impl Engine {
         Err(Error::TooManyConflicts(MAX_ATTEMPTS))
     }
 
+    /// Fires up to `limit` due timers, oldest first: takes them (PostgreSQL: `FOR UPDATE
+    /// SKIP LOCKED`), applies their `TimerFired` events and marks them fired by `owner`, in
+    /// one transaction.
+    pub async fn fire_due_timers(&self, owner: &str, limit: u64) -> Result<FiredTimers, Error> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let txn = self.db.begin().await?;
+            let now = self.clock.now().trunc_subsecs(6);
+            let mut due = timer::Entity::find()
+                .filter(timer::Column::State.eq("pending"))
+                .filter(timer::Column::FireAt.lte(now))
+                .order_by_asc(timer::Column::State)
+                .order_by_asc(timer::Column::FireAt)
+                .order_by_asc(timer::Column::Id)
+                .limit(limit);
+            if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+                due = due.lock_with_behavior(
+                    sea_orm::sea_query::LockType::Update,
+                    sea_orm::sea_query::LockBehavior::SkipLocked,
+                );
+            }
+            let timers = due.all(&txn).await?;
+            if timers.is_empty() {
+                txn.commit().await?;
+                return Ok(FiredTimers::default());
+            }
+            let events = timers
+                .iter()
+                .map(crate::monitor::timer_event)
+                .collect::<Result<Vec<_>, _>>()?;
+            match self.decide_and_write(&txn, &events, Source::Timer).await {
+                Ok(outcomes) => {
+                    let late = mark_fired(&txn, owner, &timers, now).await?;
+                    match txn.commit().await {
+                        Ok(()) => {
+                            return Ok(FiredTimers {
+                                timers,
+                                outcomes,
+                                late,
+                            })
+                        }
+                        Err(error) => match Error::from(error) {
+                            Error::Conflict => continue,
+                            other => return Err(other),
+                        },
+                    }
+                }
+                Err(Error::Conflict) => {
+                    txn.rollback().await?;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::TooManyConflicts(MAX_ATTEMPTS))
+    }
+
     async fn decide_and_write(
         &self,
         txn: &DatabaseTransaction,
@@ -209,8 +308,8 @@ impl Engine {
         let mut keys: Vec<&str> = events.iter().map(|e| e.proposal.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
-        for key in keys {
-            loaded.insert(key.to_owned(), load(txn, key).await?);
+        for chunk in keys.chunks(500) {
+            loaded.extend(load_many(txn, chunk).await?);
         }
         let mut writes = Writes::default();
         let mut outcomes = Vec::with_capacity(events.len());
@@ -221,10 +320,9 @@ impl Engine {
                 continue;
             }
             let key = event.proposal.to_string();
-            if !loaded.contains_key(&key) {
-                loaded.insert(key.clone(), load(txn, &key).await?);
-            }
-            let entry = loaded.get_mut(&key).expect("just loaded");
+            let entry = loaded
+                .get_mut(&key)
+                .expect("every proposal of the batch is loaded");
             let decided = self
                 .definition_for(entry.proposal.as_ref(), event)
                 .and_then(|def| {
@@ -373,42 +471,49 @@ impl Engine {
         insert_all(txn, writes.history).await?;
         insert_all(txn, writes.inbox).await?;
         insert_all(txn, writes.outbox).await?;
-        let mut schedule = Vec::new();
+        // Timer effects in order: a cancellation drops what this batch scheduled before it
+        // (in memory) and, in one statement, what was stored before the batch.
+        let mut schedule: Vec<(String, cohandle_workflows::engine::TimerSpec)> = Vec::new();
+        let mut cancel_one: Vec<[String; 3]> = Vec::new();
+        let mut cancel_all: Vec<[String; 2]> = Vec::new();
         for (key, effect) in writes.timer_effects {
             match effect {
-                Effect::ScheduleTimer(spec) => schedule.push(timer::ActiveModel {
-                    id: Set(spec.id),
-                    proposal_key: Set(key),
-                    agency: Set(spec.agency.to_string()),
-                    deadline: Set(spec.deadline),
-                    kind: Set(timer_kind(spec.kind).to_owned()),
-                    due_on: Set(spec.due),
-                    generation: Set(spec.generation as i32),
-                    fire_at: Set(spec.fire_at),
-                    state: Set("pending".to_owned()),
-                    claimed_by: Set(None),
-                    claimed_at: Set(None),
-                    fired_at: Set(None),
-                    late: Set(false),
-                }),
+                Effect::ScheduleTimer(spec) => schedule.push((key, spec)),
                 Effect::CancelTimers { agency, deadline } => {
-                    // Timers scheduled earlier in this batch are not written yet: write them
-                    // first, so that the cancellation sees them.
-                    insert_timers(txn, std::mem::take(&mut schedule)).await?;
-                    let mut cancel = timer::Entity::update_many()
-                        .col_expr(timer::Column::State, Expr::value("cancelled"))
-                        .filter(timer::Column::ProposalKey.eq(key))
-                        .filter(timer::Column::Agency.eq(agency.to_string()))
-                        .filter(timer::Column::State.eq("pending"));
-                    if let Some(deadline) = deadline {
-                        cancel = cancel.filter(timer::Column::Deadline.eq(deadline));
+                    schedule.retain(|(k, t)| {
+                        !(k == &key
+                            && t.agency == agency
+                            && deadline.as_ref().is_none_or(|d| d == &t.deadline))
+                    });
+                    match deadline {
+                        Some(deadline) => cancel_one.push([key, agency.to_string(), deadline]),
+                        None => cancel_all.push([key, agency.to_string()]),
                     }
-                    cancel.exec(txn).await?;
                 }
                 Effect::Notify(_) => {}
             }
         }
-        insert_timers(txn, schedule).await?;
+        cancel_timers(txn, "(proposal_key, agency, deadline)", cancel_one).await?;
+        cancel_timers(txn, "(proposal_key, agency)", cancel_all).await?;
+        let rows = schedule
+            .into_iter()
+            .map(|(key, spec)| timer::ActiveModel {
+                id: Set(spec.id),
+                proposal_key: Set(key),
+                agency: Set(spec.agency.to_string()),
+                deadline: Set(spec.deadline),
+                kind: Set(timer_kind(spec.kind).to_owned()),
+                due_on: Set(spec.due),
+                generation: Set(spec.generation as i32),
+                fire_at: Set(spec.fire_at),
+                state: Set("pending".to_owned()),
+                claimed_by: Set(None),
+                claimed_at: Set(None),
+                fired_at: Set(None),
+                late: Set(false),
+            })
+            .collect();
+        insert_timers(txn, rows).await?;
         upsert_all(
             txn,
             writes.replies,
@@ -440,8 +545,10 @@ impl Engine {
 
     /// The stored proposal and its version.
     pub async fn load(&self, key: &str) -> Result<Option<(Proposal, i64)>, Error> {
-        let entry = load(&self.db, key).await?;
-        Ok(entry.proposal.map(|p| (p, entry.version)))
+        let mut loaded = load_many(&self.db, &[key]).await?;
+        Ok(loaded
+            .remove(key)
+            .and_then(|entry| entry.proposal.map(|p| (p, entry.version))))
     }
 }
 
@@ -498,15 +605,37 @@ fn backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_micros(random % ceiling_micros)
 }
 
-async fn load(db: &impl ConnectionTrait, key: &str) -> Result<Loaded, Error> {
-    let mut find = proposal::Entity::find_by_id(key.to_owned());
+/// Reads (and on PostgreSQL locks, in key order) the proposals of a batch in one query.
+async fn load_many(
+    db: &impl ConnectionTrait,
+    keys: &[&str],
+) -> Result<HashMap<String, Loaded>, Error> {
+    let mut find = proposal::Entity::find()
+        .filter(proposal::Column::Key.is_in(keys.iter().map(|k| (*k).to_owned())))
+        .order_by_asc(proposal::Column::Key);
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        // Writers of one proposal queue on its row instead of racing to the version check
-        // (which stays, as the guarantee). SQLite has a single writer anyway.
         find = find.lock_exclusive();
     }
-    let Some(row) = find.one(db).await? else {
-        return Ok(Loaded {
+    let mut loaded = HashMap::with_capacity(keys.len());
+    for row in find.all(db).await? {
+        let proposal: Proposal = serde_json::from_str(&row.document)
+            .map_err(|e| Error::Corrupt(format!("proposal {}: {e}", row.key)))?;
+        loaded.insert(
+            row.key.clone(),
+            Loaded {
+                original: Some(proposal.clone()),
+                proposal: Some(proposal),
+                version_read: row.version,
+                version: row.version,
+                exists: true,
+                seq: row.history_seq,
+                last_hash: row.history_hash,
+                dirty: false,
+            },
+        );
+    }
+    for key in keys {
+        loaded.entry((*key).to_owned()).or_insert_with(|| Loaded {
             proposal: None,
             original: None,
             version_read: 0,
@@ -516,19 +645,8 @@ async fn load(db: &impl ConnectionTrait, key: &str) -> Result<Loaded, Error> {
             last_hash: GENESIS.to_owned(),
             dirty: false,
         });
-    };
-    let proposal: Proposal = serde_json::from_str(&row.document)
-        .map_err(|e| Error::Corrupt(format!("proposal {key}: {e}")))?;
-    Ok(Loaded {
-        original: Some(proposal.clone()),
-        proposal: Some(proposal),
-        version_read: row.version,
-        version: row.version,
-        exists: true,
-        seq: row.history_seq,
-        last_hash: row.history_hash,
-        dirty: false,
-    })
+    }
+    Ok(loaded)
 }
 
 /// Version-checked updates of many proposals in one statement: a row whose version moved
@@ -539,21 +657,16 @@ async fn update_proposals(
 ) -> Result<(), Error> {
     use sea_orm::{DatabaseBackend, Statement, Value};
 
+    const COLUMNS: &str = "key, version_read, state, due_on, version, document, updated_at, history_seq, history_hash";
     let backend = txn.get_database_backend();
     for chunk in rows.chunks(200) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 10);
-        let mut selects = Vec::with_capacity(chunk.len());
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
+        let mut tuples = Vec::with_capacity(chunk.len());
         for (row, version_read) in chunk {
-            let n = values.len();
-            let p = |i: usize| match backend {
-                DatabaseBackend::Postgres => format!("${}", n + i),
-                _ => format!("?{}", n + i),
-            };
-            selects.push(format!(
-                "SELECT {} AS key, {} AS version_read, {} AS state, {} AS due_on, {} AS version, {} AS document, \
-                 {} AS updated_at, {} AS history_seq, {} AS history_hash",
-                p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9)
-            ));
+            let marks: Vec<String> = (1..=9)
+                .map(|i| placeholder(backend, values.len() + i))
+                .collect();
+            tuples.push(marks);
             values.extend([
                 row.key.clone().into(),
                 (*version_read).into(),
@@ -566,11 +679,37 @@ async fn update_proposals(
                 row.history_hash.clone().into(),
             ]);
         }
+        // A VALUES list is cheap to plan on PostgreSQL; SQLite names VALUES columns itself,
+        // so there the rows come as SELECTs.
+        let source = match backend {
+            DatabaseBackend::Postgres => format!(
+                "(VALUES {}) AS v({COLUMNS})",
+                tuples
+                    .iter()
+                    .map(|m| format!("({})", m.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => {
+                let names: Vec<&str> = COLUMNS.split(", ").collect();
+                let selects: Vec<String> = tuples
+                    .iter()
+                    .map(|m| {
+                        let fields: Vec<String> = m
+                            .iter()
+                            .zip(&names)
+                            .map(|(mark, name)| format!("{mark} AS {name}"))
+                            .collect();
+                        format!("SELECT {}", fields.join(", "))
+                    })
+                    .collect();
+                format!("({}) AS v", selects.join(" UNION ALL "))
+            }
+        };
         let sql = format!(
             "UPDATE proposals SET state = v.state, due_on = v.due_on, version = v.version, document = v.document, \
              updated_at = v.updated_at, history_seq = v.history_seq, history_hash = v.history_hash \
-             FROM ({}) AS v WHERE proposals.key = v.key AND proposals.version = v.version_read",
-            selects.join(" UNION ALL ")
+             FROM {source} WHERE proposals.key = v.key AND proposals.version = v.version_read"
         );
         let updated = txn
             .execute(Statement::from_sql_and_values(backend, sql, values))
@@ -601,6 +740,43 @@ async fn upsert_tasks(
         task::Entity::insert_many(chunk)
             .on_conflict(conflict)
             .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `$n` on PostgreSQL, `?n` on SQLite.
+fn placeholder(backend: sea_orm::DatabaseBackend, n: usize) -> String {
+    match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    }
+}
+
+/// Cancels the pending timers whose `columns` match one of `keys`, in few statements.
+async fn cancel_timers<const N: usize>(
+    txn: &DatabaseTransaction,
+    columns: &str,
+    keys: Vec<[String; N]>,
+) -> Result<(), Error> {
+    use sea_orm::{Statement, Value};
+
+    let backend = txn.get_database_backend();
+    for chunk in keys.chunks(300) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * N);
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for key in chunk {
+            let marks: Vec<String> = (0..N)
+                .map(|i| placeholder(backend, values.len() + i + 1))
+                .collect();
+            tuples.push(format!("({})", marks.join(", ")));
+            values.extend(key.iter().map(|v| Value::from(v.clone())));
+        }
+        let sql = format!(
+            "UPDATE timers SET state = 'cancelled' WHERE state = 'pending' AND {columns} IN ({})",
+            tuples.join(", ")
+        );
+        txn.execute(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
     Ok(())

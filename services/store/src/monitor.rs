@@ -1,15 +1,14 @@
 //! The deadline monitor: fires due timers through the engine's one path, exactly once.
 //!
-//! A monitor claims a page of due timers (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so monitors
-//! never take the same one; SQLite: one writer at a time), applies a `TimerFired` event for
-//! each with the event id `timer:<timer id>`, and marks them fired. Should it die between
-//! claim and mark, the claim expires and another monitor fires the timer again; the event id
-//! makes that second firing a recognised duplicate, so the effect happens once.
+//! A monitor takes a page of due timers inside the engine's transaction (PostgreSQL: `FOR
+//! UPDATE SKIP LOCKED`, so concurrent monitors never take the same one; SQLite: one writer
+//! at a time), applies a `TimerFired` event for each with the event id `timer:<timer id>`,
+//! and marks them fired, all in one commit. A monitor that dies mid-page rolls back: the
+//! timers are still pending and the next pass fires them; nothing fires twice.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use cohandle_workflows::event::TimerKind;
 use cohandle_workflows::{Actor, ActorKind, AgencyCode, Body, Event, EventId, ProposalKey};
-use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement};
 
 use crate::engine::{Engine, Outcome, Source};
 use crate::entities::timer;
@@ -17,9 +16,6 @@ use crate::Error;
 
 /// The agency code timer events are sent under.
 pub const MONITOR_AGENCY: &str = "cohandle-monitor";
-
-/// A claim older than this is considered abandoned by a dead monitor.
-pub const CLAIM_LEASE: Duration = Duration::minutes(5);
 
 /// A timer fired later than this after its moment is marked late.
 pub const LATE_AFTER: Duration = Duration::minutes(1);
@@ -32,39 +28,6 @@ pub struct Pass {
     pub refused: usize,
     pub duplicates: usize,
     pub late: usize,
-}
-
-/// Claims up to `limit` due timers for `owner`, oldest first.
-pub async fn claim(engine: &Engine, owner: &str, limit: u64) -> Result<Vec<timer::Model>, Error> {
-    let db = engine.db();
-    let now = engine.clock().now();
-    let backend = db.get_database_backend();
-    let stale = now - CLAIM_LEASE;
-    let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
-        DatabaseBackend::Postgres => (
-            "UPDATE timers SET state = 'claimed', claimed_by = $1, claimed_at = $2 \
-             WHERE id IN (SELECT id FROM timers \
-                 WHERE (state = 'pending' AND fire_at <= $2) OR (state = 'claimed' AND claimed_at < $3) \
-                 ORDER BY fire_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             RETURNING *",
-            vec![owner.into(), now.into(), stale.into(), (limit as i64).into()],
-        ),
-        _ => (
-            "UPDATE timers SET state = 'claimed', claimed_by = ?1, claimed_at = ?2 \
-             WHERE id IN (SELECT id FROM timers \
-                 WHERE (state = 'pending' AND fire_at <= ?2) OR (state = 'claimed' AND claimed_at < ?3) \
-                 ORDER BY fire_at, id LIMIT ?4) \
-             RETURNING *",
-            vec![owner.into(), now.into(), stale.into(), (limit as i64).into()],
-        ),
-    };
-    let rows =
-        timer::Model::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
-            .all(db)
-            .await?;
-    let mut rows = rows;
-    rows.sort_by(|a, b| (a.fire_at, &a.id).cmp(&(b.fire_at, &b.id)));
-    Ok(rows)
 }
 
 /// The event a timer sends when it fires.
@@ -93,66 +56,22 @@ pub fn timer_event(row: &timer::Model) -> Result<Event, Error> {
     })
 }
 
-/// One pass: claim due timers, fire them in due order, mark them fired.
+/// One pass: up to `limit` due timers, oldest first, fired and marked in one transaction.
 pub async fn fire_due(engine: &Engine, owner: &str, limit: u64) -> Result<Pass, Error> {
-    let claimed = claim(engine, owner, limit).await?;
+    let fired = engine.fire_due_timers(owner, limit).await?;
     let mut pass = Pass {
-        claimed: claimed.len(),
+        claimed: fired.timers.len(),
+        late: fired.late,
         ..Pass::default()
     };
-    if claimed.is_empty() {
-        return Ok(pass);
-    }
-    let events = claimed
-        .iter()
-        .map(timer_event)
-        .collect::<Result<Vec<_>, _>>()?;
-    let outcomes = engine.apply_batch(events, Source::Timer).await?;
-    for outcome in &outcomes {
+    for outcome in &fired.outcomes {
         match outcome {
             Outcome::Applied { .. } => pass.applied += 1,
             Outcome::Rejected(_) => pass.refused += 1,
             Outcome::Duplicate(_) => pass.duplicates += 1,
         }
     }
-    let now = engine.clock().now();
-    let late: Vec<&timer::Model> = claimed
-        .iter()
-        .filter(|t| now - t.fire_at > LATE_AFTER)
-        .collect();
-    pass.late = late.len();
-    mark_fired(engine, owner, &claimed, now).await?;
     Ok(pass)
-}
-
-async fn mark_fired(
-    engine: &Engine,
-    owner: &str,
-    rows: &[timer::Model],
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    use sea_orm::sea_query::Expr;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
-    for late in [false, true] {
-        let ids: Vec<String> = rows
-            .iter()
-            .filter(|t| (now - t.fire_at > LATE_AFTER) == late)
-            .map(|t| t.id.clone())
-            .collect();
-        for chunk in ids.chunks(500) {
-            timer::Entity::update_many()
-                .col_expr(timer::Column::State, Expr::value("fired"))
-                .col_expr(timer::Column::FiredAt, Expr::value(now))
-                .col_expr(timer::Column::Late, Expr::value(late))
-                .filter(timer::Column::Id.is_in(chunk.iter().cloned()))
-                .filter(timer::Column::State.eq("claimed"))
-                .filter(timer::Column::ClaimedBy.eq(owner))
-                .exec(engine.db())
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// Fires everything due now, page after page, until nothing is due.

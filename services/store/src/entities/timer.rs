@@ -15,8 +15,9 @@ pub struct Model {
     pub due_on: Date,
     pub generation: i32,
     pub fire_at: DateTimeUtc,
-    /// pending, claimed (by a monitor, until fired), fired or cancelled.
+    /// pending, fired or cancelled.
     pub state: String,
+    /// The monitor that fired it, and when.
     pub claimed_by: Option<String>,
     pub claimed_at: Option<DateTimeUtc>,
     pub fired_at: Option<DateTimeUtc>,

@@ -1,0 +1,231 @@
+//! Who may do what through the API. Two layers, both here:
+//!
+//! - **Roles** decide which events a token may send at all ([`SENDERS`]). Supervisors and
+//!   admins send none; the timer's events never come from outside.
+//! - **Scope** decides which proposals and tasks a token sees and acts on. Supervisors,
+//!   admins and the congress office (which relays every deputy's receipt) see everything;
+//!   an assigner or an agency sees the proposals it assigned or has a task in, and within
+//!   them the tasks it holds, plus its co-handlers' tasks when it leads, and every task of
+//!   a proposal it assigned.
+//!
+//! The engine checks again, against the workflow definition, that the sender plays the
+//! right part in the proposal; this module refuses earlier and with a clearer reason.
+
+use cohandle_store::entities::task;
+use cohandle_workflows::AgencyCode;
+
+use crate::auth::{Principal, Role};
+use crate::Error;
+
+/// The roles that may send each event through the API, by event name.
+pub const SENDERS: &[(&str, &[Role])] = &[
+    ("assign", &[Role::Assigner]),
+    ("sign_for", &[Role::Agency]),
+    ("acknowledge", &[Role::Agency]),
+    ("dispute", &[Role::Agency]),
+    ("decide_dispute", &[Role::Assigner]),
+    ("submit_opinion", &[Role::Agency]),
+    ("decline", &[Role::Agency]),
+    ("raise_disagreement", &[Role::Agency]),
+    ("settle_disagreement", &[Role::Assigner]),
+    ("record_contact", &[Role::Agency]),
+    ("draft_reply", &[Role::Agency]),
+    ("return_draft", &[Role::Agency]),
+    ("sign_reply", &[Role::Agency]),
+    ("send_reply", &[Role::Agency]),
+    ("record_feedback", &[Role::CongressOffice]),
+    ("report_progress", &[Role::Agency]),
+    ("conclude_follow_up", &[Role::Agency]),
+    ("record_consultation", &[Role::Agency]),
+    ("request_extension", &[Role::Agency]),
+    ("approve_extension", &[Role::Assigner]),
+    ("refuse_extension", &[Role::Assigner]),
+    ("record_disclosure", &[Role::Agency]),
+    ("pause_clock", &[Role::Agency]),
+    ("resume_clock", &[Role::Agency]),
+    ("merge_into", &[Role::Assigner]),
+    ("absorb", &[Role::Assigner]),
+    // Supervisors write nothing through the API, so their urging travels another way.
+    ("urge", &[]),
+    // The deadline monitor's own events.
+    ("recompute_deadlines", &[]),
+    ("reminder", &[]),
+    ("expiry", &[]),
+];
+
+/// The roles that may send `event`.
+pub fn senders(event: &str) -> &'static [Role] {
+    SENDERS
+        .iter()
+        .find(|(name, _)| *name == event)
+        .map_or(&[], |(_, roles)| *roles)
+}
+
+/// Refuses a token whose role may not send `event`.
+pub fn may_send(principal: &Principal, event: &str) -> Result<(), Error> {
+    let allowed = senders(event);
+    if allowed.contains(&principal.role) {
+        return Ok(());
+    }
+    let who: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+    let detail = match principal.role {
+        Role::Supervisor => {
+            format!("supervisors read everything and write nothing; {event} is not theirs to send")
+        }
+        Role::Admin => {
+            format!("admin tokens manage tokens and read; they send no events such as {event}")
+        }
+        role if who.is_empty() => format!("{event} is never sent through the API (role {role})"),
+        role => format!(
+            "a {role} token may not send {event}; it is sent by: {}",
+            who.join(", ")
+        ),
+    };
+    Err(Error::forbidden("role_not_allowed", detail))
+}
+
+/// Refuses a role that `allowed` does not name (for endpoints other than events).
+pub fn require(principal: &Principal, allowed: &[Role], what: &str) -> Result<(), Error> {
+    if allowed.contains(&principal.role) {
+        return Ok(());
+    }
+    let who: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+    Err(Error::forbidden(
+        "role_not_allowed",
+        format!(
+            "a {} token may not {what}; only: {}",
+            principal.role,
+            who.join(", ")
+        ),
+    ))
+}
+
+/// What a caller sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every proposal and task.
+    All,
+    /// Only what this agency assigned or has a task in.
+    Own(AgencyCode),
+}
+
+impl Scope {
+    pub fn of(principal: &Principal) -> Self {
+        match principal.role {
+            Role::Supervisor | Role::Admin | Role::CongressOffice => Self::All,
+            Role::Assigner | Role::Agency => Self::Own(principal.agency.clone()),
+        }
+    }
+
+    /// The agency the scope is limited to, if any.
+    pub fn agency(&self) -> Option<&str> {
+        match self {
+            Self::All => None,
+            Self::Own(code) => Some(code.as_str()),
+        }
+    }
+}
+
+/// A proposal's parties, as the visibility rules need them.
+#[derive(Debug, Clone)]
+pub struct Parties<'a> {
+    pub assigner: &'a str,
+    pub tasks: &'a [task::Model],
+}
+
+impl Parties<'_> {
+    pub fn sees_proposal(&self, scope: &Scope) -> bool {
+        match scope {
+            Scope::All => true,
+            Scope::Own(me) => {
+                self.assigner == me.as_str() || self.tasks.iter().any(|t| t.agency == me.as_str())
+            }
+        }
+    }
+
+    /// Whether the scope sees the detail of `agency`'s task: its own, every task of a
+    /// proposal it assigned, and its co-handlers' when it leads.
+    pub fn sees_task(&self, scope: &Scope, agency: &str) -> bool {
+        match scope {
+            Scope::All => true,
+            Scope::Own(me) => {
+                let me = me.as_str();
+                if agency == me || self.assigner == me {
+                    return true;
+                }
+                let leads = self
+                    .tasks
+                    .iter()
+                    .any(|t| t.agency == me && t.role == "lead");
+                leads
+                    && self
+                        .tasks
+                        .iter()
+                        .any(|t| t.agency == agency && t.role == "co_handler")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cohandle_workflows::event::{EVENT_NAMES, INTERNAL_EVENTS};
+
+    #[test]
+    fn every_event_of_the_vocabulary_has_a_decision() {
+        for name in EVENT_NAMES.iter().chain(INTERNAL_EVENTS) {
+            let decided = SENDERS.iter().any(|(n, _)| n == name) || INTERNAL_EVENTS.contains(name);
+            assert!(decided, "no access decision for event {name}");
+        }
+        for (name, _) in SENDERS {
+            assert!(EVENT_NAMES.contains(name), "{name} is not an event");
+        }
+    }
+
+    #[test]
+    fn supervisors_and_admins_send_nothing() {
+        for (name, roles) in SENDERS {
+            assert!(!roles.contains(&Role::Supervisor), "{name}");
+            assert!(!roles.contains(&Role::Admin), "{name}");
+        }
+    }
+
+    fn task(agency: &str, role: &str) -> task::Model {
+        task::Model {
+            proposal_key: "p".into(),
+            position: 0,
+            agency: agency.into(),
+            role: role.into(),
+            state: "x".into(),
+            active: true,
+            terminal: false,
+            due_on: None,
+            due_deadline: None,
+            session: String::new(),
+            kind: String::new(),
+            key_supervision: false,
+        }
+    }
+
+    #[test]
+    fn a_co_handler_sees_its_own_task_only_and_the_lead_sees_its_co_handlers() {
+        let tasks = [
+            task("lead", "lead"),
+            task("a", "co_handler"),
+            task("b", "co_handler"),
+        ];
+        let parties = Parties {
+            assigner: "office",
+            tasks: &tasks,
+        };
+        let own = |c: &str| Scope::Own(AgencyCode::parse(c).unwrap());
+        assert!(parties.sees_task(&own("a"), "a"));
+        assert!(!parties.sees_task(&own("a"), "b"));
+        assert!(!parties.sees_task(&own("a"), "lead"));
+        assert!(parties.sees_task(&own("lead"), "b"));
+        assert!(parties.sees_task(&own("office"), "lead"));
+        assert!(!parties.sees_proposal(&own("stranger")));
+        assert!(parties.sees_proposal(&Scope::All));
+    }
+}

@@ -1,0 +1,834 @@
+//! The shapes of requests and answers, as the OpenAPI document shows them.
+//!
+//! Request bodies mirror the domain's payloads (`cohandle_workflows::model`) with an optional
+//! `occurred_at`, and never an actor: the token decides who sends. Every request type denies
+//! unknown fields. Conversions to the domain are written out field by field and enums are
+//! mirrored both ways, so a change in the domain breaks the build here instead of drifting.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cohandle_workflows::event::{Assignment, DisputeDecision, Handler};
+use cohandle_workflows::model;
+use cohandle_workflows::{AgencyCode, Body, ProposalKey};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::Error;
+
+/// Mirrors a unit-only domain enum, with conversions both ways written as exhaustive matches.
+macro_rules! mirror {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl From<$name> for model::$name {
+            fn from(value: $name) -> Self {
+                match value { $($name::$variant => model::$name::$variant),+ }
+            }
+        }
+
+        impl From<model::$name> for $name {
+            fn from(value: model::$name) -> Self {
+                match value { $(model::$name::$variant => $name::$variant),+ }
+            }
+        }
+    };
+}
+
+mirror!(
+    /// 人大代表建议 or 政协提案.
+    ProposalKind { DeputySuggestion = "deputy_suggestion", CppccProposal = "cppcc_proposal" }
+);
+mirror!(
+    /// How the assignment spreads the work: one handler, a lead with co-handlers, or split.
+    AssignmentMode { Sole = "sole", LeadWithCoHandlers = "lead_with_co_handlers", Split = "split" }
+);
+mirror!(
+    /// An agency's part: lead (主办), co-handler (会办/协办) or split handler (分办).
+    TaskRole { Lead = "lead", CoHandler = "co_handler", Split = "split" }
+);
+mirror!(
+    /// Whether the deputy agreed to publish the full text.
+    DisclosureConsent { FullText = "full_text", TitleOnly = "title_only" }
+);
+mirror!(
+    /// Result class of a reply: A solved, B being solved, C later, D for reference.
+    ResultClass { A = "A", B = "B", C = "C", D = "D" }
+);
+mirror!(
+    /// The deputy's satisfaction on the receipt (回执).
+    Satisfaction {
+        Satisfied = "satisfied",
+        BasicallySatisfied = "basically_satisfied",
+        Dissatisfied = "dissatisfied",
+    }
+);
+mirror!(
+    /// How the lead spoke with the deputy.
+    ContactMethod { Phone = "phone", Meeting = "meeting", Letter = "letter" }
+);
+mirror!(
+    /// How much of a reply is published.
+    DisclosureScope { Full = "full", Summary = "summary", Withheld = "withheld" }
+);
+
+/// The proposal as submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalInfo {
+    pub kind: ProposalKind,
+    /// 第0942号 → `0942`.
+    #[schema(example = "0942")]
+    pub number: String,
+    #[schema(example = "市五届人大三次会议")]
+    pub session: String,
+    pub title: String,
+    #[serde(default)]
+    pub category: String,
+    pub lead_deputy: String,
+    #[serde(default)]
+    pub co_signers: Vec<String>,
+    pub submitted_on: NaiveDate,
+    #[serde(default)]
+    pub session_closed_on: Option<NaiveDate>,
+    pub disclosure_consent: DisclosureConsent,
+    #[serde(default)]
+    pub key_supervision: bool,
+}
+
+impl From<ProposalInfo> for model::ProposalInfo {
+    fn from(v: ProposalInfo) -> Self {
+        Self {
+            kind: v.kind.into(),
+            number: v.number,
+            session: v.session,
+            title: v.title,
+            category: v.category,
+            lead_deputy: v.lead_deputy,
+            co_signers: v.co_signers,
+            submitted_on: v.submitted_on,
+            session_closed_on: v.session_closed_on,
+            disclosure_consent: v.disclosure_consent.into(),
+            key_supervision: v.key_supervision,
+        }
+    }
+}
+
+impl From<model::ProposalInfo> for ProposalInfo {
+    fn from(v: model::ProposalInfo) -> Self {
+        Self {
+            kind: v.kind.into(),
+            number: v.number,
+            session: v.session,
+            title: v.title,
+            category: v.category,
+            lead_deputy: v.lead_deputy,
+            co_signers: v.co_signers,
+            submitted_on: v.submitted_on,
+            session_closed_on: v.session_closed_on,
+            disclosure_consent: v.disclosure_consent.into(),
+            key_supervision: v.key_supervision,
+        }
+    }
+}
+
+/// One agency's part in an assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandlerPart {
+    #[schema(value_type = String, example = "cq-kjj")]
+    pub agency: AgencyCode,
+    pub role: TaskRole,
+}
+
+/// Assigns (交办) a new proposal to its handling agencies.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// The new proposal's key, unique across sessions.
+    #[schema(value_type = String, example = "cq-5-3-0942")]
+    pub key: ProposalKey,
+    /// When it happened; now when absent.
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// Workflow definition name; its newest version is kept for the proposal's life.
+    #[schema(example = "chongqing-deputy-suggestion")]
+    pub definition: String,
+    pub info: ProposalInfo,
+    pub mode: AssignmentMode,
+    pub handlers: Vec<HandlerPart>,
+    pub assigned_on: NaiveDate,
+}
+
+impl AssignRequest {
+    pub fn into_body(self) -> Body {
+        Body::Assign(Assignment {
+            definition: self.definition,
+            info: self.info.into(),
+            mode: self.mode.into(),
+            handlers: self
+                .handlers
+                .into_iter()
+                .map(|h| Handler {
+                    agency: h.agency,
+                    role: h.role.into(),
+                })
+                .collect(),
+            assigned_on: self.assigned_on,
+        })
+    }
+}
+
+/// A step with nothing to say but when it happened (sign for, acknowledge, approve, resume).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepRequest {
+    /// When it happened; now when absent. The body may be left empty.
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// A step that gives a reason (dispute, decline, return a draft, refuse, pause the clock).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub reason: String,
+}
+
+/// A step that records a note (progress, conclusion of a follow-up, consultation).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub note: String,
+}
+
+/// A co-handler's written opinion (协办意见).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpinionRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[schema(example = "渝教函〔2020〕31号")]
+    pub document_number: String,
+    pub summary: String,
+    #[serde(default)]
+    pub submitted_on: Option<NaiveDate>,
+}
+
+/// The lead disagrees with a co-handler's opinion; the assigner settles it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisagreementRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[schema(value_type = String, example = "cq-jw")]
+    pub co_handler: AgencyCode,
+    pub reason: String,
+}
+
+/// The assigner's settlement of a disagreement.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub resolution: String,
+}
+
+/// How the lead spoke with the deputy before replying.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub method: ContactMethod,
+    pub on: NaiveDate,
+    #[serde(default)]
+    pub deputy_agreed: bool,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The lead's draft reply (答复函).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub result_class: ResultClass,
+    #[schema(example = "渝科局函〔2020〕109号")]
+    pub document_number: String,
+    pub summary: String,
+    /// The co-handlers whose views the draft states.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub co_handler_views: Vec<AgencyCode>,
+    #[serde(default)]
+    pub commits_funds: bool,
+}
+
+/// The agency head's signature (审签).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub signer: String,
+    pub title: String,
+    pub principal_head: bool,
+    pub signed_on: NaiveDate,
+}
+
+/// The reply as sent to the deputies.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub sent_on: NaiveDate,
+    pub deputies: Vec<String>,
+    #[serde(default)]
+    pub copies: Vec<String>,
+}
+
+/// The deputy's feedback receipt (回执), relayed by the congress office.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub satisfaction: Satisfaction,
+    #[serde(default)]
+    pub comments: String,
+    pub received_on: NaiveDate,
+}
+
+/// A request for more time on the reply.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub until: NaiveDate,
+    pub reason: String,
+}
+
+/// The publication record (公开) of a reply.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub index_number: String,
+    pub topic: String,
+    pub genre: String,
+    pub issuing_body: String,
+    pub written_on: NaiveDate,
+    #[serde(default)]
+    pub published_on: Option<NaiveDate>,
+    pub scope: DisclosureScope,
+    /// Required when the scope is not full.
+    #[serde(default)]
+    pub withheld_reason: Option<String>,
+}
+
+/// Keep the task with the agency, or move it to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Keep,
+    Reassign,
+}
+
+/// The assigner's decision on an agency's dispute of its task.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisputeDecisionRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub decision: DecisionKind,
+    /// The agency that takes the task over; required for `reassign`, refused for `keep`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub to: Option<AgencyCode>,
+    pub reason: String,
+}
+
+impl DisputeDecisionRequest {
+    pub fn decision(self) -> Result<DisputeDecision, Error> {
+        match (self.decision, self.to) {
+            (DecisionKind::Keep, None) => Ok(DisputeDecision::Keep {
+                reason: self.reason,
+            }),
+            (DecisionKind::Reassign, Some(to)) => Ok(DisputeDecision::Reassign {
+                to,
+                reason: self.reason,
+            }),
+            (DecisionKind::Keep, Some(_)) => Err(Error::invalid_body(
+                "decision keep takes no `to`: the task stays with its agency",
+            )),
+            (DecisionKind::Reassign, None) => Err(Error::invalid_body(
+                "decision reassign needs `to`: the agency that takes the task over",
+            )),
+        }
+    }
+}
+
+/// Merge this proposal into an identical one (并案).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[schema(value_type = String)]
+    pub target: ProposalKey,
+}
+
+/// Take in the deputies of a proposal merged into this one.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbsorbRequest {
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[schema(value_type = String)]
+    pub source: ProposalKey,
+    pub deputies: Vec<String>,
+}
+
+// --- answers ---------------------------------------------------------------------------
+
+/// One state change an event made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChangeView {
+    /// proposal, handler or co_handler.
+    pub machine: String,
+    /// The task's agency; absent for the proposal machine.
+    pub agency: Option<String>,
+    pub from: String,
+    pub to: String,
+    pub event: String,
+    /// The part the sender played: assigner, lead, co_handler, congress_office, engine …
+    pub role: String,
+}
+
+/// An accepted event. A retry with the same `Idempotency-Key` answers this again, unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WriteOutcome {
+    /// The `Idempotency-Key`, which is the event's id.
+    pub event_id: String,
+    pub proposal: String,
+    pub event: String,
+    /// The proposal's version after the event.
+    pub version: i64,
+    /// The proposal's state after the event.
+    pub state: String,
+    pub changes: Vec<ChangeView>,
+}
+
+/// A proposal in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProposalSummary {
+    pub key: String,
+    pub kind: String,
+    pub number: String,
+    pub session: String,
+    pub title: String,
+    pub assigner: String,
+    pub mode: String,
+    pub state: String,
+    pub key_supervision: bool,
+    pub assigned_on: NaiveDate,
+    /// The earliest running obligation of any active task.
+    pub due_on: Option<NaiveDate>,
+    pub version: i64,
+    /// `name@version` of the workflow definition it runs under.
+    pub definition: String,
+}
+
+impl From<cohandle_store::entities::proposal::Model> for ProposalSummary {
+    fn from(p: cohandle_store::entities::proposal::Model) -> Self {
+        Self {
+            definition: format!("{}@{}", p.definition_name, p.definition_version),
+            key: p.key,
+            kind: p.kind,
+            number: p.number,
+            session: p.session,
+            title: p.title,
+            assigner: p.assigner,
+            mode: p.mode,
+            state: p.state,
+            key_supervision: p.key_supervision,
+            assigned_on: p.assigned_on,
+            due_on: p.due_on,
+            version: p.version,
+        }
+    }
+}
+
+/// A task in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaskSummary {
+    pub proposal: String,
+    /// The task's position in its proposal (a re-assignment adds one).
+    pub position: i32,
+    pub agency: String,
+    pub role: String,
+    pub state: String,
+    /// False once the task was re-assigned away.
+    pub active: bool,
+    /// Finished: nothing more is expected of it.
+    pub terminal: bool,
+    /// The earliest running obligation and its name.
+    pub due_on: Option<NaiveDate>,
+    pub due_deadline: Option<String>,
+    pub session: String,
+    pub kind: String,
+    pub key_supervision: bool,
+}
+
+impl From<cohandle_store::entities::task::Model> for TaskSummary {
+    fn from(t: cohandle_store::entities::task::Model) -> Self {
+        Self {
+            proposal: t.proposal_key,
+            position: t.position,
+            agency: t.agency,
+            role: t.role,
+            state: t.state,
+            active: t.active,
+            terminal: t.terminal,
+            due_on: t.due_on,
+            due_deadline: t.due_deadline,
+            session: t.session,
+            kind: t.kind,
+            key_supervision: t.key_supervision,
+        }
+    }
+}
+
+/// A task with its record, when the caller may see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskView {
+    #[serde(flatten)]
+    pub summary: TaskSummary,
+    /// The task's whole record as the engine keeps it (deadlines, opinion, draft, signature,
+    /// replies, feedback, extension, disclosure …); absent when it is another agency's.
+    #[schema(value_type = Option<Object>)]
+    pub record: Option<serde_json::Value>,
+}
+
+/// One row of a proposal's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntry {
+    pub seq: i64,
+    pub event_id: String,
+    pub event: String,
+    pub machine: String,
+    pub agency: Option<String>,
+    pub from: String,
+    pub to: String,
+    pub actor_agency: String,
+    pub actor_role: String,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    /// The event's content.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+impl From<cohandle_store::entities::history::Model> for TimelineEntry {
+    fn from(h: cohandle_store::entities::history::Model) -> Self {
+        Self {
+            payload: serde_json::from_str(&h.payload).unwrap_or(serde_json::Value::Null),
+            seq: h.seq,
+            event_id: h.event_id,
+            event: h.event_type,
+            machine: h.machine,
+            agency: h.agency,
+            from: h.from_state,
+            to: h.to_state,
+            actor_agency: h.actor_agency,
+            actor_role: h.actor_role,
+            occurred_at: h.occurred_at,
+            recorded_at: h.recorded_at,
+        }
+    }
+}
+
+/// One proposal with its tasks and its whole timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProposalView {
+    #[serde(flatten)]
+    pub summary: ProposalSummary,
+    pub info: ProposalInfo,
+    pub merged_into: Option<String>,
+    pub merged_deputies: Vec<String>,
+    pub tasks: Vec<TaskView>,
+    /// Every state change, in order; an agency sees the rows of the tasks it may see.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// A running obligation with its due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeadlineEntry {
+    pub proposal: String,
+    pub position: i32,
+    pub agency: String,
+    pub role: String,
+    pub state: String,
+    /// The deadline's name in the definition, e.g. `reply`, `co_handler_opinion`.
+    pub deadline: Option<String>,
+    pub due_on: NaiveDate,
+    /// Working days from today to the due date over the official holiday calendar: after
+    /// today up to and including the due date; negative (working days past it) when overdue;
+    /// absent outside the years the holiday data covers.
+    pub working_days_left: Option<i64>,
+    /// Calendar days from today to the due date; negative when overdue.
+    pub days_left: i64,
+    pub overdue: bool,
+    pub session: String,
+    pub kind: String,
+    pub key_supervision: bool,
+}
+
+/// Deadlines as of a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Deadlines {
+    /// Today in China, by the engine's clock.
+    pub today: NaiveDate,
+    pub items: Vec<DeadlineEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// The figures supervisors report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Figures {
+    /// Lead, sole and split tasks.
+    pub handler_tasks: i64,
+    pub completed: i64,
+    /// 办结率: completed / handler tasks.
+    pub completion_rate: Option<f64>,
+    /// First replies sent.
+    pub replies: i64,
+    /// 按时答复率: first replies sent by their due date.
+    pub on_time_rate: Option<f64>,
+    /// Satisfied or basically satisfied on the first receipt.
+    pub first_time_satisfaction_rate: Option<f64>,
+    /// Satisfied or basically satisfied on the last receipt.
+    pub final_satisfaction_rate: Option<f64>,
+    /// 见面率: first replies preceded by a meeting with the deputy.
+    pub meeting_rate: Option<f64>,
+    /// Share of first replies per result class A/B/C/D.
+    pub class_shares: BTreeMap<String, f64>,
+    /// Replies published in full, over replies.
+    pub published_share: Option<f64>,
+}
+
+impl From<cohandle_store::queries::Statistics> for Figures {
+    fn from(s: cohandle_store::queries::Statistics) -> Self {
+        Self {
+            handler_tasks: s.handler_tasks,
+            completed: s.completed,
+            completion_rate: s.completion_rate,
+            replies: s.replies,
+            on_time_rate: s.on_time_rate,
+            first_time_satisfaction_rate: s.first_time_satisfaction_rate,
+            final_satisfaction_rate: s.final_satisfaction_rate,
+            meeting_rate: s.meeting_rate,
+            class_shares: s.class_shares,
+            published_share: s.published_share,
+        }
+    }
+}
+
+/// One agency's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AgencyFigures {
+    pub agency: String,
+    pub figures: Figures,
+}
+
+/// Figures overall and per agency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatisticsView {
+    pub overall: Figures,
+    pub agencies: Vec<AgencyFigures>,
+}
+
+/// The caller, as its token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub token_id: Option<String>,
+    pub name: String,
+    pub agency: String,
+    pub role: crate::auth::Role,
+}
+
+/// Health and readiness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+// --- list filters ----------------------------------------------------------------------
+
+/// Filters for the proposal list; every one narrows it.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProposalQuery {
+    /// The proposal's state, e.g. `open`, `closed`.
+    pub state: Option<String>,
+    /// Only proposals in which this agency has an active task.
+    pub agency: Option<String>,
+    pub session: Option<String>,
+    /// `deputy_suggestion` or `cppcc_proposal`.
+    pub kind: Option<String>,
+    /// Only proposals whose earliest running obligation falls due before this date.
+    pub due_before: Option<NaiveDate>,
+    /// `true`: only proposals with a running obligation past due today; `false`: none past due.
+    pub overdue: Option<bool>,
+    /// Only key-supervision proposals (重点督办), or only the others.
+    pub key_supervision: Option<bool>,
+    /// From the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u64>,
+}
+
+/// Filters for the task list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TaskQuery {
+    /// Whose tasks; an agency token may name only itself (the default for it).
+    pub agency: Option<String>,
+    /// The task's state, e.g. `assigned`, `handling`, `replied`.
+    pub state: Option<String>,
+    /// `true`: only active tasks that are not finished; `false`: only finished or moved ones.
+    pub open: Option<bool>,
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u64>,
+}
+
+/// Filters for the deadline list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeadlineQuery {
+    /// The last due date to include (default: 30 days from today). Overdue ones are included.
+    pub until: Option<NaiveDate>,
+    /// Whose deadlines; an agency token may name only itself.
+    pub agency: Option<String>,
+    /// `true`: only overdue; `false`: only upcoming.
+    pub overdue: Option<bool>,
+    pub key_supervision: Option<bool>,
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u64>,
+}
+
+/// Which agency's figures.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatisticsQuery {
+    /// One agency only; an agency token may name only itself.
+    pub agency: Option<String>,
+}
+
+/// Paging through tokens.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mirrors must read and write the same words as the domain.
+    #[test]
+    fn mirrored_enums_serialize_like_the_domain() {
+        fn same<M, D>(values: &[M])
+        where
+            M: Serialize + Copy + Into<D>,
+            D: Serialize,
+        {
+            for v in values {
+                let mirror = serde_json::to_value(v).unwrap();
+                let domain = serde_json::to_value((*v).into()).unwrap();
+                assert_eq!(mirror, domain);
+            }
+        }
+        same::<_, model::ProposalKind>(&[
+            ProposalKind::DeputySuggestion,
+            ProposalKind::CppccProposal,
+        ]);
+        same::<_, model::AssignmentMode>(&[
+            AssignmentMode::Sole,
+            AssignmentMode::LeadWithCoHandlers,
+            AssignmentMode::Split,
+        ]);
+        same::<_, model::TaskRole>(&[TaskRole::Lead, TaskRole::CoHandler, TaskRole::Split]);
+        same::<_, model::DisclosureConsent>(&[
+            DisclosureConsent::FullText,
+            DisclosureConsent::TitleOnly,
+        ]);
+        same::<_, model::ResultClass>(&[
+            ResultClass::A,
+            ResultClass::B,
+            ResultClass::C,
+            ResultClass::D,
+        ]);
+        same::<_, model::Satisfaction>(&[
+            Satisfaction::Satisfied,
+            Satisfaction::BasicallySatisfied,
+            Satisfaction::Dissatisfied,
+        ]);
+        same::<_, model::ContactMethod>(&[
+            ContactMethod::Phone,
+            ContactMethod::Meeting,
+            ContactMethod::Letter,
+        ]);
+        same::<_, model::DisclosureScope>(&[
+            DisclosureScope::Full,
+            DisclosureScope::Summary,
+            DisclosureScope::Withheld,
+        ]);
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        let err = serde_json::from_str::<ReasonRequest>(r#"{"reason":"x","actor":"cq-kjj"}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn a_dispute_decision_needs_to_exactly_when_it_reassigns() {
+        let req = |decision, to: Option<&str>| DisputeDecisionRequest {
+            occurred_at: None,
+            decision,
+            to: to.map(|t| AgencyCode::parse(t).unwrap()),
+            reason: "r".into(),
+        };
+        assert!(req(DecisionKind::Keep, None).decision().is_ok());
+        assert!(req(DecisionKind::Reassign, Some("cq-x")).decision().is_ok());
+        assert!(req(DecisionKind::Keep, Some("cq-x")).decision().is_err());
+        assert!(req(DecisionKind::Reassign, None).decision().is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! The HTTP door of cohandle: agencies record their steps and supervisors read deadlines,
+//! timelines and statistics, each with a bearer token that fixes its agency and role.
+//!
+//! - [`service`]: what handlers call after authentication — [`Service::submit`] sends every
+//!   write through `Engine::apply` (idempotent by the `Idempotency-Key`), the reads are
+//!   scoped to the caller. `cohandle demo` replays its case through the same functions.
+//! - [`auth`] and [`tokens`]: hashed bearer tokens per agency and role; [`access`]: which
+//!   role sends which event and which proposals and tasks an agency sees.
+//! - [`routes`]: the axum handlers, each registered with its OpenAPI description, so
+//!   `/openapi.json` is generated from them; [`dto`]: request and answer shapes.
+//! - [`error`]: the one error type, answered as `application/problem+json` with a stable
+//!   `code`; [`extract`]: body, path, query and `Idempotency-Key` parsing into it.
+//! - [`metrics`]: Prometheus counters at `/metrics`.
+//!
+//! This crate never decides a transition (the engine does) and never lets a request body
+//! choose its actor: the token does.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub mod access;
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod pagination;
+pub mod routes;
+pub mod service;
+pub mod tokens;
+
+pub use auth::{Principal, Role};
+pub use error::{Error, Problem};
+pub use service::{Command, Service, Written};
+
+/// The largest request body accepted, in bytes; a larger one is answered 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "cohandle",
+        description = "Routes deputies' suggestions (人大代表建议) and CPPCC proposals (政协提案) among co-handling agencies. \
+Every write is an event sent through the engine's one path and is idempotent by its `Idempotency-Key` header, which becomes the event's id. \
+The bearer token decides the sender's agency and role; errors are `application/problem+json` (RFC 9457) with a stable `code`."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "assigner", description = "The office that assigns (交办) and decides disputes, disagreements and extensions"),
+        (name = "lead agency", description = "The lead (主办), sole or split handler: from signing for the task to publishing the reply"),
+        (name = "partner agencies", description = "Co-handlers (会办/协办): acknowledge, opinion, dispute, decline"),
+        (name = "congress office", description = "The deputy work office: feedback receipts (回执)"),
+        (name = "supervision and reads", description = "Proposals, tasks, timelines, deadlines, statistics; scoped to the caller"),
+        (name = "tokens", description = "Bearer tokens, for admin tokens"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from `cohandle token create` (or POST /v1/tokens)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every route with its documentation, in one router.
+fn documented() -> OpenApiRouter<Service> {
+    use routes::{admin, ops, reads, writes};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(writes::assign, reads::list_proposals))
+        .routes(routes!(reads::get_proposal))
+        .routes(routes!(writes::decide_dispute))
+        .routes(routes!(writes::settle_disagreement))
+        .routes(routes!(writes::approve_extension))
+        .routes(routes!(writes::refuse_extension))
+        .routes(routes!(writes::merge_into))
+        .routes(routes!(writes::absorb))
+        .routes(routes!(writes::sign_for))
+        .routes(routes!(writes::raise_disagreement))
+        .routes(routes!(writes::record_contact))
+        .routes(routes!(writes::draft_reply))
+        .routes(routes!(writes::return_draft))
+        .routes(routes!(writes::sign_reply))
+        .routes(routes!(writes::send_reply))
+        .routes(routes!(writes::report_progress))
+        .routes(routes!(writes::conclude_follow_up))
+        .routes(routes!(writes::record_consultation))
+        .routes(routes!(writes::request_extension))
+        .routes(routes!(writes::record_disclosure))
+        .routes(routes!(writes::pause_clock))
+        .routes(routes!(writes::resume_clock))
+        .routes(routes!(writes::acknowledge))
+        .routes(routes!(writes::submit_opinion))
+        .routes(routes!(writes::dispute))
+        .routes(routes!(writes::decline))
+        .routes(routes!(writes::record_feedback))
+        .routes(routes!(reads::get_task))
+        .routes(routes!(reads::list_tasks))
+        .routes(routes!(reads::deadlines))
+        .routes(routes!(reads::statistics))
+        .routes(routes!(reads::me))
+        .routes(routes!(admin::list_tokens, admin::create_token))
+        .routes(routes!(admin::revoke_token))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+}
+
+/// The OpenAPI document, generated from the routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().split_for_parts().1
+}
+
+/// The whole application: routes, `/openapi.json`, limits, metrics, tracing.
+pub fn router(service: Service) -> Router {
+    let (routes, doc) = documented().split_for_parts();
+    let doc = Arc::new(doc);
+    routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = Arc::clone(&doc);
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(service.clone(), count))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an internal error occurred; it is in the server's log",
+                )
+                .into_response()
+            },
+        ))
+        .with_state(service)
+}
+
+async fn not_found() -> Response {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "no_such_route",
+        "no such path; the API is described at /openapi.json",
+    )
+    .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this path does not take that method; see /openapi.json",
+    )
+    .into_response()
+}
+
+/// Counts every answer by route template (never the raw path, which would explode the
+/// label set) and status.
+async fn count(State(service): State<Service>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = tokio::time::Instant::now();
+    let response = next.run(request).await;
+    service.metrics().request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Serves the API on `listener` until `shutdown` completes; requests in flight finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: Service,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(service))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

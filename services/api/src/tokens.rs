@@ -1,0 +1,181 @@
+//! Issuing, listing and revoking bearer tokens; shared by `cohandle token …` and the admin
+//! endpoints. A secret is returned once, at creation, and only its hash is kept.
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use cohandle_store::entities::token;
+use cohandle_workflows::AgencyCode;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{secret_hash, Role, SECRET_PREFIX};
+use crate::pagination::{Cursor, Page};
+use crate::Error;
+
+/// The longest life a token can be given, in days.
+pub const MAX_DAYS: u32 = 3650;
+
+/// What to issue.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// The agency the token acts for, e.g. `cq-kjj`.
+    #[schema(value_type = String, example = "cq-kjj")]
+    pub agency: AgencyCode,
+    pub role: Role,
+    /// A label for people, e.g. the system or person using it.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Days until it expires (1 to 3650); never when absent.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A token as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub agency: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A token just issued, with the secret shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IssuedToken {
+    #[serde(flatten)]
+    pub token: TokenInfo,
+    /// Send as `Authorization: Bearer <secret>`. It is not stored and cannot be shown again.
+    pub secret: String,
+}
+
+impl From<token::Model> for TokenInfo {
+    fn from(row: token::Model) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            agency: row.agency,
+            role: row.role,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| cohandle_store::Error::Config {
+        setting: "operating system randomness",
+        message: e.to_string(),
+    })?;
+    Ok(bytes)
+}
+
+/// Issues a token valid from `now`.
+#[tracing::instrument(skip_all, fields(agency = %new.agency, role = %new.role))]
+pub async fn create(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    new: NewToken,
+) -> Result<IssuedToken, Error> {
+    let expires_at = match new.expires_in_days {
+        None => None,
+        Some(days) if (1..=MAX_DAYS).contains(&days) => Some(now + Duration::days(days.into())),
+        Some(days) => {
+            return Err(Error::invalid_body(format!(
+                "expires_in_days is {days}; give 1 to {MAX_DAYS}, or leave it out for a token that does not expire"
+            )))
+        }
+    };
+    let id = format!("tok_{}", hex::encode(random_bytes::<8>()?));
+    let secret = format!(
+        "{SECRET_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
+    );
+    let name = new
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| format!("{} {}", new.agency, new.role));
+    let row = token::ActiveModel {
+        id: Set(id),
+        name: Set(name),
+        agency: Set(new.agency.to_string()),
+        role: Set(new.role.as_str().to_owned()),
+        secret_hash: Set(secret_hash(&secret)),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+    };
+    let row = token::Entity::insert(row)
+        .exec_with_returning(db)
+        .await
+        .map_err(cohandle_store::Error::from)?;
+    Ok(IssuedToken {
+        token: row.into(),
+        secret,
+    })
+}
+
+/// Revokes a token from `now` on; revoking it again keeps the first moment.
+#[tracing::instrument(skip(db, now))]
+pub async fn revoke(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    id: &str,
+) -> Result<TokenInfo, Error> {
+    let store = cohandle_store::Error::from;
+    let row = token::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .map_err(store)?
+        .ok_or_else(|| {
+            Error::not_found("token_not_found", format!("no token has the id {id:?}"))
+        })?;
+    if row.revoked_at.is_some() {
+        return Ok(row.into());
+    }
+    token::Entity::update_many()
+        .col_expr(
+            token::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Some(now)),
+        )
+        .filter(token::Column::Id.eq(id))
+        .filter(token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await
+        .map_err(store)?;
+    let row = token::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .map_err(store)?
+        .ok_or_else(|| {
+            Error::not_found("token_not_found", format!("no token has the id {id:?}"))
+        })?;
+    Ok(row.into())
+}
+
+/// Tokens ordered by id, a page after the cursor.
+pub async fn list(
+    db: &DatabaseConnection,
+    cursor: Option<&Cursor>,
+    limit: u64,
+) -> Result<Page<TokenInfo>, Error> {
+    let mut query = token::Entity::find()
+        .order_by_asc(token::Column::Id)
+        .limit(limit + 1);
+    if let Some(cursor) = cursor {
+        let (after,): (String,) = cursor.decode()?;
+        query = query.filter(token::Column::Id.gt(after));
+    }
+    let rows = query.all(db).await.map_err(cohandle_store::Error::from)?;
+    Page::from_rows(rows, limit, |t| Cursor::encode(&(t.id.clone(),)))
+        .map(|page| page.map(TokenInfo::from))
+}

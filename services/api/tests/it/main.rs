@@ -1,0 +1,13 @@
+//! Integration tests of the HTTP API: a real server on port 0 per test, over its own
+//! PostgreSQL database and its own SQLite file.
+
+#![allow(clippy::unwrap_used)]
+
+mod access;
+mod case_0942;
+mod errors;
+mod openapi;
+mod reads;
+mod support;
+mod tokens;
+mod writes;

@@ -1,0 +1,393 @@
+//! `spawn_app`: each test gets its own database (a fresh PostgreSQL database, or a fresh
+//! SQLite file), its own server on port 0, and a token for each party of case 0942.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use cohandle_api::tokens::{self, NewToken};
+use cohandle_api::{Role, Service};
+use cohandle_store::entities::{inbox, proposal};
+use cohandle_store::{connect, Engine, ManualClock};
+use cohandle_workflows::engine::china_offset;
+use cohandle_workflows::{AgencyCode, Body, Calendar, Catalog, Event};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// The server the PostgreSQL tests use; `deploy/dev/ensure-postgres.sh` starts it.
+pub fn postgres_server() -> String {
+    std::env::var("COHANDLE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// A database of its own for one test, dropped (PostgreSQL) or deleted (SQLite) after it.
+pub struct TestDb {
+    pub url: String,
+    backend: Backend,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let name = format!("cohandle_api_test_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                Self {
+                    url,
+                    backend,
+                    name,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin = Database::connect(format!("{}/postgres", postgres_server()))
+                    .await
+                    .unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                let url = format!("{}/{name}", postgres_server());
+                Self {
+                    url,
+                    backend,
+                    name,
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.backend == Backend::Postgres {
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let server = postgres_server();
+            // Dropping from a fresh runtime on another thread: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    if let Ok(admin) = Database::connect(format!("{server}/postgres")).await {
+                        let _ = admin.execute_unprepared(&sql).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// Ten in the morning, China time, on `day`.
+pub fn at(day: &str) -> DateTime<Utc> {
+    china_offset()
+        .from_local_datetime(&date(day).and_hms_opt(10, 0, 0).unwrap())
+        .single()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// The parties of the tests: name → (agency, role).
+pub const PARTIES: &[(&str, &str, Role)] = &[
+    ("assigner", "cq-zfbgt", Role::Assigner),
+    ("lead", "cq-kjj", Role::Agency),
+    ("jw", "cq-jw", Role::Agency),
+    ("czj", "cq-czj", Role::Agency),
+    ("congress", "cq-rdgw", Role::CongressOffice),
+    ("supervisor", "cq-dc", Role::Supervisor),
+    ("admin", "cq-admin", Role::Admin),
+    ("outsider", "cq-other", Role::Agency),
+];
+
+/// The party that speaks for each role in role-wide tests.
+pub fn party_of(role: Role) -> &'static str {
+    match role {
+        Role::Assigner => "assigner",
+        Role::Agency => "lead",
+        Role::CongressOffice => "congress",
+        Role::Supervisor => "supervisor",
+        Role::Admin => "admin",
+    }
+}
+
+/// An answer, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    pub fn is_problem(&self) -> bool {
+        self.headers
+            .get("content-type")
+            .is_some_and(|v| v == "application/problem+json")
+            && self.body["status"] == self.status.as_u16()
+            && self.body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("urn:cohandle:problem:"))
+            && self.body["title"].is_string()
+            && self.body["detail"].is_string()
+    }
+
+    pub fn replayed(&self) -> bool {
+        self.headers
+            .get("idempotent-replayed")
+            .is_some_and(|v| v == "true")
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub engine: Engine,
+    pub clock: Arc<ManualClock>,
+    pub tokens: BTreeMap<&'static str, String>,
+    pub backend: Backend,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    // Dropped last: the server and its pool go first.
+    _db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A server on port 0 over a database of its own, its clock on 2020-02-26.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let db = TestDb::new(backend).await;
+    let conn = connect::connect_and_migrate(&db.url).await.unwrap();
+    let clock = Arc::new(ManualClock::new(at("2020-02-26")));
+    let engine = Engine::new(
+        conn,
+        Arc::new(Catalog::shipped()),
+        Arc::new(Calendar::china_official()),
+        clock.clone(),
+    );
+    let mut secrets = BTreeMap::new();
+    for (name, agency, role) in PARTIES {
+        let new = NewToken {
+            agency: AgencyCode::parse(*agency).unwrap(),
+            role: *role,
+            name: Some((*name).to_owned()),
+            expires_in_days: None,
+        };
+        let issued = tokens::create(engine.db(), at("2020-01-01"), new)
+            .await
+            .unwrap();
+        secrets.insert(*name, issued.secret);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = Service::new(engine.clone());
+    tokio::spawn(cohandle_api::serve(listener, service, async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        engine,
+        clock,
+        tokens: secrets,
+        backend,
+        stop: Some(stop),
+        _db: db,
+    }
+}
+
+impl TestApp {
+    /// Sends a request as `who` (a party name, or "" for no token).
+    pub async fn send(
+        &self,
+        method: Method,
+        who: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(secret) = self.tokens.get(who) {
+            request = request.bearer_auth(secret);
+        }
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        read(request.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, who: &str, path: &str) -> Answer {
+        self.send(Method::GET, who, path, None, None).await
+    }
+
+    pub async fn post(&self, who: &str, path: &str, key: &str, body: Value) -> Answer {
+        self.send(Method::POST, who, path, Some(key), Some(&body))
+            .await
+    }
+
+    /// Sends a raw body with a content type, for the malformed-body tests.
+    pub async fn post_raw(
+        &self,
+        who: &str,
+        path: &str,
+        key: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(&self.tokens[who])
+            .header("Idempotency-Key", key)
+            .header("content-type", content_type)
+            .body(body);
+        read(request.send().await.unwrap()).await
+    }
+
+    /// The stored version of a proposal, and how many events the inbox holds.
+    pub async fn version_and_inbox(&self, key: &str) -> (Option<i64>, u64) {
+        let version = proposal::Entity::find_by_id(key.to_owned())
+            .one(self.engine.db())
+            .await
+            .unwrap()
+            .map(|p| p.version);
+        let inbox = inbox::Entity::find().count(self.engine.db()).await.unwrap();
+        (version, inbox)
+    }
+
+    /// Moves the clock and lets the monitor fire whatever fell due, as `serve` would.
+    pub async fn advance_to(&self, moment: DateTime<Utc>) {
+        self.clock.set(moment);
+        cohandle_store::monitor::catch_up(&self.engine, "test", 100)
+            .await
+            .unwrap();
+    }
+
+    /// Sends a recorded event over HTTP as its sender, with the event's id as the key.
+    pub async fn replay(&self, event: &Event) -> Answer {
+        let (path, body) = http_request(event);
+        let who = PARTIES
+            .iter()
+            .find(|(_, agency, _)| *agency == event.actor.agency.as_str())
+            .map(|(name, _, _)| *name)
+            .unwrap();
+        self.post(who, &path, event.id.as_str(), body).await
+    }
+}
+
+async fn read(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The request that carries a recorded event: its endpoint and body (the event's content,
+/// the same field names, plus `occurred_at`).
+pub fn http_request(event: &Event) -> (String, Value) {
+    let key = event.proposal.as_str();
+    let mut data = serde_json::to_value(&event.body).unwrap()["data"].take();
+    if data.is_null() {
+        data = json!({});
+    }
+    let path = match &event.body {
+        Body::Assign(_) => {
+            data["key"] = json!(key);
+            "/v1/proposals".to_owned()
+        }
+        Body::SignFor => format!("/v1/proposals/{key}/sign-for"),
+        Body::Acknowledge => format!("/v1/proposals/{key}/acknowledgement"),
+        Body::SubmitOpinion(_) => format!("/v1/proposals/{key}/opinion"),
+        Body::RecordContact(_) => format!("/v1/proposals/{key}/contacts"),
+        Body::DraftReply(_) => format!("/v1/proposals/{key}/draft"),
+        Body::SignReply(_) => format!("/v1/proposals/{key}/signature"),
+        Body::SendReply(_) => format!("/v1/proposals/{key}/reply"),
+        Body::RecordFeedback { agency, feedback } => {
+            data = serde_json::to_value(feedback).unwrap();
+            format!("/v1/proposals/{key}/tasks/{agency}/feedback")
+        }
+        Body::RecordDisclosure(_) => format!("/v1/proposals/{key}/disclosure"),
+        other => panic!("no request for {}", other.name()),
+    };
+    data["occurred_at"] = json!(event.occurred_at);
+    (path, data)
+}
+
+/// The assignment of case 0942 under another key, with the given handlers' codes.
+pub fn assignment(key: &str, day: &str) -> Value {
+    json!({
+        "key": key,
+        "definition": "chongqing-deputy-suggestion",
+        "info": {
+            "kind": "deputy_suggestion",
+            "number": key,
+            "session": "市五届人大三次会议",
+            "title": "关于对渝东南地区制造企业科学研究大力扶持的建议",
+            "category": "科技",
+            "lead_deputy": "郎平权",
+            "submitted_on": "2020-01-12",
+            "session_closed_on": "2020-01-16",
+            "disclosure_consent": "full_text",
+            "key_supervision": false
+        },
+        "mode": "lead_with_co_handlers",
+        "handlers": [
+            {"agency": "cq-kjj", "role": "lead"},
+            {"agency": "cq-jw", "role": "co_handler"},
+            {"agency": "cq-czj", "role": "co_handler"}
+        ],
+        "assigned_on": day,
+        "occurred_at": at(day)
+    })
+}
+
+/// Asserts an answer's status, showing the body when it differs.
+#[track_caller]
+pub fn expect(answer: &Answer, status: u16) {
+    assert_eq!(
+        answer.status.as_u16(),
+        status,
+        "unexpected answer: {}",
+        answer.body
+    );
+}

@@ -1,0 +1,166 @@
+//! The supervisors' queries with a million proposals stored: overdue by agency, upcoming
+//! deadlines, statistics, one timeline. p50 and p99 over repeated runs.
+//!
+//! The million are written straight into the tables the queries read (proposals, tasks,
+//! replies, feedback), in the shapes the engine writes them; one proposal, the case 0942,
+//! goes through the engine so that its timeline is real.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use cohandle_store::queries::{self, ProposalFilter};
+use cohandle_store::{Engine, ManualClock, Source};
+use cohandle_workflows::{Calendar, Catalog};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub query: String,
+    pub runs: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub proposals: u64,
+    pub seed_seconds: f64,
+    pub latencies: Vec<Latency>,
+}
+
+const AGENCIES: u64 = 40;
+
+/// Seeds `proposals` synthetic proposals and times the queries.
+pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let stmts = [
+        format!(
+            "INSERT INTO proposals (key, definition_name, definition_version, kind, number, session, title, assigner, mode, state, \
+             key_supervision, assigned_on, due_on, version, document, created_at, updated_at, history_seq, history_hash) \
+             SELECT 'q-' || lpad(g::text, 8, '0'), 'chongqing-deputy-suggestion', 1, 'deputy_suggestion', g::text, \
+                    '市五届人大' || (g % 5) || '次会议', '关于加强科技创新的建议', 'cq-zfbgt', 'lead_with_co_handlers', \
+                    CASE WHEN g % 10 < 6 THEN 'closed' ELSE 'open' END, g % 50 = 0, \
+                    DATE '2020-01-01' + (g % 700), \
+                    CASE WHEN g % 10 < 6 THEN NULL ELSE DATE '2020-04-01' + (g % 700) END, \
+                    12, '{{}}', now(), now(), 0, '' \
+             FROM generate_series(1, {proposals}) g"
+        ),
+        format!(
+            "INSERT INTO tasks (proposal_key, position, agency, role, state, active, terminal, due_on, due_deadline, session, kind, key_supervision) \
+             SELECT 'q-' || lpad(g::text, 8, '0'), r, 'agency-' || ((g + r * 7) % {AGENCIES}), \
+                    CASE WHEN r = 0 THEN 'lead' ELSE 'co_handler' END, \
+                    CASE WHEN g % 10 < 6 THEN (CASE WHEN r = 0 THEN 'closed' ELSE 'opinion_sent' END) ELSE (CASE WHEN r = 0 THEN 'handling' ELSE 'acknowledged' END) END, \
+                    true, g % 10 < 6, \
+                    CASE WHEN g % 10 < 6 THEN NULL ELSE DATE '2020-04-01' + (g % 700) END, \
+                    CASE WHEN g % 10 < 6 THEN NULL ELSE 'reply' END, \
+                    '市五届人大' || (g % 5) || '次会议', 'deputy_suggestion', g % 50 = 0 \
+             FROM generate_series(1, {proposals}) g, generate_series(0, 2) r"
+        ),
+        format!(
+            "INSERT INTO replies (proposal_key, agency, round, document_number, result_class, signer, signed_on, sent_on, due_on, on_time, met_deputy) \
+             SELECT 'q-' || lpad(g::text, 8, '0'), 'agency-' || (g % {AGENCIES}), 1, '函〔2020〕' || g || '号', \
+                    (ARRAY['A','B','C','D'])[1 + g % 4], '局长', DATE '2020-03-01' + (g % 700), DATE '2020-03-01' + (g % 700), \
+                    DATE '2020-04-01' + (g % 700), g % 97 <> 0, g % 3 = 0 \
+             FROM generate_series(1, {proposals}) g WHERE g % 10 < 6"
+        ),
+        format!(
+            "INSERT INTO feedback (proposal_key, agency, round, satisfaction, received_on) \
+             SELECT 'q-' || lpad(g::text, 8, '0'), 'agency-' || (g % {AGENCIES}), 1, \
+                    CASE WHEN g % 101 = 0 THEN 'dissatisfied' ELSE 'satisfied' END, DATE '2020-04-01' + (g % 700) \
+             FROM generate_series(1, {proposals}) g WHERE g % 10 < 6"
+        ),
+        "ANALYZE".to_owned(),
+    ];
+    for sql in stmts {
+        db.execute_unprepared(&sql).await?;
+    }
+    // One real proposal with a real history.
+    let clock = Arc::new(ManualClock::new(chrono::DateTime::UNIX_EPOCH));
+    let engine = Engine::new(
+        db.clone(),
+        Arc::new(Catalog::shipped()),
+        Arc::new(Calendar::china_official()),
+        clock.clone(),
+    );
+    for event in cohandle_workflows::cases::case_0942() {
+        clock.set(event.occurred_at);
+        engine.apply(event, Source::Cli).await?;
+    }
+    let seed_seconds = started.elapsed().as_secs_f64();
+
+    let today = NaiveDate::from_ymd_opt(2021, 1, 15).expect("valid");
+    let mut latencies = Vec::new();
+    let mut n = 0u64;
+    latencies.push(
+        time("overdue of one agency (50 per page)", runs, || {
+            n += 1;
+            let filter = ProposalFilter {
+                agency: Some(format!("agency-{}", n % AGENCIES)),
+                overdue_on: Some(today),
+                ..ProposalFilter::default()
+            };
+            async move {
+                queries::list_proposals(db, &filter, None, 50)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await?,
+    );
+    latencies.push(
+        time("upcoming deadlines, next 7 days (50)", runs, || async {
+            queries::deadlines(db, today + chrono::Days::new(7), None, 50)
+                .await
+                .map(|_| ())
+        })
+        .await?,
+    );
+    latencies.push(
+        time("statistics of one agency", runs, || {
+            n += 1;
+            let agency = format!("agency-{}", n % AGENCIES);
+            async move { queries::statistics(db, Some(&agency)).await.map(|_| ()) }
+        })
+        .await?,
+    );
+    latencies.push(
+        time("statistics overall", runs.min(20), || async {
+            queries::statistics(db, None).await.map(|_| ())
+        })
+        .await?,
+    );
+    latencies.push(
+        time("one timeline (case 0942)", runs, || async {
+            queries::timeline(db, "cq-5-3-0942").await.map(|_| ())
+        })
+        .await?,
+    );
+    Ok(Report {
+        proposals,
+        seed_seconds,
+        latencies,
+    })
+}
+
+async fn time<F, Fut>(query: &str, runs: usize, mut call: F) -> anyhow::Result<Latency>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), cohandle_store::Error>>,
+{
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        call().await?;
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    Ok(Latency {
+        query: query.to_owned(),
+        runs,
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+    })
+}

@@ -1,0 +1,141 @@
+//! Who sent a message: the AMQP `user-id` property, which RabbitMQ checks against the user
+//! of the publishing connection (a publish that sets another user's id is refused by the
+//! broker). Each agency publishes as its own RabbitMQ user, named by its agency code; the
+//! `agencies` table says which kind of actor that code is. The envelope's `actorAgency`
+//! and `actorKind` are claims: they must match, or the message is refused.
+
+use std::collections::HashMap;
+
+use cohandle_store::entities::agency;
+use cohandle_workflows::{ActorKind, Event};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::dead_letter::Refusal;
+use crate::Error;
+
+/// The actor kind an `agencies.kind` value names.
+pub fn actor_kind(kind: &str) -> Option<ActorKind> {
+    match kind {
+        "assigner" => Some(ActorKind::Assigner),
+        "agency" => Some(ActorKind::Agency),
+        "congress_office" => Some(ActorKind::CongressOffice),
+        "supervisor" => Some(ActorKind::Supervisor),
+        _ => None,
+    }
+}
+
+fn kind_name(kind: ActorKind) -> &'static str {
+    match kind {
+        ActorKind::Assigner => "assigner",
+        ActorKind::Agency => "agency",
+        ActorKind::CongressOffice => "congress_office",
+        ActorKind::Supervisor => "supervisor",
+        ActorKind::Timer => "timer",
+    }
+}
+
+/// The registered kind of each of `users` that is a known agency; read fresh for every
+/// batch, so that an agency registered a moment ago is recognised without a restart.
+pub async fn lookup(
+    db: &impl ConnectionTrait,
+    users: impl IntoIterator<Item = String>,
+) -> Result<HashMap<String, ActorKind>, Error> {
+    let users: Vec<String> = users.into_iter().collect();
+    if users.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = agency::Entity::find()
+        .filter(agency::Column::Code.is_in(users))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| actor_kind(&row.kind).map(|kind| (row.code, kind)))
+        .collect())
+}
+
+/// Who may send: the agencies in the `agencies` table, and those the configuration names
+/// (`amqp.agencies = ["cq-jw:agency", …]`) for deployments that register them there. The
+/// table wins where both name an agency.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    configured: HashMap<String, ActorKind>,
+}
+
+impl Directory {
+    /// From configured (code, kind) pairs; a pair with an unknown kind is left out, with a
+    /// warning (the CLI checks the kinds before it gets here).
+    pub fn new(configured: &[(String, String)]) -> Self {
+        let configured = configured
+            .iter()
+            .filter_map(|(code, kind)| match actor_kind(kind) {
+                Some(kind) => Some((code.clone(), kind)),
+                None => {
+                    tracing::warn!(agency = %code, kind = %kind, "configured agency of an unknown kind; ignored");
+                    None
+                }
+            })
+            .collect();
+        Self { configured }
+    }
+
+    /// The kind of each of `users` that may send.
+    pub async fn resolve(
+        &self,
+        db: &impl ConnectionTrait,
+        users: impl IntoIterator<Item = String>,
+    ) -> Result<HashMap<String, ActorKind>, Error> {
+        let users: Vec<String> = users.into_iter().collect();
+        let mut known = lookup(db, users.iter().cloned()).await?;
+        for user in users {
+            if let Some(kind) = self.configured.get(&user) {
+                known.entry(user).or_insert(*kind);
+            }
+        }
+        Ok(known)
+    }
+}
+
+/// Every agency known to the engine, with its kind: the agency queues to declare.
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<(String, String)>, Error> {
+    Ok(agency::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.code, row.kind))
+        .collect())
+}
+
+/// Checks the envelope's claims against the authenticated sender.
+pub fn check(event: &Event, user: &str, registered: Option<ActorKind>) -> Result<(), Refusal> {
+    let Some(kind) = registered else {
+        return Err(Refusal::new(
+            "unknown_sender",
+            format!(
+                "RabbitMQ user {user:?} is not a registered agency; register it in the agencies \
+                 table, then replay this message"
+            ),
+        ));
+    };
+    if event.actor.agency.as_str() != user {
+        return Err(Refusal::new(
+            "identity_mismatch",
+            format!(
+                "the envelope claims actorAgency {:?}, but the message was published by RabbitMQ \
+                 user {user:?}: an agency sends only as itself",
+                event.actor.agency.as_str()
+            ),
+        ));
+    }
+    if event.actor.kind != kind {
+        return Err(Refusal::new(
+            "identity_mismatch",
+            format!(
+                "{user:?} is registered as {}, but the envelope claims actorKind {}",
+                kind_name(kind),
+                kind_name(event.actor.kind)
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! The RabbitMQ door of cohandle: the lead agency's system and the partner agencies publish
+//! events to `cohandle.in`; the [`worker::Worker`] applies them through the engine's one
+//! path (`Engine::apply_batch`) and acknowledges them only after the commit; the
+//! [`relay::Relay`] publishes the outbox to `cohandle.out`, one queue per agency.
+//!
+//! - [`topology`]: every exchange, queue and binding as data, declared at start and kept
+//!   in `deploy/rabbitmq/definitions.json`.
+//! - [`identity`]: the AMQP `user-id` (checked by RabbitMQ) names the sending agency.
+//! - [`dead_letter`] and [`replay`]: what the worker cannot take is kept with its reason
+//!   and applied later, once fixed; refused out-of-order events are replayable too.
+//! - [`publish`]: the inbound contract for publishers (`cohandle emit` uses it).
+//! - [`connect`]: lapin on tokio's executor and reactor.
+//!
+//! This crate never decides a transition and never writes the database itself: every
+//! state change is the engine's; it only reads the agencies, the inbox and the outbox
+//! (through `cohandle_store::relay`) and marks outbox rows sent.
+
+pub mod connect;
+pub mod dead_letter;
+mod error;
+pub mod identity;
+pub mod publish;
+pub mod relay;
+pub mod replay;
+pub mod topology;
+pub mod worker;
+
+pub use error::Error;
+pub use relay::Relay;
+pub use topology::Topology;
+pub use worker::Worker;

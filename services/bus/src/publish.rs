@@ -1,0 +1,138 @@
+//! Publishing with publisher confirms, and the inbound contract for publishers: exchange
+//! `cohandle.in`, routing key `<agency>.<event>`, header `cohandle-proposal`, property
+//! `user-id` = the publishing agency.
+
+use cohandle_proto::ContentType;
+use cohandle_workflows::Event;
+use lapin::options::BasicPublishOptions;
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel};
+use tracing::instrument;
+
+use crate::topology::{INBOUND, PROPOSAL_HEADER};
+use crate::Error;
+
+/// AMQP delivery mode 2: the broker keeps the message on disk (quorum queues always do).
+pub const PERSISTENT: u8 = 2;
+
+/// The routing key an event is published under on `cohandle.in`. The agency comes first so
+/// that a topic permission (`^cq-jw\.`) can hold each agency to its own keys.
+pub fn routing_key(event: &Event) -> String {
+    format!("{}.{}", event.actor.agency, event.body.name())
+}
+
+/// A message for `cohandle.in`.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub routing_key: String,
+    /// The partition key; a message without it still arrives, in a fixed partition.
+    pub proposal: Option<String>,
+    /// The event id, so that the broker's tools (and duplicates) can be told apart.
+    pub message_id: Option<String>,
+    /// The publishing RabbitMQ user; the broker refuses any other value.
+    pub user_id: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Inbound {
+    /// An event encoded as `content_type`, sent by `user`.
+    pub fn event(event: &Event, content_type: ContentType, user: &str) -> Self {
+        let body = cohandle_proto::encode(content_type, event, &cohandle_proto::Trace::default());
+        Self {
+            routing_key: routing_key(event),
+            proposal: Some(event.proposal.to_string()),
+            message_id: Some(event.id.to_string()),
+            user_id: user.to_owned(),
+            content_type: content_type.as_str().to_owned(),
+            body,
+        }
+    }
+
+    /// The AMQP properties of the message.
+    pub fn properties(&self) -> BasicProperties {
+        let mut headers = FieldTable::default();
+        if let Some(proposal) = &self.proposal {
+            headers.insert(PROPOSAL_HEADER.into(), long_string(proposal));
+        }
+        let mut properties = BasicProperties::default()
+            .with_content_type(ShortString::from(self.content_type.clone()))
+            .with_delivery_mode(PERSISTENT)
+            .with_user_id(ShortString::from(self.user_id.clone()))
+            .with_headers(headers);
+        if let Some(id) = &self.message_id {
+            properties = properties.with_message_id(ShortString::from(id.clone()));
+        }
+        properties
+    }
+}
+
+/// Publishes to `cohandle.in` on a channel in confirm mode and waits for the confirm.
+#[instrument(skip_all, fields(routing_key = %message.routing_key, proposal = message.proposal.as_deref(), event_id = message.message_id.as_deref()))]
+pub async fn publish_inbound(channel: &Channel, message: &Inbound) -> Result<(), Error> {
+    publish_confirmed(
+        channel,
+        INBOUND,
+        &message.routing_key,
+        message.properties(),
+        &message.body,
+        false,
+        "an inbound event",
+    )
+    .await
+}
+
+/// Publishes and waits for the broker's confirm (the channel must be in confirm mode).
+/// With `mandatory`, a message no queue takes comes back, and counts as a failure.
+pub async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    properties: BasicProperties,
+    body: &[u8],
+    mandatory: bool,
+    what: &str,
+) -> Result<(), Error> {
+    let options = BasicPublishOptions {
+        mandatory,
+        ..BasicPublishOptions::default()
+    };
+    let confirm = channel
+        .basic_publish(exchange, routing_key, options, body, properties)
+        .await?
+        .await?;
+    settle(confirm, what)
+}
+
+/// Turns a confirm into a result.
+pub fn settle(confirm: Confirmation, what: &str) -> Result<(), Error> {
+    match confirm {
+        Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
+        Confirmation::Ack(Some(returned)) => Err(Error::NotConfirmed {
+            what: what.to_owned(),
+            why: format!(
+                "no queue is bound for it ({} {})",
+                returned.reply_code, returned.reply_text
+            ),
+        }),
+        Confirmation::Nack(_) => Err(Error::NotConfirmed {
+            what: what.to_owned(),
+            why: "the broker nacked it".to_owned(),
+        }),
+    }
+}
+
+pub(crate) fn long_string(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value.as_bytes()))
+}
+
+/// A header's text, whichever string type the sender used.
+pub fn header_text(properties: &BasicProperties, name: &str) -> Option<String> {
+    let headers = properties.headers().as_ref()?;
+    match headers.inner().get(name)? {
+        AMQPValue::LongString(v) => Some(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        AMQPValue::ShortString(v) => Some(v.as_str().to_owned()),
+        _ => None,
+    }
+}

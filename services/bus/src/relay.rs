@@ -1,0 +1,371 @@
+//! The outbox relay: publishes the rows the engine wrote to `outbox` (in the same
+//! transaction as the change that caused them) to `cohandle.out`, with publisher confirms,
+//! and marks them sent only once the broker has confirmed them.
+//!
+//! A page is read in id order under a database lock (one relay publishes at a time, so
+//! pages never overtake each other), published on one channel (the broker keeps a
+//! channel's order), confirmed, marked, committed. A crash before the mark publishes the
+//! page again after the restart; every message carries the outbox `message_id`, so
+//! consumers drop the copies. Nothing is marked sent that the broker did not confirm.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cohandle_proto::{ContentType, OutboundNotification, Rejected, RejectedReason};
+use cohandle_store::engine::{OutboundBody, OutboundMessage};
+use cohandle_store::entities::outbox;
+use cohandle_store::Engine;
+use cohandle_workflows::{EventId, ProposalKey};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::{FieldTable, ShortString};
+use lapin::{BasicProperties, Channel};
+use sea_orm::TransactionTrait;
+use tokio::sync::watch;
+use tracing::instrument;
+
+use crate::connect::connect_url;
+use crate::dead_letter::{self, Refusal};
+use crate::publish::{long_string, PERSISTENT};
+use crate::topology::{self, agency_plan, Topology, DEAD_EXCHANGE, OUTBOUND, PROPOSAL_HEADER};
+use crate::worker::{agencies, backoff, stopped};
+use crate::Error;
+
+/// The header naming the event that caused an outbound message.
+pub const EVENT_ID_HEADER: &str = "cohandle-event-id";
+
+/// How a relay behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub url: String,
+    pub topology: Topology,
+    /// Rows published and confirmed per transaction.
+    pub page: u64,
+    /// Pause between polls when the outbox is empty.
+    pub idle: Duration,
+    /// The encoding of outbound messages (the AMQP `content_type` says which).
+    pub content_type: ContentType,
+    pub connection_name: String,
+    /// Agencies (code, kind) whose queues to declare besides those in the `agencies` table.
+    pub agencies: Vec<(String, String)>,
+}
+
+impl Options {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            topology: Topology::default(),
+            page: 500,
+            idle: Duration::from_millis(200),
+            content_type: ContentType::Json,
+            connection_name: format!("cohandle-relay-{}", std::process::id()),
+            agencies: Vec::new(),
+        }
+    }
+}
+
+/// Messages published and confirmed so far.
+#[derive(Debug, Clone, Default)]
+pub struct Stats(Arc<AtomicU64>);
+
+impl Stats {
+    pub fn published(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The relay: `Relay::new(engine, options).run(shutdown)`.
+#[derive(Debug)]
+pub struct Relay {
+    engine: Engine,
+    options: Options,
+    stats: Stats,
+}
+
+impl Relay {
+    pub fn new(engine: Engine, options: Options) -> Self {
+        Self {
+            engine,
+            options,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+
+    /// Publishes until `shutdown` completes (the page in hand is finished first).
+    /// Broker and database failures are waited out with backoff.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let (stop_tx, stop) = watch::channel(false);
+        let supervise = async {
+            let mut failures: u32 = 0;
+            loop {
+                let mut connected = false;
+                let result = self.session(stop.clone(), &mut connected).await;
+                if *stop.borrow() {
+                    return result;
+                }
+                match result {
+                    Ok(()) => return Ok(()),
+                    Err(error) if error.is_transient() => {
+                        failures = if connected { 1 } else { failures + 1 };
+                        let wait = backoff(failures);
+                        tracing::warn!(message = "Lost the broker session; reconnecting", %error, ?wait);
+                        let mut stop = stop.clone();
+                        tokio::select! {
+                            () = tokio::time::sleep(wait) => {}
+                            () = stopped(&mut stop) => return Ok(()),
+                        }
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+        };
+        tokio::pin!(supervise);
+        tokio::pin!(shutdown);
+        tokio::select! {
+            result = &mut supervise => return result,
+            () = &mut shutdown => { let _ = stop_tx.send(true); }
+        }
+        supervise.await
+    }
+
+    async fn session(
+        &self,
+        mut stop: watch::Receiver<bool>,
+        connected: &mut bool,
+    ) -> Result<(), Error> {
+        let connection = connect_url(&self.options.url, &self.options.connection_name).await?;
+        *connected = true;
+        let result = async {
+            let channel = connection.create_channel().await?;
+            let mut items = self.options.topology.plan();
+            let mut declared = HashSet::new();
+            for (code, kind) in agencies(&self.engine, &self.options.agencies).await {
+                items.extend(agency_plan(&code, &kind));
+                declared.insert(code);
+            }
+            topology::declare(&channel, &items).await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            let mut failures = 0;
+            loop {
+                let pause = match self.pass(&channel, &mut declared).await {
+                    Ok(published) if published as u64 >= self.options.page => continue,
+                    Ok(_) => {
+                        failures = 0;
+                        self.options.idle
+                    }
+                    Err(Error::Store(error)) if crate::error::waits_out(&error) => {
+                        failures += 1;
+                        tracing::warn!(message = "The database is unreachable; the outbox waits", %error);
+                        backoff(failures)
+                    }
+                    Err(error) => return Err(error),
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = stopped(&mut stop) => break,
+                }
+            }
+            channel.close(200, "relay stopping").await?;
+            Ok(())
+        }
+        .await;
+        crate::connect::close(connection, "relay stopping").await;
+        result
+    }
+
+    /// Publishes one page of unsent rows; returns how many were confirmed and marked.
+    #[instrument(skip_all)]
+    pub async fn pass(
+        &self,
+        channel: &Channel,
+        declared: &mut HashSet<String>,
+    ) -> Result<usize, Error> {
+        let txn = self.engine.db().begin().await?;
+        cohandle_store::relay::lock(&txn).await?;
+        let rows = cohandle_store::relay::unsent(&txn, self.options.page).await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(0);
+        }
+        // A queue for every agency addressed, before its first message: an agency named
+        // only in an assignment (or a reassignment) gets its tasks from the start.
+        for row in &rows {
+            if let Some(code) = addressed_agency(&row.routing_key) {
+                if declared.insert(code.to_owned()) {
+                    topology::declare(channel, &agency_plan(code, "agency")).await?;
+                }
+            }
+        }
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let confirm = match outbound(row, self.options.content_type) {
+                Ok((properties, body)) => {
+                    channel
+                        .basic_publish(
+                            OUTBOUND,
+                            &row.routing_key,
+                            BasicPublishOptions::default(),
+                            &body,
+                            properties,
+                        )
+                        .await?
+                }
+                Err(why) => {
+                    // Never skipped silently: an unreadable row goes to the dead letters.
+                    tracing::error!(message = "Outbox row does not read back; dead-lettering it", outbox_id = row.id, message_id = %row.message_id, %why);
+                    let refusal = Refusal::new("outbox_unreadable", why);
+                    channel
+                        .basic_publish(
+                            DEAD_EXCHANGE,
+                            &row.routing_key,
+                            BasicPublishOptions::default(),
+                            row.payload.as_bytes(),
+                            unreadable_properties(row, &refusal),
+                        )
+                        .await?
+                }
+            };
+            pending.push((row.id, confirm));
+        }
+        let mut confirmed = Vec::with_capacity(pending.len());
+        for (id, confirm) in pending {
+            match confirm.await? {
+                Confirmation::Ack(_) | Confirmation::NotRequested => confirmed.push(id),
+                Confirmation::Nack(_) => {
+                    // Stop at the first refusal: the rest go again, in order, next pass.
+                    tracing::warn!(
+                        outbox_id = id,
+                        "the broker nacked an outbound message; it goes again"
+                    );
+                    break;
+                }
+            }
+        }
+        let now = self.engine.clock().now();
+        cohandle_store::relay::mark_sent(&txn, &confirmed, now).await?;
+        txn.commit().await?;
+        self.stats
+            .0
+            .fetch_add(confirmed.len() as u64, Ordering::Relaxed);
+        tracing::debug!(published = confirmed.len(), "outbox page published");
+        Ok(confirmed.len())
+    }
+}
+
+/// The agency whose queue a routing key reaches (`agency.<code>`, `rejected.<code>`).
+fn addressed_agency(routing_key: &str) -> Option<&str> {
+    routing_key
+        .strip_prefix("agency.")
+        .or_else(|| routing_key.strip_prefix("rejected."))
+        .filter(|code| !code.is_empty())
+}
+
+/// The properties of a message on `cohandle.out`: `type` names the message
+/// (`cohandle.v1.Notification` or `cohandle.v1.Rejected`), `message_id` is unique per
+/// message (consumers drop duplicates by it), headers carry the proposal and the event.
+pub fn outbound_properties(
+    type_name: &str,
+    message_id: &str,
+    proposal: Option<&str>,
+    event_id: Option<&str>,
+    content_type: ContentType,
+) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    if let Some(proposal) = proposal {
+        headers.insert(PROPOSAL_HEADER.into(), long_string(proposal));
+    }
+    if let Some(event_id) = event_id {
+        headers.insert(EVENT_ID_HEADER.into(), long_string(event_id));
+    }
+    BasicProperties::default()
+        .with_content_type(ShortString::from(content_type.as_str()))
+        .with_delivery_mode(PERSISTENT)
+        .with_message_id(ShortString::from(message_id))
+        .with_type(ShortString::from(type_name))
+        .with_app_id(ShortString::from("cohandle"))
+        .with_headers(headers)
+}
+
+/// The wire form of an outbox row.
+fn outbound(
+    row: &outbox::Model,
+    content_type: ContentType,
+) -> Result<(BasicProperties, Vec<u8>), String> {
+    let message: OutboundMessage =
+        serde_json::from_str(&row.payload).map_err(|e| format!("payload: {e}"))?;
+    let proposal = ProposalKey::parse(message.proposal.clone()).map_err(|e| e.to_string())?;
+    let event_id = EventId::parse(message.event_id.clone()).map_err(|e| e.to_string())?;
+    let (type_name, body) = match message.body {
+        OutboundBody::Notification(notification) => (
+            "cohandle.v1.Notification",
+            cohandle_proto::encode_notification(
+                content_type,
+                &OutboundNotification {
+                    proposal,
+                    event_id,
+                    notification,
+                },
+            ),
+        ),
+        OutboundBody::Rejected(rejection) => (
+            "cohandle.v1.Rejected",
+            cohandle_proto::encode_rejected(
+                content_type,
+                &Rejected {
+                    event_id: Some(event_id),
+                    proposal: Some(proposal),
+                    reason: RejectedReason::Refused(rejection),
+                },
+            ),
+        ),
+    };
+    let properties = outbound_properties(
+        type_name,
+        &row.message_id,
+        Some(&row.proposal_key),
+        Some(&row.event_id),
+        content_type,
+    );
+    Ok((properties, body))
+}
+
+fn unreadable_properties(row: &outbox::Model, refusal: &Refusal) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    let id = dead_letter::dead_letter_id(None, &row.routing_key, row.payload.as_bytes());
+    for (key, value) in [
+        (dead_letter::ID_HEADER, id.as_str()),
+        (dead_letter::CODE_HEADER, refusal.code),
+        (dead_letter::REASON_HEADER, refusal.reason.as_str()),
+        (dead_letter::QUEUE_HEADER, "outbox"),
+        (dead_letter::ROUTING_KEY_HEADER, row.routing_key.as_str()),
+    ] {
+        headers.insert(key.into(), long_string(value));
+    }
+    BasicProperties::default()
+        .with_content_type(ShortString::from("application/json"))
+        .with_delivery_mode(PERSISTENT)
+        .with_message_id(ShortString::from(row.message_id.clone()))
+        .with_headers(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agency_and_rejected_keys_name_a_queue_others_do_not() {
+        assert_eq!(addressed_agency("agency.cq-jw"), Some("cq-jw"));
+        assert_eq!(addressed_agency("rejected.cq-czj"), Some("cq-czj"));
+        assert_eq!(addressed_agency("supervisors"), None);
+        assert_eq!(addressed_agency("agency."), None);
+    }
+}

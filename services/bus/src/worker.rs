@@ -1,0 +1,660 @@
+//! The worker: consumes the partition queues, applies each batch through the engine's one
+//! path in one transaction, and acknowledges the batch only after the commit.
+//!
+//! Per partition queue (single active consumer, so one worker at a time per partition):
+//!
+//! 1. collect a batch: up to `batch_size` deliveries, or whatever came within `linger`;
+//! 2. screen each delivery without the database: retried too often, no `user-id`, a body
+//!    that does not decode → a dead letter;
+//! 3. identify the senders (`user-id` → registered agency and kind) and check each
+//!    envelope's claims against them → a dead letter when they differ;
+//! 4. copy the dead letters to `cohandle.dead` (confirmed) and tell their senders;
+//! 5. `Engine::apply_batch(events, Source::Bus)`: ONE transaction. While the database is
+//!    unreachable, wait and try again (nothing is acknowledged meanwhile); if the batch
+//!    fails for another reason, apply its events one by one and send the ones that still
+//!    fail round the delayed-retry queue;
+//! 6. acknowledge: one `basic.ack` with `multiple` up to the last settled delivery.
+//!
+//! A crash anywhere before 6 leaves the deliveries unacknowledged: the broker redelivers
+//! them and the inbox recognises the ones already committed as duplicates. A lost broker
+//! connection ends the session; the worker reconnects with backoff and redeclares.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cohandle_proto::{ContentType, Rejected, RejectedReason};
+use cohandle_store::{Engine, Outcome, Source};
+use cohandle_workflows::{Event, Rejection, RejectionCode};
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection};
+use tokio::sync::watch;
+use tracing::{instrument, Instrument};
+
+use crate::connect::connect_url;
+use crate::dead_letter::{publish_copy, retry_rounds, Refusal};
+use crate::error::waits_out;
+use crate::publish::{header_text, publish_confirmed};
+use crate::relay::outbound_properties;
+use crate::topology::{self, agency_plan, partition_queue, Topology, OUTBOUND, PROPOSAL_HEADER};
+use crate::{identity, Error};
+
+/// How a worker behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `amqp.url`: the broker and vhost, with the worker's credentials.
+    pub url: String,
+    pub topology: Topology,
+    /// Unacknowledged deliveries the broker may hand each partition's channel at once.
+    pub prefetch: u16,
+    /// Deliveries applied in one transaction at most.
+    pub batch_size: usize,
+    /// How long a batch waits for more deliveries after its first.
+    pub linger: Duration,
+    /// Rounds through the retry queue after which a message is dead-lettered instead.
+    pub max_retry_rounds: u64,
+    /// Shown in the management UI; consumer tags derive from it.
+    pub connection_name: String,
+    /// Agencies (code, kind) that may send besides those in the `agencies` table; their
+    /// queues are declared too.
+    pub agencies: Vec<(String, String)>,
+}
+
+impl Options {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            topology: Topology::default(),
+            prefetch: 200,
+            batch_size: 100,
+            linger: Duration::from_millis(20),
+            max_retry_rounds: 5,
+            connection_name: format!("cohandle-worker-{}", std::process::id()),
+            agencies: Vec::new(),
+        }
+    }
+}
+
+/// What a worker has done so far: cheap to clone, read from anywhere.
+#[derive(Debug, Clone, Default)]
+pub struct Stats(Arc<Counters>);
+
+#[derive(Debug, Default)]
+struct Counters {
+    sessions: AtomicU64,
+    batches: AtomicU64,
+    applied: AtomicU64,
+    rejected: AtomicU64,
+    duplicates: AtomicU64,
+    dead_lettered: AtomicU64,
+    retried: AtomicU64,
+}
+
+/// The counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Broker sessions started (1 + reconnections).
+    pub sessions: u64,
+    pub batches: u64,
+    pub applied: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub dead_lettered: u64,
+    pub retried: u64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> Snapshot {
+        let c = &self.0;
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        Snapshot {
+            sessions: get(&c.sessions),
+            batches: get(&c.batches),
+            applied: get(&c.applied),
+            rejected: get(&c.rejected),
+            duplicates: get(&c.duplicates),
+            dead_lettered: get(&c.dead_lettered),
+            retried: get(&c.retried),
+        }
+    }
+
+    fn add(&self, counter: fn(&Counters) -> &AtomicU64, n: u64) {
+        counter(&self.0).fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The worker: `Worker::new(engine, options).run(shutdown)`.
+#[derive(Debug)]
+pub struct Worker {
+    engine: Engine,
+    directory: identity::Directory,
+    options: Options,
+    stats: Stats,
+}
+
+/// What the screening made of one delivery.
+enum Verdict {
+    Event {
+        event: Box<Event>,
+        user: String,
+    },
+    Dead {
+        refusal: Refusal,
+        sender: Option<String>,
+        event: Option<Box<Event>>,
+    },
+    /// Failed for a reason of ours: round the retry queue (broker dead-lettering).
+    Retry,
+    Settled,
+}
+
+impl Worker {
+    pub fn new(engine: Engine, options: Options) -> Self {
+        Self {
+            engine,
+            directory: identity::Directory::new(&options.agencies),
+            options,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+
+    /// Runs until `shutdown` completes: then each partition finishes the batch in hand,
+    /// acknowledges it, and the connection is closed. Broker failures are retried with
+    /// backoff for as long as it takes; only a configuration error ends the run early.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let (stop_tx, stop) = watch::channel(false);
+        let supervise = async {
+            let mut failures: u32 = 0;
+            loop {
+                let mut connected = false;
+                let result = self.session(stop.clone(), &mut connected).await;
+                if *stop.borrow() {
+                    return result;
+                }
+                match result {
+                    Ok(()) => return Ok(()),
+                    Err(error) if error.is_transient() => {
+                        failures = if connected { 1 } else { failures + 1 };
+                        let wait = backoff(failures);
+                        tracing::warn!(message = "Lost the broker session; reconnecting", %error, ?wait);
+                        let mut stop = stop.clone();
+                        tokio::select! {
+                            () = tokio::time::sleep(wait) => {}
+                            () = stopped(&mut stop) => return Ok(()),
+                        }
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+        };
+        tokio::pin!(supervise);
+        tokio::pin!(shutdown);
+        tokio::select! {
+            result = &mut supervise => return result,
+            () = &mut shutdown => {
+                tracing::info!("stopping: finishing the batches in hand");
+                let _ = stop_tx.send(true);
+            }
+        }
+        supervise.await
+    }
+
+    async fn session(
+        &self,
+        stop: watch::Receiver<bool>,
+        connected: &mut bool,
+    ) -> Result<(), Error> {
+        let connection = connect_url(&self.options.url, &self.options.connection_name).await?;
+        *connected = true;
+        self.stats.add(|c| &c.sessions, 1);
+        let result = self.serve(&connection, stop).await;
+        // Closing hands every unacknowledged delivery back to its queue at once.
+        crate::connect::close(connection, "worker stopping").await;
+        result
+    }
+
+    async fn serve(
+        &self,
+        connection: &Connection,
+        stop: watch::Receiver<bool>,
+    ) -> Result<(), Error> {
+        let setup = connection.create_channel().await?;
+        let mut items = self.options.topology.plan();
+        for (code, kind) in agencies(&self.engine, &self.options.agencies).await {
+            items.extend(agency_plan(&code, &kind));
+        }
+        topology::declare(&setup, &items).await?;
+        setup.close(200, "declared").await?;
+        tracing::info!(partitions = self.options.topology.partitions, "consuming");
+        let partitions = (0..self.options.topology.partitions).map(|n| {
+            let queue = partition_queue(n);
+            let span = tracing::info_span!("partition", queue = %queue);
+            self.partition(connection, queue, stop.clone())
+                .instrument(span)
+        });
+        futures::future::try_join_all(partitions).await?;
+        Ok(())
+    }
+
+    async fn partition(
+        &self,
+        connection: &Connection,
+        queue: String,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), Error> {
+        let channel = connection.create_channel().await?;
+        channel
+            .basic_qos(self.options.prefetch, BasicQosOptions::default())
+            .await?;
+        // Confirms for the dead-letter copies and refusal notices sent from this channel.
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let tag = format!("{}/{queue}", self.options.connection_name);
+        let mut consumer = channel
+            .basic_consume(
+                &queue,
+                &tag,
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = stopped(&mut stop) => break,
+                next = consumer.next() => next,
+            };
+            let mut batch = vec![delivered(next, &queue)?];
+            let deadline = tokio::time::Instant::now() + self.options.linger;
+            while batch.len() < self.options.batch_size {
+                match tokio::time::timeout_at(deadline, consumer.next()).await {
+                    Ok(next) => batch.push(delivered(next, &queue)?),
+                    Err(_linger_over) => break,
+                }
+            }
+            if !self.handle(&channel, &queue, batch, &mut stop).await? {
+                break;
+            }
+        }
+        // Nothing more is delivered; whatever was prefetched but not handled goes back to
+        // the queue when the channel closes.
+        channel
+            .basic_cancel(&tag, BasicCancelOptions::default())
+            .await?;
+        channel.close(200, "worker stopping").await?;
+        Ok(())
+    }
+
+    /// Handles one batch. Returns false when told to stop while the database was
+    /// unreachable: the batch is then left unacknowledged, for redelivery.
+    #[instrument(skip_all, fields(queue = %queue, deliveries = batch.len(), first_tag = batch.first().map(|d| d.delivery_tag), last_tag = batch.last().map(|d| d.delivery_tag)))]
+    async fn handle(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        batch: Vec<Delivery>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<bool, Error> {
+        let mut verdicts: Vec<Verdict> = batch.iter().map(|d| self.screen(d)).collect();
+
+        let users: BTreeSet<String> = verdicts
+            .iter()
+            .filter_map(|v| match v {
+                Verdict::Event { user, .. } => Some(user.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut failures = 0;
+        let known = loop {
+            match self
+                .directory
+                .resolve(self.engine.db(), users.iter().cloned())
+                .await
+            {
+                Ok(known) => break known,
+                Err(error) if error.is_transient() => {
+                    if !self.pause(&mut failures, stop, &error).await {
+                        return Ok(false);
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        for verdict in &mut verdicts {
+            if let Verdict::Event { event, user } = verdict {
+                if let Err(refusal) =
+                    identity::check(event, user, known.get(user.as_str()).copied())
+                {
+                    *verdict = Verdict::Dead {
+                        refusal,
+                        sender: Some(user.clone()),
+                        event: Some(event.clone()),
+                    };
+                }
+            }
+        }
+
+        for (delivery, verdict) in batch.iter().zip(verdicts.iter_mut()) {
+            if let Verdict::Dead {
+                refusal,
+                sender,
+                event,
+            } = verdict
+            {
+                self.dead_letter(
+                    channel,
+                    queue,
+                    delivery,
+                    refusal,
+                    sender.as_deref(),
+                    event.as_deref(),
+                )
+                .await?;
+                *verdict = Verdict::Settled;
+            }
+        }
+
+        let (positions, events): (Vec<usize>, Vec<Event>) = verdicts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| match v {
+                Verdict::Event { event, .. } => Some((i, (**event).clone())),
+                _ => None,
+            })
+            .unzip();
+        let Some(outcomes) = self.apply(events, stop).await else {
+            return Ok(false);
+        };
+        for (position, outcome) in positions.into_iter().zip(outcomes) {
+            let delivery_tag = batch[position].delivery_tag;
+            let decided = std::mem::replace(&mut verdicts[position], Verdict::Settled);
+            let Verdict::Event { event, .. } = decided else {
+                continue;
+            };
+            match outcome {
+                Some(outcome) => {
+                    self.count(&outcome);
+                    tracing::debug!(
+                        proposal = %event.proposal, event_id = %event.id, delivery_tag,
+                        outcome = outcome_name(&outcome), "decided"
+                    );
+                }
+                None => verdicts[position] = Verdict::Retry,
+            }
+        }
+
+        // Settle: the ones for the retry queue one by one, then everything else at once.
+        let mut last_ack = None;
+        for (delivery, verdict) in batch.iter().zip(&verdicts) {
+            match verdict {
+                Verdict::Retry => {
+                    channel
+                        .basic_nack(
+                            delivery.delivery_tag,
+                            BasicNackOptions {
+                                multiple: false,
+                                requeue: false,
+                            },
+                        )
+                        .await?;
+                    self.stats.add(|c| &c.retried, 1);
+                }
+                _ => last_ack = Some(delivery.delivery_tag),
+            }
+        }
+        if let Some(tag) = last_ack {
+            channel
+                .basic_ack(tag, BasicAckOptions { multiple: true })
+                .await?;
+        }
+        self.stats.add(|c| &c.batches, 1);
+        Ok(true)
+    }
+
+    /// What can be decided about a delivery without the database.
+    fn screen(&self, delivery: &Delivery) -> Verdict {
+        let props = &delivery.properties;
+        let user = props.user_id().as_ref().map(|u| u.to_string());
+        let rounds = retry_rounds(props);
+        if rounds >= self.options.max_retry_rounds {
+            return Verdict::Dead {
+                refusal: Refusal::new(
+                    "retries_exhausted",
+                    format!(
+                        "went round the retry queue {rounds} times and still failed; see the \
+                         worker's log for the error, fix it, then replay"
+                    ),
+                ),
+                sender: user,
+                event: None,
+            };
+        }
+        let Some(user) = user else {
+            return Verdict::Dead {
+                refusal: Refusal::new(
+                    "missing_user_id",
+                    "the message has no user-id property: publish with user_id set to your \
+                     RabbitMQ user name (the broker checks it), so that the sender is known",
+                ),
+                sender: None,
+                event: None,
+            };
+        };
+        let content_type = props.content_type().as_ref().map_or("", |c| c.as_str());
+        match cohandle_proto::decode(content_type, &delivery.data) {
+            Ok(event) => {
+                let header = header_text(props, PROPOSAL_HEADER);
+                if header.as_deref() != Some(event.proposal.as_str()) {
+                    // Only the order guarantee suffers (the partition is chosen by the
+                    // header), so the event is still taken; the sender should fix this.
+                    tracing::warn!(
+                        proposal = %event.proposal, event_id = %event.id, delivery_tag = delivery.delivery_tag,
+                        header = header.as_deref(),
+                        "event published without its proposal key in the {PROPOSAL_HEADER} header"
+                    );
+                }
+                Verdict::Event {
+                    event: Box::new(event),
+                    user,
+                }
+            }
+            Err(error) => Verdict::Dead {
+                refusal: Refusal::malformed(&error),
+                sender: Some(user),
+                event: None,
+            },
+        }
+    }
+
+    /// Copies a refused delivery to the dead letters and tells its sender why.
+    #[instrument(skip_all, fields(delivery_tag = delivery.delivery_tag, code = refusal.code, sender, event_id = event.map(|e| e.id.to_string()), proposal = event.map(|e| e.proposal.to_string())))]
+    async fn dead_letter(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        delivery: &Delivery,
+        refusal: &Refusal,
+        sender: Option<&str>,
+        event: Option<&Event>,
+    ) -> Result<(), Error> {
+        let now = self.engine.clock().now();
+        let id = publish_copy(channel, delivery, queue, sender, refusal, now).await?;
+        tracing::warn!(dead_letter = %id, reason = %refusal.reason, "dead-lettered");
+        self.stats.add(|c| &c.dead_lettered, 1);
+        // The sender hears why, on its own queue. Not for an unknown sender (it has no
+        // queue) nor for our own failures (it can do nothing about them).
+        let Some(sender) = sender else {
+            return Ok(());
+        };
+        let reason = match refusal.code {
+            "malformed" => RejectedReason::Malformed(refusal.reason.clone()),
+            "identity_mismatch" => RejectedReason::Refused(Rejection::new(
+                RejectionCode::ActorNotAllowed,
+                refusal.reason.clone(),
+            )),
+            _ => return Ok(()),
+        };
+        let rejected = Rejected {
+            event_id: event.map(|e| e.id.clone()),
+            proposal: event.map(|e| e.proposal.clone()),
+            reason,
+        };
+        let content_type = ContentType::Json;
+        let body = cohandle_proto::encode_rejected(content_type, &rejected);
+        let message_id = format!("dead-letter:{id}");
+        let properties = outbound_properties(
+            "cohandle.v1.Rejected",
+            &message_id,
+            event.map(|e| e.proposal.as_str()),
+            event.map(|e| e.id.as_str()),
+            content_type,
+        );
+        publish_confirmed(
+            channel,
+            OUTBOUND,
+            &format!("rejected.{sender}"),
+            properties,
+            &body,
+            false,
+            "a refusal notice",
+        )
+        .await
+    }
+
+    /// Applies the events in one transaction. `None` when told to stop while the database
+    /// was unreachable. Each `None` in the result is an event to send round the retry queue.
+    async fn apply(
+        &self,
+        events: Vec<Event>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<Vec<Option<Outcome>>> {
+        if events.is_empty() {
+            return Some(Vec::new());
+        }
+        let mut failures = 0;
+        loop {
+            match self.engine.apply_batch(events.clone(), Source::Bus).await {
+                Ok(outcomes) => return Some(outcomes.into_iter().map(Some).collect()),
+                Err(error) if waits_out(&error) => {
+                    if !self.pause(&mut failures, stop, &error).await {
+                        return None;
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(message = "Failed to apply a batch; applying its events one by one", %error);
+                    break;
+                }
+            }
+        }
+        // The batch rolled back as a whole; find the events that fail on their own.
+        let mut results = Vec::with_capacity(events.len());
+        for event in events {
+            let mut failures = 0;
+            loop {
+                match self.engine.apply(event.clone(), Source::Bus).await {
+                    Ok(outcome) => {
+                        results.push(Some(outcome));
+                        break;
+                    }
+                    Err(error) if waits_out(&error) => {
+                        if !self.pause(&mut failures, stop, &error).await {
+                            return None;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(
+                            message = "Failed to apply an event; it goes round the retry queue",
+                            proposal = %event.proposal, event_id = %event.id, %error
+                        );
+                        results.push(None);
+                        break;
+                    }
+                }
+            }
+        }
+        Some(results)
+    }
+
+    /// Waits before the next attempt at the database. False when told to stop meanwhile.
+    async fn pause(
+        &self,
+        failures: &mut u32,
+        stop: &mut watch::Receiver<bool>,
+        error: &(dyn std::fmt::Display + Sync),
+    ) -> bool {
+        *failures += 1;
+        let wait = backoff(*failures);
+        tracing::warn!(message = "The database is unreachable; holding the batch", %error, ?wait);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            () = stopped(stop) => false,
+        }
+    }
+
+    fn count(&self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Applied { .. } => self.stats.add(|c| &c.applied, 1),
+            Outcome::Rejected(_) => self.stats.add(|c| &c.rejected, 1),
+            Outcome::Duplicate(_) => self.stats.add(|c| &c.duplicates, 1),
+        }
+    }
+}
+
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Applied { .. } => "applied",
+        Outcome::Rejected(_) => "rejected",
+        Outcome::Duplicate(_) => "duplicate",
+    }
+}
+
+fn delivered(next: Option<Result<Delivery, lapin::Error>>, queue: &str) -> Result<Delivery, Error> {
+    match next {
+        Some(Ok(delivery)) => Ok(delivery),
+        Some(Err(error)) => Err(error.into()),
+        None => Err(Error::ConsumerCancelled(queue.to_owned())),
+    }
+}
+
+/// The agencies whose queues to declare: the configured ones and the registered ones. The
+/// database may be down at start; the relay declares missing queues before it publishes.
+pub(crate) async fn agencies(
+    engine: &Engine,
+    configured: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = configured.to_vec();
+    match identity::all(engine.db()).await {
+        Ok(registered) => all.extend(registered),
+        Err(error) => {
+            tracing::warn!(message = "Failed to read the agencies; declaring their queues later", %error);
+        }
+    }
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Completes once the stop flag is up (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// 200 ms, doubling, at most 5 s.
+pub(crate) fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(100u64 << failures.clamp(1, 6)).min(Duration::from_secs(5))
+}

@@ -1,0 +1,458 @@
+//! The bus commands: `cohandle worker`, `relay`, `dlq list`, `dlq replay` and `emit`.
+//! Everything they do is `cohandle_bus`'s; this file reads the settings and prints.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use cohandle_bus::publish::{publish_inbound, Inbound};
+use cohandle_bus::replay::{self, Correction, Which};
+use cohandle_bus::{connect, dead_letter, relay, worker, Topology};
+use cohandle_proto::ContentType;
+use cohandle_store::Engine;
+use lapin::options::ConfirmSelectOptions;
+use serde::Deserialize;
+
+/// The `--config` file of this run, for the roles `serve` starts (set once by `online`).
+static CONFIG_FILE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+pub fn set_config_file(file: Option<&Path>) {
+    let _ = CONFIG_FILE.set(file.map(Path::to_path_buf));
+}
+
+pub fn config_file() -> Option<&'static Path> {
+    CONFIG_FILE.get().and_then(|f| f.as_deref())
+}
+
+/// `amqp.*`: the broker and how the bus roles use it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AmqpSettings {
+    /// `amqp://user:password@host:port/vhost`; unset: nothing connects to a broker.
+    pub url: Option<String>,
+    /// Partition queues `cohandle.in.0…N-1`; the same in every worker and in definitions.json.
+    pub partitions: u16,
+    /// Unacknowledged deliveries per partition channel.
+    pub prefetch: u16,
+    /// Events applied per transaction at most.
+    pub batch_size: usize,
+    /// How long a batch waits for more events after its first, in milliseconds.
+    pub linger_ms: u64,
+    /// Deliveries of one message before the broker sends it round the retry queue.
+    pub delivery_limit: u32,
+    /// How long a message waits in the retry queue, in milliseconds.
+    pub retry_delay_ms: u64,
+    /// Rounds through the retry queue before a message is dead-lettered.
+    pub max_retry_rounds: u64,
+    /// Encoding of outbound messages: `application/json` or `application/x-protobuf`.
+    pub content_type: String,
+    /// Agencies whose queues to declare besides the registered ones: `code` or `code:kind`.
+    pub agencies: Vec<String>,
+}
+
+impl Default for AmqpSettings {
+    fn default() -> Self {
+        let topology = Topology::default();
+        Self {
+            url: None,
+            partitions: topology.partitions,
+            prefetch: 200,
+            batch_size: 100,
+            linger_ms: 20,
+            delivery_limit: topology.delivery_limit,
+            retry_delay_ms: topology.retry_delay.as_millis() as u64,
+            max_retry_rounds: 5,
+            content_type: ContentType::Json.as_str().to_owned(),
+            agencies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Root {
+    #[serde(default)]
+    amqp: AmqpSettings,
+}
+
+impl AmqpSettings {
+    /// Reads `amqp.*` from the same sources as the rest of the configuration (defaults →
+    /// file → `COHANDLE__AMQP__…`), kept apart from `settings.rs` so that the bus's knobs
+    /// live with the bus commands.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder();
+        builder = match file {
+            Some(path) => builder.add_source(config::File::from(path).required(true)),
+            None => builder.add_source(config::File::with_name("cohandle.toml").required(false)),
+        };
+        builder = builder.add_source(
+            config::Environment::with_prefix("COHANDLE")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("amqp.agencies")
+                .try_parsing(true),
+        );
+        let root: Root = builder
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .context(
+                "configuration amqp.* (cohandle.toml or --config, COHANDLE__AMQP__ variables)",
+            )?;
+        Ok(root.amqp)
+    }
+
+    /// The broker URL, or why a bus command cannot run.
+    pub fn url(&self) -> anyhow::Result<&str> {
+        self.url.as_deref().context(
+            "amqp.url is unset: set it (e.g. COHANDLE__AMQP__URL=amqp://guest:guest@127.0.0.1:5672/%2f) to use the bus",
+        )
+    }
+
+    pub fn topology(&self) -> Topology {
+        Topology {
+            partitions: self.partitions,
+            delivery_limit: self.delivery_limit,
+            retry_delay: Duration::from_millis(self.retry_delay_ms),
+        }
+    }
+
+    /// `amqp.agencies`: `code` (an agency) or `code:kind`, kind one of assigner, agency,
+    /// congress_office, supervisor.
+    fn agencies(&self) -> anyhow::Result<Vec<(String, String)>> {
+        self.agencies
+            .iter()
+            .filter(|a| !a.trim().is_empty())
+            .map(|a| {
+                let (code, kind) = match a.split_once(':') {
+                    Some((code, kind)) => (code.trim(), kind.trim()),
+                    None => (a.trim(), "agency"),
+                };
+                cohandle_workflows::AgencyCode::parse(code)
+                    .with_context(|| format!("amqp.agencies: {code:?}"))?;
+                if cohandle_bus::identity::actor_kind(kind).is_none() {
+                    bail!("amqp.agencies: {a:?}: the kind is one of assigner, agency, congress_office, supervisor");
+                }
+                Ok((code.to_owned(), kind.to_owned()))
+            })
+            .collect()
+    }
+
+    pub fn worker_options(&self) -> anyhow::Result<worker::Options> {
+        let mut options = worker::Options::new(self.url()?);
+        options.topology = self.topology();
+        options.prefetch = self.prefetch;
+        options.batch_size = self.batch_size.max(1);
+        options.linger = Duration::from_millis(self.linger_ms);
+        options.max_retry_rounds = self.max_retry_rounds;
+        options.agencies = self.agencies()?;
+        Ok(options)
+    }
+
+    pub fn relay_options(&self) -> anyhow::Result<relay::Options> {
+        let mut options = relay::Options::new(self.url()?);
+        options.topology = self.topology();
+        options.content_type = ContentType::parse(&self.content_type)
+            .context("amqp.content_type (COHANDLE__AMQP__CONTENT_TYPE)")?;
+        options.agencies = self.agencies()?;
+        Ok(options)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Dead letters (with their reasons) and refused out-of-order events waiting for a replay.
+    List,
+    /// Apply dead letters or refused events again, once their cause is fixed; recorded as
+    /// replays (inbox source `replay`; refused events get the id `<id>/replay-<n>`).
+    Replay {
+        /// A dead-letter id or event id (as `dlq list` shows them).
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        id: Option<String>,
+        /// Every dead letter, and every refused out-of-order event whose proposal exists now.
+        #[arg(long)]
+        all: bool,
+        /// A corrected body (proto3 JSON) for the dead letter named by --id.
+        #[arg(long, requires = "id")]
+        body: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EmitArgs {
+    /// A proto3-JSON envelope, or a JSON array of them (published in order).
+    pub file: PathBuf,
+    /// Publish as this agency's RabbitMQ user (default: each envelope's actorAgency).
+    #[arg(long = "as")]
+    pub as_agency: Option<String>,
+    /// The agency user's password (default: $COHANDLE_AGENCY_PASSWORD, else the agency
+    /// code, which is what `deploy/dev/rabbitmq-agency-users.sh` sets for development).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Send the bytes as they are, without checking them (to try the dead-letter path).
+    #[arg(long, requires = "as_agency")]
+    pub unchecked: bool,
+    /// Send binary protobuf instead of the JSON as written.
+    #[arg(long, conflicts_with = "unchecked")]
+    pub protobuf: bool,
+}
+
+/// `cohandle worker`: consumes until SIGTERM or Ctrl-C.
+pub async fn worker(config: Option<&Path>, engine: Engine) -> anyhow::Result<ExitCode> {
+    let settings = AmqpSettings::load(config)?;
+    let worker = cohandle_bus::Worker::new(engine, settings.worker_options()?);
+    eprintln!(
+        "cohandle worker: consuming {} partition queue(s); stop with Ctrl-C or SIGTERM",
+        settings.partitions
+    );
+    let stats = worker.stats();
+    worker.run(crate::shutdown_signal()).await?;
+    let s = stats.snapshot();
+    eprintln!(
+        "cohandle worker stopped: {} applied, {} refused, {} duplicates, {} dead-lettered, {} sent round the retry queue",
+        s.applied, s.rejected, s.duplicates, s.dead_lettered, s.retried
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cohandle relay`: publishes the outbox until SIGTERM or Ctrl-C.
+pub async fn relay(config: Option<&Path>, engine: Engine) -> anyhow::Result<ExitCode> {
+    let settings = AmqpSettings::load(config)?;
+    let relay = cohandle_bus::Relay::new(engine, settings.relay_options()?);
+    eprintln!("cohandle relay: publishing the outbox to cohandle.out; stop with Ctrl-C or SIGTERM");
+    let stats = relay.stats();
+    relay.run(crate::shutdown_signal()).await?;
+    eprintln!(
+        "cohandle relay stopped: {} message(s) published",
+        stats.published()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cohandle dlq …`.
+pub async fn dlq(
+    config: Option<&Path>,
+    engine: Engine,
+    command: DlqCommand,
+) -> anyhow::Result<ExitCode> {
+    let settings = AmqpSettings::load(config)?;
+    let connection = connect::connect_url(settings.url()?, "cohandle-dlq").await?;
+    let channel = connection.create_channel().await?;
+    cohandle_bus::topology::declare(&channel, &settings.topology().plan()).await?;
+    let directory = cohandle_bus::identity::Directory::new(&settings.agencies()?);
+    let result = match command {
+        DlqCommand::List => list(&engine, &channel).await,
+        DlqCommand::Replay { id, all, body } => {
+            replay(
+                &engine,
+                &directory,
+                &channel,
+                id.as_deref(),
+                all,
+                body.as_deref(),
+            )
+            .await
+        }
+    };
+    // Closing the channel returns every dead letter that was looked at but not replayed.
+    let _ = channel.close(200, "done").await;
+    connect::close(connection, "done").await;
+    result
+}
+
+async fn list(engine: &Engine, channel: &lapin::Channel) -> anyhow::Result<ExitCode> {
+    let letters = dead_letter::take(channel, 10_000).await?;
+    println!(
+        "Dead letters in {} ({}):",
+        cohandle_bus::topology::DEAD_QUEUE,
+        letters.len()
+    );
+    for l in &letters {
+        println!(
+            "  {}  {:<18} from {:<10} key {:<26} event {}",
+            l.id,
+            l.code,
+            l.sender.as_deref().unwrap_or("(unknown)"),
+            l.routing_key,
+            l.event_id.as_deref().unwrap_or("(unreadable)"),
+        );
+        println!("      reason: {}", l.reason);
+        if let Some(field) = &l.field {
+            println!("      field:  {field}");
+        }
+        if let Some(at) = &l.dead_at {
+            println!(
+                "      at:     {at} (from {})",
+                l.queue.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    let parked = replay::parked(engine).await?;
+    println!(
+        "\nRefused out-of-order events, replayable ({}):",
+        parked.len()
+    );
+    for p in &parked {
+        println!(
+            "  {}  proposal {} from {} ({}, refused {}){}",
+            p.row.event_id,
+            p.row.proposal_key,
+            p.row.actor_agency,
+            p.row.event_type,
+            p.row.recorded_at.format("%Y-%m-%d %H:%M:%S"),
+            match (p.proposal_exists, p.attempts) {
+                (false, _) => " — its proposal is not assigned yet".to_owned(),
+                (true, 0) => " — its proposal exists now: replay it".to_owned(),
+                (true, n) => format!(" — replayed {n} time(s), refused each time"),
+            }
+        );
+        println!("      reason: {}", p.row.message);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn replay(
+    engine: &Engine,
+    directory: &cohandle_bus::identity::Directory,
+    channel: &lapin::Channel,
+    id: Option<&str>,
+    all: bool,
+    body: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let correction = match body {
+        Some(path) => Some(Correction {
+            content_type: ContentType::Json,
+            body: crate::read(path)?.into_bytes(),
+        }),
+        None => None,
+    };
+    let mut failed = 0;
+    let mut done = 0;
+    let which = if all {
+        Which::All
+    } else {
+        Which::Id(id.unwrap_or_default())
+    };
+    for (letter, result) in
+        replay::dead_letters(engine, directory, channel, which, correction.as_ref()).await?
+    {
+        done += 1;
+        failed += usize::from(!result.decided());
+        println!("dead letter {} ({}): {result}", letter.id, letter.code);
+    }
+    let mut refused = Vec::new();
+    if all {
+        refused = replay::parked(engine)
+            .await?
+            .into_iter()
+            .filter(|p| p.proposal_exists)
+            .map(|p| p.row.event_id)
+            .collect();
+    } else if done == 0 {
+        refused.extend(id.map(str::to_owned));
+    }
+    for event_id in refused {
+        let result = replay::refused(engine, &event_id).await?;
+        done += 1;
+        failed += usize::from(matches!(result, replay::Replayed::Failed(_)));
+        println!("refused event {event_id}: {result}");
+    }
+    if done == 0 {
+        println!("nothing to replay");
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `cohandle emit FILE.json`: needs the broker only, not the database.
+pub async fn emit(config: Option<&Path>, args: EmitArgs) -> anyhow::Result<ExitCode> {
+    let settings = AmqpSettings::load(config)?;
+    let text = crate::read(&args.file)?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", args.file.display()))?;
+    let envelopes = match value {
+        serde_json::Value::Array(items) => items,
+        one => vec![one],
+    };
+    let mut messages = Vec::with_capacity(envelopes.len());
+    for (n, envelope) in envelopes.iter().enumerate() {
+        let bytes = serde_json::to_vec(envelope)?;
+        if args.unchecked {
+            let user = args.as_agency.clone().unwrap_or_default();
+            messages.push(Inbound {
+                routing_key: format!("{user}.unchecked"),
+                proposal: envelope["proposalKey"].as_str().map(str::to_owned),
+                message_id: envelope["eventId"].as_str().map(str::to_owned),
+                user_id: user,
+                content_type: ContentType::Json.as_str().to_owned(),
+                body: bytes,
+            });
+            continue;
+        }
+        let event =
+            cohandle_proto::decode(ContentType::Json.as_str(), &bytes).with_context(|| {
+                format!(
+                    "{} (envelope {}) is not a valid event",
+                    args.file.display(),
+                    n + 1
+                )
+            })?;
+        let user = args
+            .as_agency
+            .clone()
+            .unwrap_or_else(|| event.actor.agency.to_string());
+        let content_type = if args.protobuf {
+            ContentType::Protobuf
+        } else {
+            ContentType::Json
+        };
+        let mut message = Inbound::event(&event, content_type, &user);
+        if !args.protobuf {
+            // The JSON exactly as written, so that what arrives is what the file says.
+            message.body = bytes;
+        }
+        messages.push(message);
+    }
+    // One connection per agency user, opened as needed.
+    let url = settings.url()?;
+    let mut connections: Vec<(String, lapin::Connection, lapin::Channel)> = Vec::new();
+    for message in &messages {
+        if !connections.iter().any(|(u, _, _)| *u == message.user_id) {
+            let password = args
+                .password
+                .clone()
+                .or_else(|| std::env::var("COHANDLE_AGENCY_PASSWORD").ok())
+                .unwrap_or_else(|| message.user_id.clone());
+            let uri = connect::with_credentials(url, &message.user_id, &password)?;
+            let connection = connect::connect(uri, "cohandle-emit")
+                .await
+                .with_context(|| format!("connecting as RabbitMQ user {:?}", message.user_id))?;
+            let channel = connection.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            connections.push((message.user_id.clone(), connection, channel));
+        }
+        let Some((_, _, channel)) = connections.iter().find(|(u, _, _)| *u == message.user_id)
+        else {
+            bail!("no channel for {}", message.user_id);
+        };
+        publish_inbound(channel, message)
+            .await
+            .with_context(|| format!("publishing as {:?}", message.user_id))?;
+        println!(
+            "published {} as {} to cohandle.in, key {} (proposal {})",
+            message.message_id.as_deref().unwrap_or("(no id)"),
+            message.user_id,
+            message.routing_key,
+            message.proposal.as_deref().unwrap_or("?"),
+        );
+    }
+    for (_, connection, _) in connections {
+        connect::close(connection, "done").await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
