@@ -521,10 +521,14 @@ impl Validator<'_> {
         let mut states: Vec<StateDef> = Vec::new();
         for state in &raw.states {
             let name = state.name.get_ref();
-            if name == ANY_STATE || name.trim().is_empty() {
+            let plain = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !plain {
                 self.at(
                     &state.name,
-                    format!("machine {m}: {name:?} cannot name a state"),
+                    format!("machine {m}: {name:?} cannot name a state: use lower_snake_case letters and digits"),
                 );
             } else if states.iter().any(|s| &s.name == name) {
                 self.at(

@@ -52,8 +52,21 @@ pub fn mermaid(definition: &Definition) -> String {
                 let _ = writeln!(out, "        {} --> [*]", node_id(machine, &state.name));
             }
         }
+        // Mermaid draws one loop per state, so a state's loops share one edge, one label a line.
+        let mut loops: Vec<(&str, Vec<String>)> = Vec::new();
+        let mut moves = Vec::new();
         for (from, to, label) in edges(def) {
             let label = label.replace(':', " ");
+            if from == to {
+                match loops.iter_mut().find(|(state, _)| *state == from) {
+                    Some((_, labels)) => labels.push(label),
+                    None => loops.push((from, vec![label])),
+                }
+            } else {
+                moves.push((from, to, label));
+            }
+        }
+        for (from, to, label) in moves {
             let _ = writeln!(
                 out,
                 "        {} --> {} : {}",
@@ -61,6 +74,10 @@ pub fn mermaid(definition: &Definition) -> String {
                 node_id(machine, to),
                 label
             );
+        }
+        for (state, labels) in loops {
+            let id = node_id(machine, state);
+            let _ = writeln!(out, "        {id} --> {id} : {}", labels.join("<br/>"));
         }
         out.push_str("    }\n");
     }
