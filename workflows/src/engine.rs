@@ -59,7 +59,8 @@ pub enum RejectionCode {
     AlreadyExists,
     /// A deadline cannot be computed (e.g. outside the holiday data).
     Calendar,
-    /// The event's time lies too far ahead of the engine's clock.
+    /// The event's time lies too far ahead of the engine's clock, or before its proposal
+    /// was assigned.
     ClockSkew,
 }
 
@@ -193,6 +194,29 @@ pub fn apply(
                 event.occurred_at, definition.settings.max_clock_skew_hours
             ),
         ));
+    }
+    // PostgreSQL cannot store a NUL in text, and no document of the domain holds one: refuse
+    // it here, as content, rather than fail the write (a 500, or a poison message retried
+    // until it is dead-lettered).
+    if serde_json::to_string(&event.body).is_ok_and(|json| json.contains("\\u0000")) {
+        return Err(Rejection::new(
+            RejectionCode::InvalidPayload,
+            "a text field holds a NUL character (U+0000), which no text of a proposal may hold",
+        ));
+    }
+    if let Some(existing) = current {
+        // Nothing happens to a proposal before it was assigned: a timestamp before the
+        // assignment date is a clock far off (or a forged backdating), refused like one
+        // from the future.
+        if china_date(event.occurred_at) < existing.assigned_on {
+            return Err(Rejection::new(
+                RejectionCode::ClockSkew,
+                format!(
+                    "the event says it happened at {}, before proposal {} was assigned on {}",
+                    event.occurred_at, existing.key, existing.assigned_on
+                ),
+            ));
+        }
     }
     let mut step = Step {
         definition,

@@ -12,6 +12,7 @@ use cohandle_workflows::Catalog;
 
 mod bench_cmd;
 mod bus_cmd;
+mod campaign_cmd;
 mod deadlines;
 mod demo;
 mod offline;
@@ -70,6 +71,9 @@ enum Command {
     Dlq(bus_cmd::DlqCommand),
     /// Publish events from a proto3-JSON file to `cohandle.in`, as an agency's RabbitMQ user.
     Emit(bus_cmd::EmitArgs),
+    /// The fault campaign: crashes, restarts and hostile input against this binary's roles
+    /// on services of its own, audited; exits non-zero when anything was lost or let in.
+    Campaign(campaign_cmd::CampaignArgs),
     /// Fire due timers (reminders, overdue escalations, closing windows) until stopped.
     Monitor {
         /// Names this monitor in its claims; give each replica its own.
@@ -139,6 +143,7 @@ fn main() -> ExitCode {
         Command::Emit(args) => {
             runtime().and_then(|rt| rt.block_on(bus_cmd::emit(cli.config.as_deref(), args)))
         }
+        Command::Campaign(args) => runtime().and_then(|rt| rt.block_on(campaign_cmd::run(args))),
         command => runtime().and_then(|rt| rt.block_on(online(cli.config, command))),
     };
     match result {
@@ -258,6 +263,7 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
         Command::Config
         | Command::Bench(_)
         | Command::Emit(_)
+        | Command::Campaign(_)
         | Command::Workflows(_)
         | Command::Calendar(CalendarCommand::Due { .. }) => {
             unreachable!("handled before")

@@ -45,6 +45,49 @@ impl Error {
             Error::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
                 | Error::Conflict
                 | Error::TooManyConflicts(_)
-        ) || matches!(self, Error::Db(e) if e.to_string().contains("connection"))
+        ) || matches!(self, Error::Db(e) if lost_connection(&e.to_string()))
+    }
+}
+
+/// How a restarted or unreachable server shows on a pooled connection: sqlx reports it as
+/// a query error ("error communicating with database: Connection reset by peer", "Broken
+/// pipe", "terminating connection due to administrator command", "the database system is
+/// starting up"), not as a connection error. Found by the fault campaign: a PostgreSQL
+/// restart made the API answer 500 instead of 503, and the monitor stop.
+fn lost_connection(message: &str) -> bool {
+    let message = message.to_lowercase();
+    [
+        "connection",
+        "communicating",
+        "broken pipe",
+        "reset by peer",
+        "timed out",
+        "shutting down",
+        "terminating",
+        "starting up",
+        "recovery mode",
+        "pool",
+    ]
+    .iter()
+    .any(|sign| message.contains(sign))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_is_transient_whatever_sqlx_calls_it() {
+        let query = |m: &str| Error::Db(DbErr::Custom(m.to_owned()));
+        for message in [
+            "Query Error: error communicating with database: Connection reset by peer (os error 104)",
+            "error communicating with database: Broken pipe (os error 32)",
+            "FATAL: terminating connection due to administrator command",
+            "FATAL: the database system is starting up",
+        ] {
+            assert!(query(message).is_transient(), "{message}");
+        }
+        assert!(!query("relation \"proposals\" does not exist").is_transient());
+        assert!(!Error::Corrupt("x".to_owned()).is_transient());
     }
 }

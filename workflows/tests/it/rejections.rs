@@ -475,3 +475,33 @@ fn a_merged_proposal_takes_no_more_task_events() {
         RejectionCode::WrongState,
     );
 }
+
+#[test]
+fn an_event_dated_before_its_proposal_was_assigned_is_clock_skew() {
+    let mut w = assigned();
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2001-01-01",
+        Body::SignFor,
+        RejectionCode::ClockSkew,
+    );
+    assert!(message.contains("before proposal"), "{message}");
+    w.ok(agency("cq-kjj"), "2020-03-03", Body::SignFor);
+}
+
+#[test]
+fn a_nul_character_in_any_text_is_invalid_payload() {
+    let mut w = assigned();
+    w.ok(agency("cq-kjj"), "2020-03-03", Body::SignFor);
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-04",
+        Body::Dispute {
+            reason: "x\u{0}'; DROP TABLE history; --".to_owned(),
+        },
+        RejectionCode::InvalidPayload,
+    );
+    assert!(message.contains("NUL"), "{message}");
+}

@@ -1,0 +1,426 @@
+//! The audit: what the generator sent (its ledger, with the outcome each input must have
+//! and, for the workload, the history rows the pure domain predicts) against what the
+//! database and the dead-letter queue hold. The engine's counters are not consulted.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use cohandle_bus::dead_letter::{self, DeadLetter};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use crate::ledger::{Door, Expected, Sent};
+
+/// What the audit found. Every `must be 0` figure is a count of inputs or proposals.
+#[derive(Debug, Default, Clone)]
+pub struct Findings {
+    /// Inputs with no outcome at all (no inbox row, no dead letter), history rows missing,
+    /// due timers that never fired.
+    pub lost: usize,
+    /// Inputs with two outcomes, or more history rows than their event makes, or rows of one
+    /// event split over two transactions.
+    pub doubled: usize,
+    /// Hostile inputs that changed state or were answered 2xx where they must not.
+    pub unauthorised: usize,
+    /// Inputs decided otherwise than expected (a planned step refused, a refusal with
+    /// another code, a 5xx), and proposals whose history is out of the order sent.
+    pub unexpected: usize,
+    /// History sequences with a gap, or whose head or version disagrees with its rows.
+    pub gaps: usize,
+    pub chains_verified: usize,
+    pub chains_total: usize,
+    pub history_rows: usize,
+    pub broken_chain: Option<String>,
+    pub timer_events: usize,
+    pub dead_letters: usize,
+    /// Dead letters that repeat another's id: the same message copied again after a worker
+    /// was killed between copying it and acknowledging it (at-least-once, harmless).
+    pub dead_letter_repeats: usize,
+    pub details: Vec<String>,
+}
+
+impl Findings {
+    fn note(&mut self, detail: String) {
+        if self.details.len() < 40 {
+            self.details.push(detail);
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.lost + self.doubled + self.unauthorised + self.unexpected + self.gaps > 0
+            || self.broken_chain.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Row {
+    seq: i64,
+    event_id: String,
+    change: (String, Option<String>, String, String, String),
+    recorded_at: DateTime<Utc>,
+}
+
+async fn query(db: &DatabaseConnection, sql: &str) -> anyhow::Result<Vec<sea_orm::QueryResult>> {
+    Ok(db
+        .query_all(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            sql.to_owned(),
+        ))
+        .await?)
+}
+
+/// Reads every dead letter without taking it away (the channel closes unacknowledged).
+pub async fn dead_letters(url: &str) -> anyhow::Result<Vec<DeadLetter>> {
+    let connection = cohandle_bus::connect::connect_url(url, "campaign-audit").await?;
+    let channel = connection.create_channel().await?;
+    let letters = dead_letter::take(&channel, 1_000_000).await?;
+    let _ = channel.close(200, "audited").await;
+    let _ = connection.close(200, "audited").await;
+    Ok(letters)
+}
+
+pub async fn audit(
+    db: &DatabaseConnection,
+    ledger: &[Sent],
+    letters: &[DeadLetter],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Findings> {
+    let mut f = Findings {
+        dead_letters: letters.len(),
+        ..Findings::default()
+    };
+
+    let mut inbox: HashMap<String, (String, String, Option<String>, String)> = HashMap::new();
+    for row in query(
+        db,
+        "SELECT event_id, proposal_key, outcome, code, source FROM inbox",
+    )
+    .await?
+    {
+        inbox.insert(
+            row.try_get("", "event_id")?,
+            (
+                row.try_get("", "proposal_key")?,
+                row.try_get("", "outcome")?,
+                row.try_get("", "code")?,
+                row.try_get("", "source")?,
+            ),
+        );
+    }
+    let mut chains: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+    for row in query(
+        db,
+        "SELECT proposal_key, seq, event_id, event_type, machine, agency, from_state, to_state, recorded_at \
+         FROM history ORDER BY proposal_key, seq",
+    )
+    .await?
+    {
+        chains
+            .entry(row.try_get("", "proposal_key")?)
+            .or_default()
+            .push(Row {
+                seq: row.try_get("", "seq")?,
+                event_id: row.try_get("", "event_id")?,
+                change: (
+                    row.try_get("", "machine")?,
+                    row.try_get("", "agency")?,
+                    row.try_get("", "from_state")?,
+                    row.try_get("", "to_state")?,
+                    row.try_get("", "event_type")?,
+                ),
+                recorded_at: row.try_get("", "recorded_at")?,
+            });
+    }
+    f.history_rows = chains.values().map(Vec::len).sum();
+    let mut by_event: HashMap<&str, Vec<&Row>> = HashMap::new();
+    for rows in chains.values() {
+        for row in rows {
+            by_event.entry(row.event_id.as_str()).or_default().push(row);
+        }
+    }
+    let mut dead_by_id: HashMap<&str, &DeadLetter> = HashMap::new();
+    let mut dead_by_event: HashMap<&str, Vec<&DeadLetter>> = HashMap::new();
+    for letter in letters {
+        if dead_by_id.insert(letter.id.as_str(), letter).is_some() {
+            f.dead_letter_repeats += 1;
+        }
+        if let Some(event) = &letter.event_id {
+            dead_by_event
+                .entry(event.as_str())
+                .or_default()
+                .push(letter);
+        }
+    }
+
+    // Rows of one event: consecutive, and written by one transaction (one recorded_at).
+    for (event, rows) in &by_event {
+        let split = rows
+            .windows(2)
+            .any(|w| w[1].seq != w[0].seq + 1 || w[1].recorded_at != w[0].recorded_at);
+        if split {
+            f.doubled += 1;
+            f.note(format!(
+                "event {event}: its history rows are not one contiguous write"
+            ));
+        }
+    }
+
+    // Every input has exactly one outcome, the expected one.
+    let mut sent_order: HashMap<&str, Vec<&str>> = HashMap::new();
+    for sent in ledger {
+        let id = sent.event_id.as_deref();
+        let decided = id.and_then(|id| inbox.get(id));
+        let rows = id.and_then(|id| by_event.get(id)).map_or(0, Vec::len);
+        let dead = id.and_then(|id| dead_by_event.get(id)).map_or(0, Vec::len);
+        let label = format!(
+            "{} {} ({}{})",
+            if sent.hostile { "hostile" } else { "event" },
+            id.unwrap_or("(no id)"),
+            sent.what,
+            sent.answer
+                .as_deref()
+                .map_or(String::new(), |a| format!("; answered {a}"))
+        );
+        match &sent.expected {
+            Expected::Applied(changes) => {
+                if let (Some(id), Some(p)) = (id, sent.proposal.as_deref()) {
+                    sent_order.entry(p).or_default().push(id);
+                }
+                match decided {
+                    None if dead == 0 => {
+                        f.lost += 1;
+                        f.note(format!("LOST {label}: no inbox row, no dead letter"));
+                    }
+                    None => {
+                        f.unexpected += 1;
+                        f.note(format!("{label}: dead-lettered instead of applied"));
+                    }
+                    Some((_, outcome, code, _)) => {
+                        if dead > 0 {
+                            f.doubled += 1;
+                            f.note(format!("DOUBLED {label}: decided and dead-lettered"));
+                        }
+                        if outcome != "applied" {
+                            f.unexpected += 1;
+                            f.note(format!("{label}: {outcome} {code:?} instead of applied"));
+                        } else {
+                            let found: Vec<_> = id
+                                .and_then(|id| by_event.get(id))
+                                .map(|r| r.iter().map(|r| r.change.clone()).collect())
+                                .unwrap_or_default();
+                            if found.len() > changes.len() {
+                                f.doubled += 1;
+                                f.note(format!(
+                                    "DOUBLED {label}: {} history rows, {} expected",
+                                    found.len(),
+                                    changes.len()
+                                ));
+                            } else if found.len() < changes.len() {
+                                f.lost += 1;
+                                f.note(format!(
+                                    "LOST {label}: {} history rows, {} expected",
+                                    found.len(),
+                                    changes.len()
+                                ));
+                            } else if &found != changes {
+                                f.unexpected += 1;
+                                f.note(format!(
+                                    "{label}: history rows {found:?}, the domain says {changes:?}"
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            Expected::Rejected(code) => match decided {
+                Some((_, outcome, found, _)) if outcome == "applied" || rows > 0 => {
+                    f.unauthorised += 1;
+                    f.note(format!(
+                        "UNAUTHORISED {label}: applied ({outcome} {found:?})"
+                    ));
+                }
+                Some((_, _, found, _)) => {
+                    if found.as_deref() != Some(*code) {
+                        f.unexpected += 1;
+                        f.note(format!("{label}: refused as {found:?}, expected {code}"));
+                    }
+                }
+                None if dead > 0 => {
+                    f.unexpected += 1;
+                    f.note(format!(
+                        "{label}: dead-lettered, expected refused as {code}"
+                    ));
+                }
+                None if sent.answer.as_deref() == Some("confirmed") => {
+                    f.lost += 1;
+                    f.note(format!("LOST {label}: no outcome"));
+                }
+                None => {
+                    f.lost += 1;
+                    f.note(format!("LOST {label}: never confirmed by the broker"));
+                }
+            },
+            Expected::Duplicate => {
+                // A replay leaves no row of its own; doubling would show on the original
+                // event (more rows than the domain makes), checked above.
+                if decided.is_none() && dead == 0 {
+                    f.lost += 1;
+                    f.note(format!(
+                        "LOST {label}: the replayed event itself has no outcome"
+                    ));
+                }
+            }
+            Expected::DeadLetter { code, id: dead_id } => match dead_by_id.get(dead_id.as_str()) {
+                None => {
+                    if decided.is_some_and(|(_, o, _, _)| o == "applied") || rows > 0 {
+                        f.unauthorised += 1;
+                        f.note(format!(
+                            "UNAUTHORISED {label}: applied instead of dead-lettered"
+                        ));
+                    } else if decided.is_some() {
+                        f.unexpected += 1;
+                        f.note(format!(
+                            "{label}: decided in the inbox, expected dead-lettered as {code}"
+                        ));
+                    } else {
+                        f.lost += 1;
+                        f.note(format!(
+                            "LOST {label}: not in the dead-letter queue (id {dead_id})"
+                        ));
+                    }
+                }
+                Some(letter) => {
+                    if letter.code != *code {
+                        f.unexpected += 1;
+                        f.note(format!(
+                            "{label}: dead-lettered as {}, expected {code}",
+                            letter.code
+                        ));
+                    }
+                    if decided.is_some() {
+                        f.doubled += 1;
+                        f.note(format!("DOUBLED {label}: dead-lettered and decided"));
+                    }
+                }
+            },
+            Expected::BrokerRefuses => {
+                if sent.breached || decided.is_some() || rows > 0 {
+                    f.unauthorised += 1;
+                    f.note(format!("UNAUTHORISED {label}: the broker took it"));
+                }
+            }
+            Expected::HttpRefused(allowed) => {
+                let applied = decided.is_some_and(|(_, o, _, _)| o == "applied") || rows > 0;
+                if sent.breached || applied {
+                    f.unauthorised += 1;
+                    f.note(format!("UNAUTHORISED {label}"));
+                } else {
+                    let status = sent
+                        .answer
+                        .as_deref()
+                        .and_then(|a| a.split_whitespace().nth(1))
+                        .and_then(|s| s.parse::<u16>().ok());
+                    if !status.is_some_and(|s| allowed.contains(&s)) {
+                        f.unexpected += 1;
+                        f.note(format!("{label}: expected one of {allowed:?}"));
+                    }
+                }
+            }
+            Expected::HttpAllowed => {}
+        }
+        if sent.door == Door::Bus && !sent.hostile && sent.answer.is_none() {
+            f.note(format!("{label}: its driver never saw it decided"));
+        }
+    }
+
+    // Each proposal: gap-free, its head and version agree with its rows, in the order sent.
+    let mut heads: HashMap<String, (i64, i64)> = HashMap::new();
+    for row in query(db, "SELECT key, version, history_seq FROM proposals").await? {
+        heads.insert(
+            row.try_get("", "key")?,
+            (row.try_get("", "version")?, row.try_get("", "history_seq")?),
+        );
+    }
+    let mut applied_per_proposal: HashMap<&str, i64> = HashMap::new();
+    for (proposal, outcome, _, _) in inbox.values() {
+        if outcome == "applied" {
+            *applied_per_proposal.entry(proposal.as_str()).or_default() += 1;
+        }
+    }
+    for (key, (version, head)) in &heads {
+        let rows = chains.get(key).map_or(&[][..], Vec::as_slice);
+        let gap_free = rows.iter().enumerate().all(|(i, r)| r.seq == i as i64 + 1);
+        if !gap_free || *head != rows.len() as i64 {
+            f.gaps += 1;
+            f.note(format!(
+                "proposal {key}: history is not 1..{} (head {head})",
+                rows.len()
+            ));
+        }
+        let applied = applied_per_proposal.get(key.as_str()).copied().unwrap_or(0);
+        if *version != applied {
+            f.gaps += 1;
+            f.note(format!(
+                "proposal {key}: version {version}, but {applied} events applied"
+            ));
+        }
+        if let Some(order) = sent_order.get(key.as_str()) {
+            let mut firsts: Vec<(i64, &str)> = order
+                .iter()
+                .filter_map(|id| {
+                    by_event
+                        .get(id)
+                        .and_then(|r| r.first())
+                        .map(|r| (r.seq, *id))
+                })
+                .collect();
+            let as_sent: Vec<&str> = firsts.iter().map(|(_, id)| *id).collect();
+            firsts.sort_unstable();
+            if firsts.iter().map(|(_, id)| *id).collect::<Vec<_>>() != as_sent {
+                f.unexpected += 1;
+                f.note(format!(
+                    "proposal {key}: history is not in the order the steps were sent"
+                ));
+            }
+        }
+    }
+
+    // Timers: each fired one decided once; none due and forgotten.
+    for row in query(db, "SELECT id, state, fire_at, claimed_at FROM timers").await? {
+        let id: String = row.try_get("", "id")?;
+        let state: String = row.try_get("", "state")?;
+        let fire_at: DateTime<Utc> = row.try_get("", "fire_at")?;
+        let claimed_at: Option<DateTime<Utc>> = row.try_get("", "claimed_at")?;
+        let decided = inbox.contains_key(&format!("timer:{id}"));
+        let lost = match state.as_str() {
+            "fired" => !decided,
+            // A claim without its firing (a monitor that claims and fires in separate
+            // steps, killed between them) is lost once it is older than any claim lease.
+            "claimed" => {
+                !decided && claimed_at.is_some_and(|at| now - at > chrono::Duration::minutes(6))
+            }
+            "pending" => fire_at < now - chrono::Duration::seconds(60),
+            _ => false,
+        };
+        if lost {
+            f.lost += 1;
+            f.note(format!(
+                "timer {id} ({state}, due {fire_at}): never decided"
+            ));
+        }
+    }
+    f.timer_events = inbox
+        .values()
+        .filter(|(_, o, _, source)| source == "timer" && o == "applied")
+        .count();
+
+    let verified = cohandle_store::history::verify(db, None).await?;
+    f.chains_total = chains.len();
+    f.chains_verified = verified.proposals;
+    if let Some(link) = verified.broken {
+        f.broken_chain = Some(format!(
+            "{} row {}: {}",
+            link.proposal_key, link.seq, link.reason
+        ));
+    }
+    Ok(f)
+}

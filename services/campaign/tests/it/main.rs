@@ -1,0 +1,61 @@
+//! The short fault campaign, as CI runs it: real `cohandle` processes on a PostgreSQL
+//! cluster and a RabbitMQ node of the campaign's own (the shared services on 5432/5672 are
+//! not touched), about two to three minutes.
+//!
+//! The binary: `$COHANDLE_BIN` when set; otherwise this test builds it with cargo (a no-op
+//! when it is fresh, e.g. after `cargo test --workspace`) into the same target directory.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use cohandle_campaign::{Options, Profile};
+
+fn cohandle_binary() -> PathBuf {
+    if let Ok(bin) = std::env::var("COHANDLE_BIN") {
+        return PathBuf::from(bin);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "cohandle-cli", "--bin", "cohandle"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build -p cohandle-cli failed");
+    // This test runs from <target>/debug/deps/; the binary is in <target>/debug/.
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("cohandle")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_short_campaign_loses_nothing_doubles_nothing_and_lets_no_one_in() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,lapin=off".into()))
+        .with_test_writer()
+        .try_init();
+    let seed = std::env::var("COHANDLE_CAMPAIGN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261127);
+    let report = cohandle_campaign::run(Options {
+        profile: Profile::Short,
+        binary: cohandle_binary(),
+        seed,
+        load: None,
+    })
+    .await
+    .unwrap();
+    println!("{}", report.table());
+    let f = &report.findings;
+    assert_eq!(f.lost, 0, "events lost");
+    assert_eq!(f.doubled, 0, "events doubled");
+    assert_eq!(f.unauthorised, 0, "unauthorised successes");
+    assert_eq!(f.unexpected, 0, "unexpected outcomes");
+    assert_eq!(f.gaps, 0, "history gaps");
+    assert!(f.broken_chain.is_none(), "{:?}", f.broken_chain);
+    assert_eq!(f.chains_verified, f.chains_total);
+    assert!(report.faults.worker_kills >= 20);
+    assert!(report.hostile_bus > 0 && report.hostile_api > 0);
+    assert!(report.events_applied > 0);
+}

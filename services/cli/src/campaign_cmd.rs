@@ -1,0 +1,66 @@
+//! `cohandle campaign [--short|--long]`: the fault campaign (`cohandle_campaign`) against
+//! this very binary, started as the roles on a PostgreSQL cluster and a RabbitMQ node of the
+//! campaign's own. Prints the report table; exits non-zero when anything was lost, doubled
+//! or let in.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use cohandle_campaign::{Options, Profile};
+
+#[derive(Debug, Args)]
+pub struct CampaignArgs {
+    /// The CI run: about two to three minutes, 20 worker kills (the default).
+    #[arg(long, conflicts_with = "long")]
+    pub short: bool,
+    /// The long run: about fifteen minutes, 200 worker kills.
+    #[arg(long)]
+    pub long: bool,
+    /// The seed of the workload, hostile input and fault moments (same seed, same run).
+    #[arg(long, default_value_t = 20261127)]
+    pub seed: u64,
+    /// The `cohandle` binary the roles run as (default: this one; also $COHANDLE_BIN).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// Seconds of load instead of the profile's (for a quick trial).
+    #[arg(long)]
+    pub load_seconds: Option<u64>,
+}
+
+pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            // lapin logs every connection the broker restarts cut as an error: expected here.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,lapin=off".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let binary = match args
+        .binary
+        .or_else(|| std::env::var_os("COHANDLE_BIN").map(PathBuf::from))
+    {
+        Some(binary) => binary,
+        None => std::env::current_exe().context("locating this binary")?,
+    };
+    let profile = if args.long {
+        Profile::Long
+    } else {
+        Profile::Short
+    };
+    let report = cohandle_campaign::run(Options {
+        profile,
+        binary,
+        seed: args.seed,
+        load: args.load_seconds.map(std::time::Duration::from_secs),
+    })
+    .await?;
+    println!("{}", report.table());
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
