@@ -193,7 +193,11 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let db = connect::connect_and_migrate(&settings.database.url).await?;
+    let long_running = matches!(
+        command,
+        Command::Api | Command::Serve | Command::Worker | Command::Relay | Command::Monitor { .. }
+    );
+    let db = open_database(&settings.database.url, long_running).await?;
     let calendar = Arc::new(offline::calendar(settings.calendar.corrections.as_deref())?);
     let catalog = Arc::new(Catalog::shipped());
     match command {
@@ -315,5 +319,37 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+/// Opens and migrates the database. A long-running role started while the database is down
+/// (a restart, a fresh deployment) waits for it, up to two minutes, instead of exiting; a
+/// one-shot command reports at once.
+async fn open_database(url: &str, wait: bool) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let patience = if wait {
+        std::time::Duration::from_secs(120)
+    } else {
+        std::time::Duration::ZERO
+    };
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match connect::connect_and_migrate(url).await {
+            Ok(db) => return Ok(db),
+            Err(error) if started.elapsed() < patience && unreachable_for_now(&error) => {
+                tracing::warn!(message = "Failed to open the database; retrying", %error, ?pause);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// A database that is down or restarting, as opposed to a wrong setting.
+fn unreachable_for_now(error: &cohandle_store::Error) -> bool {
+    match error {
+        cohandle_store::Error::Config { message, .. } => message.starts_with("cannot connect"),
+        other => other.is_transient(),
     }
 }
