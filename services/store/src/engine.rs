@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 use cohandle_workflows::definition::DeadlineKind;
 use cohandle_workflows::engine::{Change, Effect, Notification, Recipient};
-use cohandle_workflows::model::{ContactMethod, Machine};
+use cohandle_workflows::model::ContactMethod;
 use cohandle_workflows::{
     apply, Body, Calendar, Catalog, Definition, Event, Proposal, Rejection, RejectionCode,
 };
@@ -348,7 +348,6 @@ impl Engine {
                     }
                     project(
                         &mut writes,
-                        &def,
                         entry.proposal.as_ref(),
                         &decision.proposal,
                         event,
@@ -836,10 +835,6 @@ fn timer_kind(kind: cohandle_workflows::event::TimerKind) -> &'static str {
     }
 }
 
-fn role_name(role: cohandle_workflows::event::Role) -> &'static str {
-    role.as_str()
-}
-
 fn history_row(
     event: &Event,
     change: &Change,
@@ -859,7 +854,7 @@ fn history_row(
         from_state: change.from.clone(),
         to_state: change.to.clone(),
         actor_agency: event.actor.agency.to_string(),
-        actor_role: role_name(change.role).to_owned(),
+        actor_role: change.role.as_str().to_owned(),
         occurred_at: event.occurred_at.trunc_subsecs(6),
         recorded_at: now,
         definition_version: version as i32,
@@ -1132,13 +1127,7 @@ fn task_active(m: task::Model) -> task::ActiveModel {
 }
 
 /// Rows for the statistics tables, written when an event adds to them.
-fn project(
-    writes: &mut Writes,
-    def: &Definition,
-    before: Option<&Proposal>,
-    after: &Proposal,
-    event: &Event,
-) {
+fn project(writes: &mut Writes, before: Option<&Proposal>, after: &Proposal, event: &Event) {
     let agency = match &event.body {
         Body::SendReply(_) | Body::RecordDisclosure(_) => event.actor.agency.clone(),
         Body::RecordFeedback { agency, .. } => agency.clone(),
@@ -1205,5 +1194,4 @@ fn project(
         }
         _ => {}
     }
-    let _ = (def, Machine::Handler);
 }
