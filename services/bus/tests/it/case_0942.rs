@@ -140,7 +140,8 @@ async fn case_0942_goes_from_assignment_to_feedback_with_each_agency_on_its_own_
     let (proposal, _) = engine.load(KEY).await.unwrap().unwrap();
     assert_eq!(proposal.state, reference_state().await);
 
-    // Every outbox row is published and marked sent.
+    // Every outbox row is published and marked sent (the relay counts a page once its
+    // transaction has committed, so the count is awaited too).
     eventually(Duration::from_secs(20), "the outbox is drained", || async {
         outbox::Entity::find()
             .filter(outbox::Column::SentAt.is_null())
@@ -148,6 +149,8 @@ async fn case_0942_goes_from_assignment_to_feedback_with_each_agency_on_its_own_
             .await
             .unwrap()
             .is_empty()
+            && relay.stats.published() == outbox_count(&engine).await
+            && worker.stats.snapshot().applied == 12
     })
     .await;
     assert_eq!(relay.stats.published(), outbox_count(&engine).await);

@@ -45,25 +45,35 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// One management API call as guest (an administrator, loopback only).
+/// One management API call as guest (an administrator, loopback only). A server error is
+/// tried again a few times (the management plugin answers 500 when, say, a connection it
+/// was asked to close closed meanwhile); 404 counts as done.
 pub async fn management(
     method: reqwest::Method,
     path: &str,
     body: Option<serde_json::Value>,
 ) -> reqwest::Response {
-    let mut request = http()
-        .request(method.clone(), format!("{MANAGEMENT}{path}"))
-        .basic_auth("guest", Some("guest"));
-    if let Some(body) = body {
-        request = request.json(&body);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut request = http()
+            .request(method.clone(), format!("{MANAGEMENT}{path}"))
+            .basic_auth("guest", Some("guest"));
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
+            return response;
+        }
+        assert!(
+            status.is_server_error() && attempt < 10,
+            "{method} {path}: {status} {}",
+            response.text().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
     }
-    let response = request.send().await.unwrap();
-    assert!(
-        response.status().is_success() || response.status() == reqwest::StatusCode::NOT_FOUND,
-        "{method} {path}: {}",
-        response.status()
-    );
-    response
 }
 
 /// A vhost of the test's own, with the topology of `topology` declared in it.
@@ -71,8 +81,19 @@ pub struct Broker {
     pub vhost: String,
 }
 
+/// Logs to the test's captured output when `RUST_LOG` is set.
+pub fn logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 impl Broker {
     pub async fn new() -> Self {
+        logs();
         let vhost = format!("cohandle-test-{}", uuid::Uuid::new_v4().simple());
         management(reqwest::Method::PUT, &format!("/vhosts/{vhost}"), None).await;
         management(
@@ -201,6 +222,27 @@ impl Broker {
 
     /// How many messages wait in `queue` (ready, not counting unacknowledged ones).
     pub async fn ready(&self, queue: &str) -> u32 {
+        self.counts(queue).await.0
+    }
+
+    /// Waits until no consumer is left on any partition queue: a crashed worker's
+    /// deliveries are then back in their queues, in their order.
+    pub async fn wait_partitions_unconsumed(&self, partitions: u16) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        for n in 0..partitions {
+            let queue = topology::partition_queue(n);
+            while self.counts(&queue).await.1 > 0 {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{queue} keeps its consumer"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+
+    /// (ready messages, consumers) of `queue`, as the queue itself reports them.
+    async fn counts(&self, queue: &str) -> (u32, u32) {
         let (connection, channel) = self.operator().await;
         let declared = channel
             .queue_declare(
@@ -214,7 +256,7 @@ impl Broker {
             .await
             .unwrap();
         connection.close(200, "done").await.unwrap();
-        declared.message_count()
+        (declared.message_count(), declared.consumer_count())
     }
 }
 
