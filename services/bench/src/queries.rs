@@ -156,7 +156,7 @@ where
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    let at = |q: f64| crate::percentile(&samples, q);
     Ok(Latency {
         query: query.to_owned(),
         runs,

@@ -21,7 +21,7 @@ pub mod children;
 pub mod hostile;
 pub mod infra;
 pub mod ledger;
-mod rng;
+pub mod rng;
 pub mod workload;
 
 use std::collections::HashMap;
@@ -348,27 +348,7 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
     let database_url = postgres.url("cohandle");
     let db = cohandle_store::connect::connect_and_migrate(&database_url).await?;
     let now = workload::now();
-    for (code, kind) in workload::agencies() {
-        agency::Entity::insert(agency::ActiveModel {
-            code: Set(code.to_owned()),
-            name: Set(code.to_owned()),
-            kind: Set(kind.to_owned()),
-            created_at: Set(now),
-        })
-        .exec(&db)
-        .await?;
-    }
-    let mut secrets = HashMap::new();
-    for (code, kind) in workload::agencies() {
-        let role = match kind {
-            "assigner" => TokenRole::Assigner,
-            "congress_office" => TokenRole::CongressOffice,
-            "supervisor" => TokenRole::Supervisor,
-            _ => TokenRole::Agency,
-        };
-        let issued = tokens::create(&db, now, token(code, role, None)?).await?;
-        secrets.insert(code.to_owned(), issued.secret);
-    }
+    let secrets = register(&db, now, "campaign", None).await?;
     // Issued three days ago for one day: expired two days ago.
     let expired = tokens::create(
         &db,
@@ -645,8 +625,8 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
 /// provisional file naming only its first weekday as a holiday, passed to the roles as
 /// `calendar.corrections` and used by the generator's model alike. Without it, the engine
 /// rightly refuses every assignment whose deadlines it cannot count (`calendar`); the
-/// campaign tests delivery, not the holiday data.
-fn provisional_calendar(dir: &std::path::Path) -> anyhow::Result<(Option<PathBuf>, Calendar)> {
+/// campaign and the benchmarks test delivery, not the holiday data.
+pub fn provisional_calendar(dir: &std::path::Path) -> anyhow::Result<(Option<PathBuf>, Calendar)> {
     use chrono::Datelike;
     let shipped = Calendar::china_official();
     let (_, last) = shipped.years();
@@ -679,6 +659,38 @@ fn token(code: &str, role: TokenRole, days: Option<u32>) -> anyhow::Result<NewTo
         name: Some(format!("campaign {code}")),
         expires_in_days: days,
     })
+}
+
+/// Registers the workload's agencies and issues each a working token (named
+/// `<label> <code>`, valid `days` or without end); agency code → bearer secret.
+pub async fn register(
+    db: &sea_orm::DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    label: &str,
+    days: Option<u32>,
+) -> anyhow::Result<HashMap<String, String>> {
+    let mut secrets = HashMap::new();
+    for (code, kind) in workload::agencies() {
+        agency::Entity::insert(agency::ActiveModel {
+            code: Set(code.to_owned()),
+            name: Set(code.to_owned()),
+            kind: Set(kind.to_owned()),
+            created_at: Set(now),
+        })
+        .exec(db)
+        .await?;
+        let role = match kind {
+            "assigner" => TokenRole::Assigner,
+            "congress_office" => TokenRole::CongressOffice,
+            "supervisor" => TokenRole::Supervisor,
+            _ => TokenRole::Agency,
+        };
+        let mut new = token(code, role, days)?;
+        new.name = Some(format!("{label} {code}"));
+        let issued = tokens::create(db, now, new).await?;
+        secrets.insert(code.to_owned(), issued.secret);
+    }
+    Ok(secrets)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -5,8 +5,46 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+/// `cohandle bench`: every benchmark of the suite in one run, or one of them.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
+    #[command(flatten)]
+    pub all: AllArgs,
+}
+
+/// The whole suite: the API into SQLite, then the supervisors' queries with the raw
+/// PostgreSQL limit; one table each, and one JSON file with every figure.
+#[derive(Debug, clap::Args)]
+pub struct AllArgs {
+    /// PostgreSQL server (no database): scratch databases are created and dropped.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres: String,
+    /// Small sizes, for a smoke test.
+    #[arg(long)]
+    quick: bool,
+    #[arg(long, default_value = "bench.json")]
+    json: PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// The embedded default: the realistic workload through the HTTP API into SQLite,
+    /// next to the same engine without HTTP.
+    Api {
+        #[arg(long, default_value_t = 2_000)]
+        proposals: usize,
+        /// Concurrent clients, each sending its proposals' steps in order.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Small sizes, for a smoke test.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "bench-api.json")]
+        json: PathBuf,
+    },
     /// The supervisors' queries with a million proposals stored (p50, p99), next to the raw
     /// PostgreSQL limit (one UPDATE + one INSERT per transaction, and 64 per transaction).
     Queries {
@@ -42,8 +80,22 @@ pub enum BenchCommand {
     },
 }
 
-pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let Some(command) = args.command else {
+        return all(args.all).await;
+    };
     match command {
+        BenchCommand::Api {
+            proposals,
+            clients,
+            quick,
+            json,
+        } => {
+            let proposals = if quick { 100 } else { proposals };
+            let report = api(proposals, clients).await?;
+            write_json(&json, &report)?;
+            Ok(ExitCode::SUCCESS)
+        }
         BenchCommand::Queries {
             postgres,
             proposals,
@@ -56,7 +108,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             } else {
                 (proposals, runs, 20_000)
             };
-            queries(&postgres, proposals, runs, raw_events, &json).await
+            let figures = queries(&postgres, proposals, runs, raw_events).await?;
+            write_json(&json, &figures)?;
+            Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Timers {
             postgres,
@@ -76,13 +130,63 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Every benchmark of the suite, one after another, with one JSON file of all figures.
+async fn all(args: AllArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let (api_proposals, proposals, runs, raw_events) = if args.quick {
+        (100, 10_000, 20, 500)
+    } else {
+        (2_000, 1_000_000, 200, 20_000)
+    };
+    println!("## The embedded default: SQLite through the API\n");
+    let api = api(api_proposals, 16).await?;
+    println!("\n## PostgreSQL: raw limit and the supervisors' queries\n");
+    let queries = queries(&args.postgres, proposals, runs, raw_events).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!("\nwhole suite: {seconds:.0} s");
+    write_json(
+        &args.json,
+        &serde_json::json!({ "api_sqlite": api, "postgres": queries, "seconds": seconds }),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn api(
+    proposals: usize,
+    clients: usize,
+) -> anyhow::Result<cohandle_bench::api_sqlite::Report> {
+    println!("{proposals} proposals of the campaign's mix, {clients} clients, SQLite file");
+    let r = cohandle_bench::api_sqlite::run(proposals, clients).await?;
+    println!("| measure | value |\n|---|---|");
+    println!("| events | {} ({} refused) |", r.events, r.refused);
+    println!("| through the API | {:.0} events/s |", r.events_per_second);
+    println!(
+        "| latency per request p50 / p99 / p99.9 | {:.1} / {:.1} / {:.1} ms |",
+        r.p50_ms, r.p99_ms, r.p999_ms
+    );
+    println!(
+        "| same engine, batches of 64, no HTTP | {:.0} events/s |",
+        r.engine_events_per_second
+    );
+    println!("| API / engine | {:.2} |", r.ratio_to_engine);
+    if r.refused > 0 {
+        anyhow::bail!("{} steps were refused; the figures do not hold", r.refused);
+    }
+    Ok(r)
+}
+
+fn write_json(path: &Path, figures: &impl serde::Serialize) -> anyhow::Result<()> {
+    std::fs::write(path, serde_json::to_vec_pretty(figures)?)?;
+    println!("figures written to {}", path.display());
+    Ok(())
+}
+
 async fn queries(
     postgres: &str,
     proposals: u64,
     runs: usize,
     raw_events: u64,
-    json: &Path,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<serde_json::Value> {
     let scratch = cohandle_bench::scratch::ScratchDb::create(postgres).await?;
     let result = async {
         let db = cohandle_store::connect::connect_and_migrate(&scratch.url).await?;
@@ -113,12 +217,7 @@ async fn queries(
             l.query, l.runs, l.p50_ms, l.p99_ms
         );
     }
-    std::fs::write(
-        json,
-        serde_json::to_vec_pretty(&serde_json::json!({ "postgres_raw": raw, "queries": queries }))?,
-    )?;
-    println!("figures written to {}", json.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(serde_json::json!({ "postgres_raw": raw, "queries": queries }))
 }
 
 async fn timers(

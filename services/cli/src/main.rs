@@ -52,8 +52,7 @@ enum Command {
     #[command(subcommand)]
     Calendar(CalendarCommand),
     /// Benchmarks that print their figures against limits measured in the same run.
-    #[command(subcommand)]
-    Bench(bench_cmd::BenchCommand),
+    Bench(bench_cmd::BenchArgs),
     /// Serve the HTTP API alone on `http.listen` until SIGTERM or Ctrl-C.
     Api,
     /// Run every role in one process: the HTTP API and the deadline monitor (and the broker

@@ -40,3 +40,13 @@ async fn queries_and_raw_postgres_benchmarks_run() {
     );
     scratch.drop_now().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_benchmark_takes_every_step_once_through_http_into_sqlite() {
+    let report = cohandle_bench::api_sqlite::run(24, 4).await.unwrap();
+    assert!(report.events >= 24 * 2, "{report:?}");
+    assert_eq!(report.refused, 0);
+    assert_eq!(report.applied, report.events as u64);
+    assert!(report.p50_ms > 0.0 && report.p99_ms >= report.p50_ms);
+    assert!(report.engine_events_per_second > 0.0);
+}
