@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(HistoryDetail),
             Box::new(HistoryHead),
             Box::new(TimersInFiringOrder),
+            Box::new(StatisticsByAgency),
         ]
     }
 }
@@ -285,6 +286,42 @@ impl MigrationTrait for TimersInFiringOrder {
         manager
             .get_connection()
             .execute_unprepared("DROP INDEX IF EXISTS timers_firing_order")
+            .await?;
+        Ok(())
+    }
+}
+
+/// An agency's statistics read its replies and receipts by agency: without these indexes
+/// each figure scans every reply and receipt of every agency.
+struct StatisticsByAgency;
+
+impl MigrationName for StatisticsByAgency {
+    fn name(&self) -> &str {
+        "m20261127_000006_statistics_by_agency"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for StatisticsByAgency {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(index("replies_agency", reply::Entity, &["agency", "round"]))
+            .await?;
+        manager
+            .create_index(index(
+                "feedback_agency",
+                feedback::Entity,
+                &["agency", "round"],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared("DROP INDEX IF EXISTS replies_agency")
+            .await?;
+        db.execute_unprepared("DROP INDEX IF EXISTS feedback_agency")
             .await?;
         Ok(())
     }
