@@ -3,6 +3,8 @@
 //!
 //! Each benchmark works in a database of its own, created for the run and dropped after.
 
+pub mod bus;
+pub mod mix;
 pub mod pg_raw;
 pub mod queries;
 pub mod scratch;
