@@ -58,6 +58,9 @@ pub struct Options {
     pub confirm_window: usize,
     /// Where the worker's logs go.
     pub workdir: PathBuf,
+    /// Have PostgreSQL log every statement of the engine phases' databases with its
+    /// duration (`log_min_duration_statement = 0`), to see where the time goes.
+    pub log_statements: bool,
 }
 
 /// One phase of the engine over the bus.
@@ -80,6 +83,8 @@ pub struct Phase {
     pub dead_letters: u32,
     /// The worker process's peak resident set (VmHWM).
     pub worker_peak_rss_mib: f64,
+    /// CPU time (user + system) the worker process used in the phase.
+    pub worker_cpu_seconds: f64,
     /// Events per worker transaction, from the inbox (rows recorded at the same instant).
     pub mean_batch: f64,
 }
@@ -693,6 +698,28 @@ impl WorkerProcess {
         Ok(kib / 1024.0)
     }
 
+    /// User + system CPU time of the process so far (/proc/<pid>/stat, in clock ticks).
+    fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let after = stat.rsplit_once(')').context("/proc/<pid>/stat")?.1;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 = fields
+            .get(11..13)
+            .context("utime and stime in /proc/<pid>/stat")?
+            .iter()
+            .map(|f| f.parse::<f64>().unwrap_or(0.0))
+            .sum();
+        let per_second = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .unwrap_or(100.0);
+        Ok(ticks / per_second)
+    }
+
     fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -748,6 +775,14 @@ async fn engine_phase_in(
     load: Load,
 ) -> anyhow::Result<Phase> {
     let db = cohandle_store::connect::connect_and_migrate(&scratch.url).await?;
+    if options.log_statements {
+        // Sessions opened from now on (the worker's) take the setting.
+        db.execute_unprepared(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_min_duration_statement = 0', current_database()); END $$",
+        )
+        .await?;
+        eprintln!("  {name}: statements logged for database {}", scratch.url);
+    }
     vhost.declare().await?;
     let total: usize = plans.iter().map(Vec::len).sum();
     let operator = connect::connect_url(&vhost.url(), "bench-operator").await?;
@@ -799,6 +834,7 @@ async fn engine_phase_in(
     };
     let seconds = finished.duration_since(started).as_secs_f64();
     let worker_peak_rss_mib = worker.peak_rss_mib().unwrap_or(0.0);
+    let worker_cpu_seconds = worker.cpu_seconds().unwrap_or(0.0);
     let dead_letters = vhost.counts(&inspect, topology::DEAD_QUEUE).await?.0;
     connect::close(operator, "done").await;
     tokio::task::spawn_blocking(move || worker.stop()).await?;
@@ -859,6 +895,7 @@ async fn engine_phase_in(
         undecided: total - decided_ids,
         dead_letters,
         worker_peak_rss_mib,
+        worker_cpu_seconds,
         mean_batch: (applied + rejected) as f64 / batches.len().max(1) as f64,
     })
 }

@@ -49,6 +49,10 @@ pub enum BenchCommand {
         /// Unconfirmed publishes at most in the raw phase.
         #[arg(long, default_value_t = 500)]
         confirm_window: usize,
+        /// Have PostgreSQL log every statement of the engine phases (with its duration) in
+        /// its server log, to see where the time goes.
+        #[arg(long)]
+        log_statements: bool,
         /// Small sizes, for a smoke test.
         #[arg(long)]
         quick: bool,
@@ -100,6 +104,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             raw_messages,
             in_flight,
             confirm_window,
+            log_statements,
             quick,
             json,
         } => {
@@ -120,6 +125,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
                 confirm_window,
                 workdir: std::env::temp_dir()
                     .join(format!("cohandle-bench-bus-{}", std::process::id())),
+                log_statements,
             };
             bus(&options, &json).await
         }
@@ -261,25 +267,26 @@ async fn bus(options: &cohandle_bench::bus::Options, json: &Path) -> anyhow::Res
     );
     println!("| engine sustained / naive | {:.2} |", r.sustained_to_naive);
     println!("| engine catch-up / naive | {:.2} |", r.catch_up_to_naive);
-    println!("\n| phase | published | applied | rejected | undecided | dead letters | events per transaction | worker VmHWM MiB |\n|---|---|---|---|---|---|---|---|");
+    println!("\n| phase | published | applied | rejected | undecided | dead letters | events per transaction | worker VmHWM MiB | worker CPU s |\n|---|---|---|---|---|---|---|---|---|");
     for (name, p) in [
         ("sustained", &r.sustained),
         ("half load", &r.half_load),
         ("catch-up", &r.catch_up),
     ] {
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+            "| {name} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} |",
             p.events,
             p.applied,
             p.rejected,
             p.undecided,
             p.dead_letters,
             p.mean_batch,
-            p.worker_peak_rss_mib
+            p.worker_peak_rss_mib,
+            p.worker_cpu_seconds
         );
     }
     println!(
-        "| naive | {} | {} | | | | 1 | |",
+        "| naive | {} | {} | | | | 1 | | |",
         r.naive_events, r.naive_applied
     );
     std::fs::write(json, serde_json::to_vec_pretty(&r)?)?;

@@ -45,6 +45,7 @@ async fn bus_benchmark_decides_and_applies_every_event() {
         in_flight: 16,
         confirm_window: 64,
         workdir,
+        log_statements: false,
     };
     let report = cohandle_bench::bus::run(&options).await.unwrap();
     assert!(
