@@ -15,8 +15,9 @@ pub struct BenchArgs {
     pub all: AllArgs,
 }
 
-/// The whole suite: the API into SQLite, then the supervisors' queries with the raw
-/// PostgreSQL limit; one table each, and one JSON file with every figure.
+/// The whole suite: the RabbitMQ door end to end, the API into SQLite, then the
+/// supervisors' queries with the raw PostgreSQL limit; one table each, and one JSON file
+/// with every figure.
 #[derive(Debug, clap::Args)]
 pub struct AllArgs {
     /// PostgreSQL server (no database): scratch databases are created and dropped.
@@ -58,6 +59,43 @@ pub enum BenchCommand {
         #[arg(long)]
         quick: bool,
         #[arg(long, default_value = "bench-queries.json")]
+        json: PathBuf,
+    },
+    /// The RabbitMQ door end to end: the raw broker limit, a naive one-transaction-per-message
+    /// worker, and the real `cohandle worker` (sustained, half load, catch-up, latency, RSS).
+    Bus {
+        /// PostgreSQL server (no database): each phase gets a scratch database.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+        postgres: String,
+        /// RabbitMQ host:port; each phase gets a scratch vhost.
+        #[arg(long, default_value = "127.0.0.1:5672")]
+        amqp: String,
+        /// The management API (guest), to create and delete the vhosts and agency users.
+        #[arg(long, default_value = "http://127.0.0.1:15672/api")]
+        management: String,
+        /// Proposals of each engine phase (about 9 events each).
+        #[arg(long, default_value_t = 4_000)]
+        proposals: usize,
+        /// Proposals of the naive worker's phase.
+        #[arg(long, default_value_t = 400)]
+        naive_proposals: usize,
+        /// Messages of the raw broker phase.
+        #[arg(long, default_value_t = 100_000)]
+        raw_messages: usize,
+        /// Proposals being published at once.
+        #[arg(long, default_value_t = 400)]
+        in_flight: usize,
+        /// Unconfirmed publishes at most in the raw phase.
+        #[arg(long, default_value_t = 500)]
+        confirm_window: usize,
+        /// Have PostgreSQL log every statement of the engine phases (with its duration) in
+        /// its server log, to see where the time goes.
+        #[arg(long)]
+        log_statements: bool,
+        /// Small sizes, for a smoke test.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "bench-bus.json")]
         json: PathBuf,
     },
     /// Fire due timers: N pending, M of them due at once, two monitors.
@@ -112,6 +150,45 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             write_json(&json, &figures)?;
             Ok(ExitCode::SUCCESS)
         }
+        BenchCommand::Bus {
+            postgres,
+            amqp,
+            management,
+            proposals,
+            naive_proposals,
+            raw_messages,
+            in_flight,
+            confirm_window,
+            log_statements,
+            quick,
+            json,
+        } => {
+            let (proposals, naive_proposals, raw_messages) = if quick {
+                (60, 20, 2_000)
+            } else {
+                (proposals, naive_proposals, raw_messages)
+            };
+            let options = cohandle_bench::bus::Options {
+                postgres,
+                amqp,
+                management,
+                binary: std::env::current_exe()?,
+                proposals,
+                naive_proposals,
+                raw_messages,
+                in_flight,
+                confirm_window,
+                workdir: bus_workdir(),
+                log_statements,
+            };
+            let (report, complete) = bus(&options).await?;
+            write_json(&json, &report)?;
+            Ok(if complete {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         BenchCommand::Timers {
             postgres,
             pending,
@@ -138,7 +215,27 @@ async fn all(args: AllArgs) -> anyhow::Result<ExitCode> {
     } else {
         (2_000, 1_000_000, 200, 20_000)
     };
-    println!("## The embedded default: SQLite through the API\n");
+    let (bus_proposals, naive_proposals, raw_messages) = if args.quick {
+        (60, 20, 2_000)
+    } else {
+        (4_000, 400, 100_000)
+    };
+    println!("## The RabbitMQ door end to end\n");
+    let (bus_report, complete) = bus(&cohandle_bench::bus::Options {
+        postgres: args.postgres.clone(),
+        amqp: "127.0.0.1:5672".to_owned(),
+        management: "http://127.0.0.1:15672/api".to_owned(),
+        binary: std::env::current_exe()?,
+        proposals: bus_proposals,
+        naive_proposals,
+        raw_messages,
+        in_flight: 400,
+        confirm_window: 500,
+        workdir: bus_workdir(),
+        log_statements: false,
+    })
+    .await?;
+    println!("\n## The embedded default: SQLite through the API\n");
     let api = api(api_proposals, 16).await?;
     println!("\n## PostgreSQL: raw limit and the supervisors' queries\n");
     let queries = queries(&args.postgres, proposals, runs, raw_events).await?;
@@ -146,9 +243,23 @@ async fn all(args: AllArgs) -> anyhow::Result<ExitCode> {
     println!("\nwhole suite: {seconds:.0} s");
     write_json(
         &args.json,
-        &serde_json::json!({ "api_sqlite": api, "postgres": queries, "seconds": seconds }),
+        &serde_json::json!({
+            "bus": bus_report,
+            "api_sqlite": api,
+            "postgres": queries,
+            "seconds": seconds,
+        }),
     )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Where the bus benchmark keeps the worker's logs and configuration.
+fn bus_workdir() -> PathBuf {
+    std::env::temp_dir().join(format!("cohandle-bench-bus-{}", std::process::id()))
 }
 
 async fn api(
@@ -242,4 +353,91 @@ async fn timers(
     std::fs::write(json, serde_json::to_vec_pretty(&report)?)?;
     println!("figures written to {}", json.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the bus benchmark and prints it; the report, and whether every event was decided
+/// and applied (the figures hold only then).
+async fn bus(
+    options: &cohandle_bench::bus::Options,
+) -> anyhow::Result<(cohandle_bench::bus::Report, bool)> {
+    println!(
+        "bus: {} proposals per engine phase, {} for the naive worker, {} raw messages; worker logs in {}",
+        options.proposals,
+        options.naive_proposals,
+        options.raw_messages,
+        options.workdir.display()
+    );
+    let r = cohandle_bench::bus::run(options).await?;
+    println!(
+        "\n{} events ({} proposals), mean envelope {:.0} bytes",
+        r.events, r.proposals, r.mean_message_bytes
+    );
+    println!("| measure | value |\n|---|---|");
+    println!(
+        "| raw broker ({} msgs, confirms pipelined, prefetch + multiple acks) | {:.0} msgs/s |",
+        r.raw_messages, r.raw_msgs_per_second
+    );
+    println!(
+        "| naive worker ({} events, 1 transaction + 1 ack per message) | {:.0} events/s |",
+        r.naive_events, r.naive_events_per_second
+    );
+    for (name, p) in [
+        ("engine sustained", &r.sustained),
+        ("engine at half load", &r.half_load),
+        ("engine catch-up from a backlog", &r.catch_up),
+    ] {
+        let offered = p
+            .offered_per_second
+            .map_or(String::new(), |o| format!(", offered {o:.0}/s"));
+        println!(
+            "| {name} ({} events{offered}) | {:.0} events/s in {:.1} s |",
+            p.events, p.events_per_second, p.seconds
+        );
+    }
+    for (name, p) in [("full load", &r.sustained), ("half load", &r.half_load)] {
+        println!(
+            "| latency publish → decision, {name} | p50 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms |",
+            p.latency_p50_ms, p.latency_p99_ms, p.latency_p999_ms
+        );
+    }
+    println!(
+        "| worker peak RSS (VmHWM) | {:.1} MiB |",
+        r.worker_peak_rss_mib
+    );
+    println!(
+        "| engine sustained / raw broker | {:.3} |",
+        r.sustained_to_raw
+    );
+    println!("| engine sustained / naive | {:.2} |", r.sustained_to_naive);
+    println!("| engine catch-up / naive | {:.2} |", r.catch_up_to_naive);
+    println!("\n| phase | published | applied | rejected | undecided | dead letters | events per transaction | worker VmHWM MiB | worker CPU s |\n|---|---|---|---|---|---|---|---|---|");
+    for (name, p) in [
+        ("sustained", &r.sustained),
+        ("half load", &r.half_load),
+        ("catch-up", &r.catch_up),
+    ] {
+        println!(
+            "| {name} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} |",
+            p.events,
+            p.applied,
+            p.rejected,
+            p.undecided,
+            p.dead_letters,
+            p.mean_batch,
+            p.worker_peak_rss_mib,
+            p.worker_cpu_seconds
+        );
+    }
+    println!(
+        "| naive | {} | {} | | | | 1 | | |",
+        r.naive_events, r.naive_applied
+    );
+    let complete = [&r.sustained, &r.half_load, &r.catch_up]
+        .iter()
+        .all(|p| p.undecided == 0 && p.rejected == 0 && p.dead_letters == 0)
+        && r.naive_applied == r.naive_events;
+    if !complete {
+        println!("NOT every event was decided and applied: see the counts above");
+    }
+    Ok((r, complete))
 }

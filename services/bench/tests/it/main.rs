@@ -3,9 +3,78 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::path::PathBuf;
+use std::process::Command;
+
 fn postgres_server() -> String {
     std::env::var("COHANDLE_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// The `cohandle` binary the bus benchmark runs as its worker: `$COHANDLE_BIN` when set;
+/// otherwise built with cargo (a no-op when fresh) into this test's target directory.
+fn cohandle_binary() -> PathBuf {
+    if let Ok(bin) = std::env::var("COHANDLE_BIN") {
+        return PathBuf::from(bin);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "cohandle-cli", "--bin", "cohandle"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build -p cohandle-cli failed");
+    // This test runs from <target>/debug/deps/; the binary is in <target>/debug/.
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("cohandle")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bus_benchmark_decides_and_applies_every_event() {
+    let workdir =
+        std::env::temp_dir().join(format!("cohandle-bench-bus-test-{}", std::process::id()));
+    let options = cohandle_bench::bus::Options {
+        postgres: postgres_server(),
+        amqp: std::env::var("COHANDLE_TEST_AMQP_HOST")
+            .unwrap_or_else(|_| "127.0.0.1:5672".to_owned()),
+        management: "http://127.0.0.1:15672/api".to_owned(),
+        binary: cohandle_binary(),
+        proposals: 30,
+        naive_proposals: 10,
+        raw_messages: 500,
+        in_flight: 16,
+        confirm_window: 64,
+        workdir,
+        log_statements: false,
+    };
+    let report = cohandle_bench::bus::run(&options).await.unwrap();
+    assert!(
+        report.events >= 30 * 6,
+        "every proposal has at least six steps"
+    );
+    assert_eq!(report.naive_applied, report.naive_events);
+    for phase in [&report.sustained, &report.half_load, &report.catch_up] {
+        assert_eq!(
+            phase.events, report.events,
+            "the same workload in each phase"
+        );
+        assert_eq!(
+            phase.undecided, 0,
+            "every published event has its inbox row"
+        );
+        assert_eq!(
+            phase.rejected, 0,
+            "the plans are valid, so nothing is refused"
+        );
+        assert_eq!(phase.applied, phase.events);
+        assert_eq!(phase.dead_letters, 0);
+        assert!(
+            phase.worker_peak_rss_mib > 0.0,
+            "the worker's VmHWM was read"
+        );
+    }
+    assert!(report.sustained.latency_p50_ms.is_finite());
+    assert!(report.raw_msgs_per_second > 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
