@@ -119,3 +119,55 @@ async fn api_benchmark_takes_every_step_once_through_http_into_sqlite() {
     assert!(report.p50_ms > 0.0 && report.p99_ms >= report.p50_ms);
     assert!(report.engine_events_per_second > 0.0);
 }
+
+/// `cohandle bench --quick`: the whole suite in one run, as a user runs it, at small sizes.
+#[test]
+fn the_whole_suite_runs_in_one_command_and_writes_every_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let output = Command::new(cohandle_binary())
+        .args([
+            "bench",
+            "--quick",
+            "--postgres",
+            &postgres_server(),
+            "--json",
+        ])
+        .arg(&json)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for heading in [
+        "The RabbitMQ door end to end",
+        "SQLite through the API",
+        "the supervisors' queries",
+        "whole suite:",
+    ] {
+        assert!(stdout.contains(heading), "no {heading:?} in\n{stdout}");
+    }
+    let figures: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(figures["bus"]["raw_msgs_per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        figures["bus"]["catch_up"]["applied"],
+        figures["bus"]["events"]
+    );
+    assert_eq!(figures["api_sqlite"]["refused"], 0);
+    assert_eq!(
+        figures["api_sqlite"]["applied"],
+        figures["api_sqlite"]["events"]
+    );
+    assert_eq!(
+        figures["postgres"]["queries"]["latencies"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}
