@@ -540,42 +540,30 @@ impl Hostile {
                 )
                 .await;
             }
-            1 => {
-                let key = self.next_id("wrong-token");
-                let wrong = hex_of(&self.rng.bytes(32));
+            1..=3 => {
+                let (what, label, token) = match kind % 14 {
+                    1 => (
+                        "wrong-token",
+                        "write with a wrong token",
+                        hex_of(&self.rng.bytes(32)),
+                    ),
+                    2 => (
+                        "expired-token",
+                        "write with an expired token",
+                        self.bad.expired.clone(),
+                    ),
+                    _ => (
+                        "revoked-token",
+                        "write with a revoked token",
+                        self.bad.revoked.clone(),
+                    ),
+                };
+                let key = self.next_id(what);
                 self.http(
-                    "write with a wrong token",
+                    label,
                     post,
                     &step(&t.key),
-                    Some(wrong),
-                    Some(key),
-                    empty,
-                    refused(&[401]),
-                )
-                .await;
-            }
-            2 => {
-                let key = self.next_id("expired-token");
-                let expired = self.bad.expired.clone();
-                self.http(
-                    "write with an expired token",
-                    post,
-                    &step(&t.key),
-                    Some(expired),
-                    Some(key),
-                    empty,
-                    refused(&[401]),
-                )
-                .await;
-            }
-            3 => {
-                let key = self.next_id("revoked-token");
-                let revoked = self.bad.revoked.clone();
-                self.http(
-                    "write with a revoked token",
-                    post,
-                    &step(&t.key),
-                    Some(revoked),
+                    Some(token),
                     Some(key),
                     empty,
                     refused(&[401]),

@@ -3,30 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
 use std::process::Command;
 
 fn postgres_server() -> String {
     std::env::var("COHANDLE_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
-
-/// The `cohandle` binary the bus benchmark runs as its worker: `$COHANDLE_BIN` when set;
-/// otherwise built with cargo (a no-op when fresh) into this test's target directory.
-fn cohandle_binary() -> PathBuf {
-    if let Ok(bin) = std::env::var("COHANDLE_BIN") {
-        return PathBuf::from(bin);
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "cohandle-cli", "--bin", "cohandle"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "cargo build -p cohandle-cli failed");
-    // This test runs from <target>/debug/deps/; the binary is in <target>/debug/.
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("cohandle")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,7 +19,7 @@ async fn bus_benchmark_decides_and_applies_every_event() {
         amqp: std::env::var("COHANDLE_TEST_AMQP_HOST")
             .unwrap_or_else(|_| "127.0.0.1:5672".to_owned()),
         management: "http://127.0.0.1:15672/api".to_owned(),
-        binary: cohandle_binary(),
+        binary: cohandle_campaign::children::test_binary(),
         proposals: 30,
         naive_proposals: 10,
         raw_messages: 500,
@@ -125,7 +106,7 @@ async fn api_benchmark_takes_every_step_once_through_http_into_sqlite() {
 fn the_whole_suite_runs_in_one_command_and_writes_every_figure() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
-    let output = Command::new(cohandle_binary())
+    let output = Command::new(cohandle_campaign::children::test_binary())
         .args([
             "bench",
             "--quick",

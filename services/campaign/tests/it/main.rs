@@ -7,26 +7,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use cohandle_campaign::{Options, Profile};
-
-fn cohandle_binary() -> PathBuf {
-    if let Ok(bin) = std::env::var("COHANDLE_BIN") {
-        return PathBuf::from(bin);
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "cohandle-cli", "--bin", "cohandle"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "cargo build -p cohandle-cli failed");
-    // This test runs from <target>/debug/deps/; the binary is in <target>/debug/.
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("cohandle")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_short_campaign_loses_nothing_doubles_nothing_and_lets_no_one_in() {
@@ -40,7 +21,7 @@ async fn the_short_campaign_loses_nothing_doubles_nothing_and_lets_no_one_in() {
         .unwrap_or(20261127);
     let report = cohandle_campaign::run(Options {
         profile: Profile::Short,
-        binary: cohandle_binary(),
+        binary: cohandle_campaign::children::test_binary(),
         seed,
         load: None,
     })
