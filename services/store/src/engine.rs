@@ -12,7 +12,6 @@ use cohandle_workflows::model::ContactMethod;
 use cohandle_workflows::{
     apply, Body, Calendar, Catalog, Definition, Event, Proposal, Rejection, RejectionCode,
 };
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -20,6 +19,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
+use crate::bulk::{self, Conflict};
 use crate::clock::Clock;
 use crate::entities::{disclosure, feedback, history, inbox, outbox, proposal, reply, task, timer};
 use crate::history::{row_hash, GENESIS};
@@ -97,11 +97,29 @@ async fn mark_fired(
 ) -> Result<usize, Error> {
     use sea_orm::sea_query::Expr;
 
+    let late_before = now - crate::monitor::LATE_AFTER;
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        let sql =
+            "UPDATE timers SET state = 'fired', fired_at = $1, claimed_at = $1, claimed_by = $2, \
+                   late = (fire_at < $3) WHERE id = ANY($4)";
+        txn.execute(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            sql,
+            [
+                now.into(),
+                owner.into(),
+                late_before.into(),
+                bulk::text_array(rows.iter().map(|t| t.id.as_str())),
+            ],
+        ))
+        .await?;
+        return Ok(rows.iter().filter(|t| t.fire_at < late_before).count());
+    }
     let mut late_count = 0;
     for late in [false, true] {
         let ids: Vec<String> = rows
             .iter()
-            .filter(|t| (now - t.fire_at > crate::monitor::LATE_AFTER) == late)
+            .filter(|t| (t.fire_at < late_before) == late)
             .map(|t| t.id.clone())
             .collect();
         if late {
@@ -294,11 +312,23 @@ impl Engine {
         source: Source,
     ) -> Result<Vec<Outcome>, Error> {
         let now = self.clock.now().trunc_subsecs(6);
-        let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
-        let mut seen: HashMap<String, Recorded> = inbox::Entity::find()
-            .filter(inbox::Column::EventId.is_in(ids))
-            .all(txn)
-            .await?
+        let ids = events.iter().map(|e| e.id.to_string());
+        let seen_before = if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            inbox::Entity::find()
+                .from_raw_sql(sea_orm::Statement::from_sql_and_values(
+                    sea_orm::DatabaseBackend::Postgres,
+                    "SELECT * FROM inbox WHERE event_id = ANY($1)",
+                    [bulk::text_array(ids)],
+                ))
+                .all(txn)
+                .await?
+        } else {
+            inbox::Entity::find()
+                .filter(inbox::Column::EventId.is_in(ids))
+                .all(txn)
+                .await?
+        };
+        let mut seen: HashMap<String, Recorded> = seen_before
             .into_iter()
             .map(|row| (row.event_id.clone(), recorded(&row)))
             .collect();
@@ -308,7 +338,12 @@ impl Engine {
         let mut keys: Vec<&str> = events.iter().map(|e| e.proposal.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
-        for chunk in keys.chunks(500) {
+        let chunk = if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            keys.len().max(1)
+        } else {
+            500
+        };
+        for chunk in keys.chunks(chunk) {
             loaded.extend(load_many(txn, chunk).await?);
         }
         let mut writes = Writes::default();
@@ -465,11 +500,11 @@ impl Engine {
             }
         }
         update_proposals(txn, updates).await?;
-        insert_all(txn, inserts).await?;
-        upsert_tasks(txn, tasks).await?;
-        insert_all(txn, writes.history).await?;
-        insert_all(txn, writes.inbox).await?;
-        insert_all(txn, writes.outbox).await?;
+        bulk::insert(txn, inserts, Conflict::Fail).await?;
+        bulk::insert(txn, tasks, Conflict::Update(&["proposal_key", "position"])).await?;
+        bulk::insert(txn, writes.history, Conflict::Fail).await?;
+        bulk::insert(txn, writes.inbox, Conflict::Fail).await?;
+        bulk::insert(txn, writes.outbox, Conflict::Fail).await?;
         // Timer effects in order: a cancellation drops what this batch scheduled before it
         // (in memory) and, in one statement, what was stored before the batch.
         let mut schedule: Vec<(String, cohandle_workflows::engine::TimerSpec)> = Vec::new();
@@ -492,8 +527,8 @@ impl Engine {
                 Effect::Notify(_) => {}
             }
         }
-        cancel_timers(txn, "(proposal_key, agency, deadline)", cancel_one).await?;
-        cancel_timers(txn, "(proposal_key, agency)", cancel_all).await?;
+        cancel_timers(txn, ["proposal_key", "agency", "deadline"], cancel_one).await?;
+        cancel_timers(txn, ["proposal_key", "agency"], cancel_all).await?;
         let rows = schedule
             .into_iter()
             .map(|(key, spec)| timer::ActiveModel {
@@ -512,33 +547,12 @@ impl Engine {
                 late: Set(false),
             })
             .collect();
-        insert_timers(txn, rows).await?;
-        upsert_all(
-            txn,
-            writes.replies,
-            &[
-                reply::Column::ProposalKey,
-                reply::Column::Agency,
-                reply::Column::Round,
-            ],
-        )
-        .await?;
-        upsert_all(
-            txn,
-            writes.feedback,
-            &[
-                feedback::Column::ProposalKey,
-                feedback::Column::Agency,
-                feedback::Column::Round,
-            ],
-        )
-        .await?;
-        upsert_all(
-            txn,
-            writes.disclosures,
-            &[disclosure::Column::ProposalKey, disclosure::Column::Agency],
-        )
-        .await?;
+        bulk::insert(txn, rows, Conflict::Ignore(&["id"])).await?;
+        let by_round = Conflict::Update(&["proposal_key", "agency", "round"]);
+        bulk::insert(txn, writes.replies, by_round).await?;
+        bulk::insert(txn, writes.feedback, by_round).await?;
+        let by_agency = Conflict::Update(&["proposal_key", "agency"]);
+        bulk::insert(txn, writes.disclosures, by_agency).await?;
         Ok(())
     }
 
@@ -549,49 +563,6 @@ impl Engine {
             .remove(key)
             .and_then(|entry| entry.proposal.map(|p| (p, entry.version))))
     }
-}
-
-async fn insert_all<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), Error>
-where
-    A: sea_orm::ActiveModelTrait,
-{
-    if rows.is_empty() {
-        return Ok(());
-    }
-    // SQLite takes at most 32766 bound values per statement; stay well below.
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(500).collect();
-        A::Entity::insert_many(chunk).exec(txn).await?;
-    }
-    Ok(())
-}
-
-async fn upsert_all<A, C>(txn: &DatabaseTransaction, rows: Vec<A>, keys: &[C]) -> Result<(), Error>
-where
-    A: sea_orm::ActiveModelTrait,
-    C: sea_orm::ColumnTrait + Copy,
-    <A::Entity as EntityTrait>::Column: From<C>,
-{
-    for row in rows {
-        let key_set: std::collections::HashSet<String> =
-            keys.iter().map(|k| format!("{k:?}")).collect();
-        let updates: Vec<<A::Entity as EntityTrait>::Column> =
-            <<A::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter()
-                .filter(|c| !key_set.contains(&format!("{c:?}")))
-                .collect();
-        let conflict = OnConflict::columns(
-            keys.iter()
-                .map(|k| <A::Entity as EntityTrait>::Column::from(*k)),
-        )
-        .update_columns(updates)
-        .to_owned();
-        A::Entity::insert(row)
-            .on_conflict(conflict)
-            .exec(txn)
-            .await?;
-    }
-    Ok(())
 }
 
 /// A random pause that grows with the attempt, so that writers who collided spread out.
@@ -609,14 +580,23 @@ async fn load_many(
     db: &impl ConnectionTrait,
     keys: &[&str],
 ) -> Result<HashMap<String, Loaded>, Error> {
-    let mut find = proposal::Entity::find()
-        .filter(proposal::Column::Key.is_in(keys.iter().map(|k| (*k).to_owned())))
-        .order_by_asc(proposal::Column::Key);
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        find = find.lock_exclusive();
-    }
+    let rows = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        proposal::Entity::find()
+            .from_raw_sql(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT * FROM proposals WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+                [bulk::text_array(keys.iter().copied())],
+            ))
+            .all(db)
+            .await?
+    } else {
+        proposal::Entity::find()
+            .filter(proposal::Column::Key.is_in(keys.iter().copied()))
+            .all(db)
+            .await?
+    };
     let mut loaded = HashMap::with_capacity(keys.len());
-    for row in find.all(db).await? {
+    for row in rows {
         let proposal: Proposal = serde_json::from_str(&row.document)
             .map_err(|e| Error::Corrupt(format!("proposal {}: {e}", row.key)))?;
         loaded.insert(
@@ -657,15 +637,64 @@ async fn update_proposals(
     use sea_orm::{DatabaseBackend, Statement, Value};
 
     const COLUMNS: &str = "key, version_read, state, due_on, version, document, updated_at, history_seq, history_hash";
+    const SET: &str =
+        "state = v.state, due_on = v.due_on, version = v.version, document = v.document, \
+         updated_at = v.updated_at, history_seq = v.history_seq, history_hash = v.history_hash";
     let backend = txn.get_database_backend();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if backend == DatabaseBackend::Postgres {
+        let records: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(row, version_read)| {
+                serde_json::json!({
+                    "key": row.key,
+                    "version_read": version_read,
+                    "state": row.state,
+                    "due_on": row.due_on,
+                    "version": row.version,
+                    "document": row.document,
+                    "updated_at": row.updated_at,
+                    "history_seq": row.history_seq,
+                    "history_hash": row.history_hash,
+                })
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE proposals SET {SET} FROM json_to_recordset($1::json) AS v(key text, version_read bigint, \
+             state text, due_on date, version bigint, document text, updated_at timestamptz, \
+             history_seq bigint, history_hash text) \
+             WHERE proposals.key = v.key AND proposals.version = v.version_read"
+        );
+        let payload = serde_json::Value::Array(records).to_string();
+        let updated = txn
+            .execute(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [Value::from(payload)],
+            ))
+            .await?
+            .rows_affected();
+        if updated != rows.len() as u64 {
+            return Err(Error::Conflict);
+        }
+        return Ok(());
+    }
+    // SQLite names the columns of a VALUES list itself, so there the rows come as SELECTs.
+    let names: Vec<&str> = COLUMNS.split(", ").collect();
     for chunk in rows.chunks(200) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
-        let mut tuples = Vec::with_capacity(chunk.len());
+        let mut selects = Vec::with_capacity(chunk.len());
         for (row, version_read) in chunk {
-            let marks: Vec<String> = (1..=9)
-                .map(|i| placeholder(backend, values.len() + i))
+            let fields: Vec<String> = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    format!("{} AS {name}", placeholder(backend, values.len() + i + 1))
+                })
                 .collect();
-            tuples.push(marks);
+            selects.push(format!("SELECT {}", fields.join(", ")));
             values.extend([
                 row.key.clone().into(),
                 (*version_read).into(),
@@ -678,37 +707,10 @@ async fn update_proposals(
                 row.history_hash.clone().into(),
             ]);
         }
-        // A VALUES list is cheap to plan on PostgreSQL; SQLite names VALUES columns itself,
-        // so there the rows come as SELECTs.
-        let source = match backend {
-            DatabaseBackend::Postgres => format!(
-                "(VALUES {}) AS v({COLUMNS})",
-                tuples
-                    .iter()
-                    .map(|m| format!("({})", m.join(", ")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            _ => {
-                let names: Vec<&str> = COLUMNS.split(", ").collect();
-                let selects: Vec<String> = tuples
-                    .iter()
-                    .map(|m| {
-                        let fields: Vec<String> = m
-                            .iter()
-                            .zip(&names)
-                            .map(|(mark, name)| format!("{mark} AS {name}"))
-                            .collect();
-                        format!("SELECT {}", fields.join(", "))
-                    })
-                    .collect();
-                format!("({}) AS v", selects.join(" UNION ALL "))
-            }
-        };
         let sql = format!(
-            "UPDATE proposals SET state = v.state, due_on = v.due_on, version = v.version, document = v.document, \
-             updated_at = v.updated_at, history_seq = v.history_seq, history_hash = v.history_hash \
-             FROM {source} WHERE proposals.key = v.key AND proposals.version = v.version_read"
+            "UPDATE proposals SET {SET} FROM ({}) AS v \
+             WHERE proposals.key = v.key AND proposals.version = v.version_read",
+            selects.join(" UNION ALL ")
         );
         let updated = txn
             .execute(Statement::from_sql_and_values(backend, sql, values))
@@ -717,29 +719,6 @@ async fn update_proposals(
         if updated != chunk.len() as u64 {
             return Err(Error::Conflict);
         }
-    }
-    Ok(())
-}
-
-async fn upsert_tasks(
-    txn: &DatabaseTransaction,
-    rows: Vec<task::ActiveModel>,
-) -> Result<(), Error> {
-    use sea_orm::Iterable;
-
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<task::ActiveModel> = rows.by_ref().take(500).collect();
-        let conflict = OnConflict::columns([task::Column::ProposalKey, task::Column::Position])
-            .update_columns(
-                task::Column::iter()
-                    .filter(|c| !matches!(c, task::Column::ProposalKey | task::Column::Position)),
-            )
-            .to_owned();
-        task::Entity::insert_many(chunk)
-            .on_conflict(conflict)
-            .exec(txn)
-            .await?;
     }
     Ok(())
 }
@@ -755,12 +734,37 @@ fn placeholder(backend: sea_orm::DatabaseBackend, n: usize) -> String {
 /// Cancels the pending timers whose `columns` match one of `keys`, in few statements.
 async fn cancel_timers<const N: usize>(
     txn: &DatabaseTransaction,
-    columns: &str,
+    columns: [&str; N],
     keys: Vec<[String; N]>,
 ) -> Result<(), Error> {
     use sea_orm::{Statement, Value};
 
+    if keys.is_empty() {
+        return Ok(());
+    }
     let backend = txn.get_database_backend();
+    if backend == sea_orm::DatabaseBackend::Postgres {
+        // One array per column, joined on the timers_task index: one statement text for any
+        // number of keys.
+        let arrays: Vec<String> = (1..=N).map(|i| format!("${i}::text[]")).collect();
+        let matches: Vec<String> = columns
+            .iter()
+            .map(|c| format!("timers.{c} = c.{c}"))
+            .collect();
+        let sql = format!(
+            "UPDATE timers SET state = 'cancelled' FROM unnest({}) AS c({}) \
+             WHERE timers.state = 'pending' AND {}",
+            arrays.join(", "),
+            columns.join(", "),
+            matches.join(" AND ")
+        );
+        let values: Vec<Value> = (0..N)
+            .map(|i| bulk::text_array(keys.iter().map(|k| k[i].clone())))
+            .collect();
+        txn.execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        return Ok(());
+    }
     for chunk in keys.chunks(300) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * N);
         let mut tuples = Vec::with_capacity(chunk.len());
@@ -772,30 +776,11 @@ async fn cancel_timers<const N: usize>(
             values.extend(key.iter().map(|v| Value::from(v.clone())));
         }
         let sql = format!(
-            "UPDATE timers SET state = 'cancelled' WHERE state = 'pending' AND {columns} IN ({})",
+            "UPDATE timers SET state = 'cancelled' WHERE state = 'pending' AND ({}) IN ({})",
+            columns.join(", "),
             tuples.join(", ")
         );
         txn.execute(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-    }
-    Ok(())
-}
-
-async fn insert_timers(
-    txn: &DatabaseTransaction,
-    rows: Vec<timer::ActiveModel>,
-) -> Result<(), Error> {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<timer::ActiveModel> = rows.by_ref().take(500).collect();
-        timer::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::column(timer::Column::Id)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .do_nothing()
-            .exec(txn)
             .await?;
     }
     Ok(())

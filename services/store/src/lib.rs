@@ -9,6 +9,7 @@
 //! This crate never talks to the broker or to HTTP clients, and never decides a transition
 //! itself: every decision is `cohandle_workflows::apply`.
 
+mod bulk;
 pub mod clock;
 pub mod connect;
 pub mod engine;

@@ -1,0 +1,251 @@
+//! Set-based writes of many rows at once, in statements whose text does not depend on how
+//! many rows there are.
+//!
+//! On PostgreSQL a table's rows travel as one JSON parameter, unpacked by
+//! `json_populate_recordset` into the table's own row type: every batch, large or small,
+//! sends the same statement text, which each connection parses and plans once and keeps
+//! prepared. Lists of keys travel as one array parameter (`= ANY($1)`, `unnest`). On SQLite
+//! (one writer, no network) rows go as multi-row `VALUES` in chunks, as sea-orm builds them.
+
+use chrono::SecondsFormat;
+use sea_orm::sea_query::{ArrayType, OnConflict, Value};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityName,
+    EntityTrait, IdenStatic, Iterable, Statement,
+};
+use serde_json::{Map, Value as Json};
+
+use crate::Error;
+
+/// What an insert does with a row whose key is already stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Conflict {
+    /// Nothing special: a duplicate key is an error.
+    Fail,
+    /// Keep the stored row.
+    Ignore(&'static [&'static str]),
+    /// Overwrite the stored row's other columns. Within one call the last row for a key wins.
+    Update(&'static [&'static str]),
+}
+
+/// Rows of SQLite's multi-row statements: its limit of 32,766 bound values stays far off.
+const SQLITE_CHUNK: usize = 500;
+
+/// Inserts `rows` (all with the same columns set) with the given conflict rule.
+pub(crate) async fn insert<A>(
+    txn: &DatabaseTransaction,
+    rows: Vec<A>,
+    conflict: Conflict,
+) -> Result<(), Error>
+where
+    A: ActiveModelTrait,
+{
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let columns: Vec<<A::Entity as EntityTrait>::Column> =
+        <A::Entity as EntityTrait>::Column::iter()
+            .filter(|c| first.get(*c).is_set() || first.get(*c).is_unchanged())
+            .collect();
+    if txn.get_database_backend() != DatabaseBackend::Postgres {
+        return insert_in_chunks(txn, rows, conflict).await;
+    }
+    let names: Vec<&str> = columns.iter().map(|c| c.as_str()).collect();
+    let mut records = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut record = Map::with_capacity(names.len());
+        for (column, name) in columns.iter().zip(&names) {
+            let value = row.get(*column).into_value().unwrap_or(Value::Bool(None));
+            record.insert((*name).to_owned(), json(value)?);
+        }
+        records.push(record);
+    }
+    if let Conflict::Update(keys) = conflict {
+        records = last_per_key(records, keys);
+    }
+    let table = A::Entity::default().table_name().to_owned();
+    let list = names.join(", ");
+    let on_conflict = match conflict {
+        Conflict::Fail => String::new(),
+        Conflict::Ignore(keys) => format!(" ON CONFLICT ({}) DO NOTHING", keys.join(", ")),
+        Conflict::Update(keys) => format!(
+            " ON CONFLICT ({}) DO UPDATE SET {}",
+            keys.join(", "),
+            names
+                .iter()
+                .filter(|n| !keys.contains(n))
+                .map(|n| format!("{n} = excluded.{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let sql = format!(
+        "INSERT INTO {table} ({list}) SELECT {list} FROM json_populate_recordset(NULL::{table}, $1::json){on_conflict}"
+    );
+    let payload = serde_json::to_string(&records).map_err(|e| Error::Corrupt(e.to_string()))?;
+    txn.execute(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        sql,
+        [Value::from(payload)],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// SQLite: sea-orm's multi-row inserts, a chunk at a time (SQLite applies an upsert row by
+/// row, so a key met twice in one statement ends with its last row).
+async fn insert_in_chunks<A>(
+    txn: &DatabaseTransaction,
+    rows: Vec<A>,
+    conflict: Conflict,
+) -> Result<(), Error>
+where
+    A: ActiveModelTrait,
+{
+    let column = |name: &str| {
+        <A::Entity as EntityTrait>::Column::iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| Error::Corrupt(format!("no column {name}")))
+    };
+    let rule = match conflict {
+        Conflict::Fail => None,
+        Conflict::Ignore(keys) => Some(
+            OnConflict::columns(
+                keys.iter()
+                    .map(|k| column(k))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+            .do_nothing()
+            .to_owned(),
+        ),
+        Conflict::Update(keys) => Some(
+            OnConflict::columns(
+                keys.iter()
+                    .map(|k| column(k))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+            .update_columns(
+                <A::Entity as EntityTrait>::Column::iter().filter(|c| !keys.contains(&c.as_str())),
+            )
+            .to_owned(),
+        ),
+    };
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(SQLITE_CHUNK).collect();
+        let mut insert = A::Entity::insert_many(chunk);
+        if let Some(rule) = &rule {
+            insert = insert.on_conflict(rule.clone());
+        }
+        insert.do_nothing().exec(txn).await?;
+    }
+    Ok(())
+}
+
+/// Keeps the last record for each key, in the order of their last occurrence.
+fn last_per_key(records: Vec<Map<String, Json>>, keys: &[&str]) -> Vec<Map<String, Json>> {
+    let key_of = |r: &Map<String, Json>| -> Vec<Json> {
+        keys.iter()
+            .map(|k| r.get(*k).cloned().unwrap_or(Json::Null))
+            .collect()
+    };
+    let mut last = std::collections::HashMap::new();
+    for (i, record) in records.iter().enumerate() {
+        last.insert(key_of(record), i);
+    }
+    if last.len() == records.len() {
+        return records;
+    }
+    records
+        .into_iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(&key_of(r)) == Some(i))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// A column value as `json_populate_recordset` reads it back into the column's type.
+fn json(value: Value) -> Result<Json, Error> {
+    Ok(match value {
+        Value::Bool(v) => v.map_or(Json::Null, Json::Bool),
+        Value::Int(v) => v.map_or(Json::Null, Json::from),
+        Value::BigInt(v) => v.map_or(Json::Null, Json::from),
+        Value::String(v) => v.map_or(Json::Null, |s| Json::String(*s)),
+        Value::ChronoDate(v) => v.map_or(Json::Null, |d| Json::String(d.to_string())),
+        Value::ChronoDateTimeUtc(v) => v.map_or(Json::Null, |t| {
+            Json::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        }),
+        other => {
+            return Err(Error::Corrupt(format!(
+                "a bulk write met a column value it does not carry: {other:?}"
+            )))
+        }
+    })
+}
+
+/// A list of strings as one PostgreSQL `text[]` parameter.
+pub(crate) fn text_array<I>(items: I) -> Value
+where
+    I: IntoIterator,
+    I::Item: Into<String>,
+{
+    Value::Array(
+        ArrayType::String,
+        Some(Box::new(
+            items
+                .into_iter()
+                .map(|s| Value::String(Some(Box::new(s.into()))))
+                .collect(),
+        )),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(pairs: &[(&str, i64)]) -> Map<String, Json> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Json::from(*v)))
+            .collect()
+    }
+
+    #[test]
+    fn the_last_row_for_a_key_wins_and_order_is_kept() {
+        let rows = vec![
+            record(&[("k", 1), ("v", 10)]),
+            record(&[("k", 2), ("v", 20)]),
+            record(&[("k", 1), ("v", 11)]),
+        ];
+        let kept = last_per_key(rows, &["k"]);
+        assert_eq!(
+            kept,
+            vec![
+                record(&[("k", 2), ("v", 20)]),
+                record(&[("k", 1), ("v", 11)])
+            ]
+        );
+    }
+
+    #[test]
+    fn values_become_what_postgres_reads_back() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-27T09:57:08.123456Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            json(Value::from(at)).unwrap(),
+            Json::String("2026-11-27T09:57:08.123456Z".to_owned())
+        );
+        assert_eq!(
+            json(Value::from(
+                chrono::NaiveDate::from_ymd_opt(2027, 2, 1).unwrap()
+            ))
+            .unwrap(),
+            Json::String("2027-02-01".to_owned())
+        );
+        assert_eq!(json(Value::String(None)).unwrap(), Json::Null);
+        assert_eq!(json(Value::BigInt(Some(7))).unwrap(), Json::from(7));
+        assert!(json(Value::Double(Some(1.0))).is_err());
+    }
+}
