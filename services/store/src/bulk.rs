@@ -200,6 +200,14 @@ where
     )
 }
 
+/// A list of numbers as one PostgreSQL `bigint[]` parameter.
+pub(crate) fn bigint_array(items: impl IntoIterator<Item = i64>) -> Value {
+    Value::Array(
+        ArrayType::BigInt,
+        Some(Box::new(items.into_iter().map(Value::from).collect())),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

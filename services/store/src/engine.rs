@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 use cohandle_workflows::definition::DeadlineKind;
 use cohandle_workflows::engine::{Change, Effect, Notification, Recipient};
-use cohandle_workflows::model::ContactMethod;
+use cohandle_workflows::model::{ContactMethod, DisclosureScope};
 use cohandle_workflows::{
     apply, Body, Calendar, Catalog, Definition, Event, Proposal, Rejection, RejectionCode,
 };
@@ -23,6 +23,7 @@ use crate::bulk::{self, Conflict};
 use crate::clock::Clock;
 use crate::entities::{disclosure, feedback, history, inbox, outbox, proposal, reply, task, timer};
 use crate::history::{row_hash, GENESIS};
+use crate::statistics::Deltas;
 use crate::Error;
 
 /// How often a batch is retried when a concurrent writer changed one of its proposals.
@@ -172,6 +173,7 @@ struct Writes {
     replies: Vec<reply::ActiveModel>,
     feedback: Vec<feedback::ActiveModel>,
     disclosures: Vec<disclosure::ActiveModel>,
+    statistics: Deltas,
 }
 
 impl Engine {
@@ -468,6 +470,7 @@ impl Engine {
         let mut updates = Vec::new();
         let mut inserts = Vec::new();
         let mut tasks = Vec::new();
+        let mut deltas = writes.statistics;
         let mut entries: Vec<(&String, &Loaded)> = loaded.iter().filter(|(_, e)| e.dirty).collect();
         entries.sort_by_key(|(key, _)| *key);
         for (_, entry) in entries {
@@ -487,8 +490,10 @@ impl Engine {
                 .as_ref()
                 .map(|p| task_models(p, &def))
                 .unwrap_or_default();
+            let after = task_models(proposal, &def);
+            deltas.tasks(&before, &after);
             tasks.extend(
-                task_models(proposal, &def)
+                after
                     .into_iter()
                     .filter(|t| !before.contains(t))
                     .map(task_active),
@@ -553,6 +558,8 @@ impl Engine {
         bulk::insert(txn, writes.feedback, by_round).await?;
         let by_agency = Conflict::Update(&["proposal_key", "agency"]);
         bulk::insert(txn, writes.disclosures, by_agency).await?;
+        // Last, so that the counter rows every writer shares stay locked the least time.
+        crate::statistics::apply(txn, &deltas).await?;
         Ok(())
     }
 
@@ -724,11 +731,28 @@ async fn update_proposals(
 }
 
 /// `$n` on PostgreSQL, `?n` on SQLite.
-fn placeholder(backend: sea_orm::DatabaseBackend, n: usize) -> String {
+pub(crate) fn placeholder(backend: sea_orm::DatabaseBackend, n: usize) -> String {
     match backend {
         sea_orm::DatabaseBackend::Postgres => format!("${n}"),
         _ => format!("?{n}"),
     }
+}
+
+/// Rows as a list of `(…, …)` tuples of placeholders, with their values in order.
+pub(crate) fn value_tuples<const N: usize>(
+    backend: sea_orm::DatabaseBackend,
+    rows: &[[sea_orm::Value; N]],
+) -> (String, Vec<sea_orm::Value>) {
+    let mut values = Vec::with_capacity(rows.len() * N);
+    let mut tuples = Vec::with_capacity(rows.len());
+    for row in rows {
+        let marks: Vec<String> = (1..=N)
+            .map(|i| placeholder(backend, values.len() + i))
+            .collect();
+        tuples.push(format!("({})", marks.join(", ")));
+        values.extend(row.iter().cloned());
+    }
+    (tuples.join(", "), values)
 }
 
 /// Cancels the pending timers whose `columns` match one of `keys`, in few statements.
@@ -765,20 +789,12 @@ async fn cancel_timers<const N: usize>(
             .await?;
         return Ok(());
     }
+    let keys: Vec<[Value; N]> = keys.into_iter().map(|k| k.map(Value::from)).collect();
     for chunk in keys.chunks(300) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * N);
-        let mut tuples = Vec::with_capacity(chunk.len());
-        for key in chunk {
-            let marks: Vec<String> = (0..N)
-                .map(|i| placeholder(backend, values.len() + i + 1))
-                .collect();
-            tuples.push(format!("({})", marks.join(", ")));
-            values.extend(key.iter().map(|v| Value::from(v.clone())));
-        }
+        let (tuples, values) = value_tuples(backend, chunk);
         let sql = format!(
-            "UPDATE timers SET state = 'cancelled' WHERE state = 'pending' AND ({}) IN ({})",
-            columns.join(", "),
-            tuples.join(", ")
+            "UPDATE timers SET state = 'cancelled' WHERE state = 'pending' AND ({}) IN ({tuples})",
+            columns.join(", ")
         );
         txn.execute(Statement::from_sql_and_values(backend, sql, values))
             .await?;
@@ -1111,7 +1127,8 @@ fn task_active(m: task::Model) -> task::ActiveModel {
     }
 }
 
-/// Rows for the statistics tables, written when an event adds to them.
+/// Rows for the statistics tables, written when an event adds to them, and what they change
+/// in the counters.
 fn project(writes: &mut Writes, before: Option<&Proposal>, after: &Proposal, event: &Event) {
     let agency = match &event.body {
         Body::SendReply(_) | Body::RecordDisclosure(_) => event.actor.agency.clone(),
@@ -1122,9 +1139,10 @@ fn project(writes: &mut Writes, before: Option<&Proposal>, after: &Proposal, eve
         return;
     };
     let key = after.key.to_string();
+    let was = before.and_then(|p| p.task(&agency));
     match &event.body {
         Body::SendReply(dispatch) => {
-            let due_before = before.and_then(|p| p.task(&agency)).and_then(|t| {
+            let due_before = was.and_then(|t| {
                 ["rehandling", "reply"]
                     .iter()
                     .find_map(|n| t.deadlines.get(*n))
@@ -1133,28 +1151,43 @@ fn project(writes: &mut Writes, before: Option<&Proposal>, after: &Proposal, eve
             let (Some(draft), Some(signature)) = (&task.draft, &task.signature) else {
                 return;
             };
+            let round = task.replies.len() as i32;
+            let result_class = format!("{:?}", draft.result_class);
+            let on_time = due_before.is_none_or(|due| dispatch.sent_on <= due);
+            let met_deputy = task
+                .contacts
+                .iter()
+                .any(|c| c.method == ContactMethod::Meeting);
+            writes
+                .statistics
+                .reply(agency.as_str(), round, &result_class, on_time, met_deputy);
             writes.replies.push(reply::ActiveModel {
                 proposal_key: Set(key),
                 agency: Set(agency.to_string()),
-                round: Set(task.replies.len() as i32),
+                round: Set(round),
                 document_number: Set(draft.document_number.clone()),
-                result_class: Set(format!("{:?}", draft.result_class)),
+                result_class: Set(result_class),
                 signer: Set(signature.signer.clone()),
                 signed_on: Set(signature.signed_on),
                 sent_on: Set(dispatch.sent_on),
                 due_on: Set(due_before),
-                on_time: Set(due_before.is_none_or(|due| dispatch.sent_on <= due)),
-                met_deputy: Set(task
-                    .contacts
-                    .iter()
-                    .any(|c| c.method == ContactMethod::Meeting)),
+                on_time: Set(on_time),
+                met_deputy: Set(met_deputy),
             });
         }
         Body::RecordFeedback { feedback: f, .. } => {
+            let round = task.feedback.len() as i32;
+            writes.statistics.feedback(
+                agency.as_str(),
+                round,
+                f.satisfaction.is_satisfied(),
+                was.and_then(|t| t.feedback.last())
+                    .map(|previous| previous.satisfaction.is_satisfied()),
+            );
             writes.feedback.push(feedback::ActiveModel {
                 proposal_key: Set(key),
                 agency: Set(agency.to_string()),
-                round: Set(task.feedback.len() as i32),
+                round: Set(round),
                 satisfaction: Set(serde_json::to_value(f.satisfaction)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
@@ -1163,6 +1196,13 @@ fn project(writes: &mut Writes, before: Option<&Proposal>, after: &Proposal, eve
             });
         }
         Body::RecordDisclosure(d) => {
+            let full = |scope| scope == DisclosureScope::Full;
+            writes.statistics.disclosure(
+                agency.as_str(),
+                full(d.scope),
+                was.and_then(|t| t.disclosure.as_ref())
+                    .map(|p| full(p.scope)),
+            );
             writes.disclosures.push(disclosure::ActiveModel {
                 proposal_key: Set(key),
                 agency: Set(agency.to_string()),

@@ -4,6 +4,8 @@
 //!   history, inbox, outbox and timers in one transaction; retried on a version conflict.
 //! - [`entities`] and [`migration`]: the tables, on PostgreSQL and SQLite alike.
 //! - [`history`]: the hash chain over each proposal's history and its verification.
+//! - [`statistics`]: the per-agency counters the one path keeps for the supervisors'
+//!   statistics, and their recount from the rows.
 //! - [`connect`]: opening `database.url`; [`clock`]: the injected clock.
 //!
 //! This crate never talks to the broker or to HTTP clients, and never decides a transition
@@ -20,6 +22,7 @@ pub mod migration;
 pub mod monitor;
 pub mod queries;
 pub mod relay;
+pub mod statistics;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, Outcome, Source};

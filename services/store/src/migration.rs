@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(HistoryHead),
             Box::new(TimersInFiringOrder),
             Box::new(StatisticsByAgency),
+            Box::new(AgencyStatistics),
         ]
     }
 }
@@ -322,6 +323,54 @@ impl MigrationTrait for StatisticsByAgency {
         db.execute_unprepared("DROP INDEX IF EXISTS replies_agency")
             .await?;
         db.execute_unprepared("DROP INDEX IF EXISTS feedback_agency")
+            .await?;
+        Ok(())
+    }
+}
+
+/// Per-agency counters for the statistics, kept by the one path; filled from the rows when
+/// created, so an upgraded database reads the same figures as before.
+struct AgencyStatistics;
+
+impl MigrationName for AgencyStatistics {
+    fn name(&self) -> &str {
+        "m20261127_000007_agency_statistics"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AgencyStatistics {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.has_table("agency_statistics").await? {
+            return Ok(());
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("agency_statistics"))
+                    .col(ColumnDef::new(Alias::new("agency")).text().not_null())
+                    .col(ColumnDef::new(Alias::new("name")).text().not_null())
+                    .col(
+                        ColumnDef::new(Alias::new("value"))
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(Alias::new("agency"))
+                            .col(Alias::new("name")),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        crate::statistics::fill(manager.get_connection()).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE IF EXISTS agency_statistics")
             .await?;
         Ok(())
     }

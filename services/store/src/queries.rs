@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Statement,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 
@@ -164,98 +163,11 @@ pub struct Statistics {
     pub published_share: Option<f64>,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct Counts {
-    total: Option<i64>,
-    hits: Option<i64>,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct ClassCount {
-    result_class: String,
-    n: i64,
-}
-
-fn rate(hits: i64, total: i64) -> Option<f64> {
-    (total > 0).then(|| hits as f64 / total as f64)
-}
-
-async fn counts(
-    db: &DatabaseConnection,
-    sql: &str,
-    agency: Option<&str>,
-) -> Result<(i64, i64), Error> {
-    let backend = db.get_database_backend();
-    let (sql, values) = match agency {
-        Some(a) => (
-            sql.replace("/*agency*/", " AND agency = $1"),
-            vec![a.into()],
-        ),
-        None => (sql.replace("/*agency*/", ""), vec![]),
-    };
-    let sql = if backend == sea_orm::DatabaseBackend::Sqlite {
-        sql.replace("$1", "?1")
-    } else {
-        sql
-    };
-    let row = Counts::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
-        .one(db)
-        .await?;
-    Ok(row.map_or((0, 0), |c| (c.total.unwrap_or(0), c.hits.unwrap_or(0))))
-}
-
-/// Statistics over every agency, or one.
+/// Statistics over every agency, or one, read from the counters the one path keeps
+/// ([`crate::statistics`]).
 pub async fn statistics(
     db: &DatabaseConnection,
     agency: Option<&str>,
 ) -> Result<Statistics, Error> {
-    let (handler_tasks, completed) = counts(
-        db,
-        "SELECT COUNT(*) AS total, SUM(CASE WHEN terminal THEN 1 ELSE 0 END) AS hits FROM tasks WHERE active AND role <> 'co_handler' /*agency*/",
-        agency,
-    )
-    .await?;
-    let (replies, on_time) = counts(db, "SELECT COUNT(*) AS total, SUM(CASE WHEN on_time THEN 1 ELSE 0 END) AS hits FROM replies WHERE round = 1 /*agency*/", agency).await?;
-    let (_, met) = counts(db, "SELECT COUNT(*) AS total, SUM(CASE WHEN met_deputy THEN 1 ELSE 0 END) AS hits FROM replies WHERE round = 1 /*agency*/", agency).await?;
-    let (first_total, first_ok) = counts(
-        db,
-        "SELECT COUNT(*) AS total, SUM(CASE WHEN satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END) AS hits FROM feedback WHERE round = 1 /*agency*/",
-        agency,
-    )
-    .await?;
-    let (final_total, final_ok) = counts(
-        db,
-        "SELECT COUNT(*) AS total, SUM(CASE WHEN satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END) AS hits FROM feedback f \
-         WHERE round = (SELECT MAX(round) FROM feedback g WHERE g.proposal_key = f.proposal_key AND g.agency = f.agency) /*agency*/",
-        agency,
-    )
-    .await?;
-    let (_, published) = counts(db, "SELECT COUNT(*) AS total, SUM(CASE WHEN scope = 'full' THEN 1 ELSE 0 END) AS hits FROM disclosures WHERE 1 = 1 /*agency*/", agency).await?;
-    let backend = db.get_database_backend();
-    let class_sql = match (agency, backend) {
-        (Some(_), sea_orm::DatabaseBackend::Postgres) => "SELECT result_class, COUNT(*) AS n FROM replies WHERE round = 1 AND agency = $1 GROUP BY result_class",
-        (Some(_), _) => "SELECT result_class, COUNT(*) AS n FROM replies WHERE round = 1 AND agency = ?1 GROUP BY result_class",
-        (None, _) => "SELECT result_class, COUNT(*) AS n FROM replies WHERE round = 1 GROUP BY result_class",
-    };
-    let values: Vec<sea_orm::Value> = agency.map(|a| vec![a.into()]).unwrap_or_default();
-    let classes =
-        ClassCount::find_by_statement(Statement::from_sql_and_values(backend, class_sql, values))
-            .all(db)
-            .await?;
-    let class_shares = classes
-        .into_iter()
-        .map(|c| (c.result_class, c.n as f64 / replies.max(1) as f64))
-        .collect();
-    Ok(Statistics {
-        handler_tasks,
-        completed,
-        completion_rate: rate(completed, handler_tasks),
-        replies,
-        on_time_rate: rate(on_time, replies),
-        first_time_satisfaction_rate: rate(first_ok, first_total),
-        final_satisfaction_rate: rate(final_ok, final_total),
-        meeting_rate: rate(met, replies),
-        class_shares,
-        published_share: rate(published, replies),
-    })
+    crate::statistics::read(db, agency).await
 }

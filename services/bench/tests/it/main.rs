@@ -88,6 +88,15 @@ async fn queries_and_raw_postgres_benchmarks_run() {
         2_000 + 1,
         "the seeded leads and the case's lead"
     );
+    assert_eq!(
+        cohandle_store::statistics::counters(&db, None)
+            .await
+            .unwrap(),
+        cohandle_store::statistics::recount_counters(&db, None)
+            .await
+            .unwrap(),
+        "the counters are rebuilt from the seeded rows"
+    );
     scratch.drop_now().await.unwrap();
 }
 

@@ -5,4 +5,5 @@
 
 mod engine;
 mod monitor;
+mod statistics;
 mod support;
