@@ -3,7 +3,9 @@
 //!
 //! Per partition queue (single active consumer, so one worker at a time per partition):
 //!
-//! 1. collect a batch: up to `batch_size` deliveries, or whatever came within `linger`;
+//! 1. collect a batch: the deliveries that have arrived, up to `batch_size` (waiting up to
+//!    `linger` for more, when set; by default none: while one batch commits the next one
+//!    gathers in the prefetch window, so batches grow with the load on their own);
 //! 2. screen each delivery without the database: retried too often, no `user-id`, a body
 //!    that does not decode → a dead letter;
 //! 3. identify the senders (`user-id` → registered agency and kind) and check each
@@ -57,7 +59,8 @@ pub struct Options {
     pub prefetch: u16,
     /// Deliveries applied in one transaction at most.
     pub batch_size: usize,
-    /// How long a batch waits for more deliveries after its first.
+    /// How long a batch waits for more deliveries after its first (zero: it takes only
+    /// what has already arrived).
     pub linger: Duration,
     /// Rounds through the retry queue after which a message is dead-lettered instead.
     pub max_retry_rounds: u64,
@@ -73,9 +76,9 @@ impl Options {
         Self {
             url: url.into(),
             topology: Topology::default(),
-            prefetch: 200,
-            batch_size: 100,
-            linger: Duration::from_millis(20),
+            prefetch: 500,
+            batch_size: 250,
+            linger: Duration::ZERO,
             max_retry_rounds: 5,
             connection_name: format!("cohandle-worker-{}", std::process::id()),
             agencies: Vec::new(),

@@ -38,7 +38,8 @@ pub struct AmqpSettings {
     pub prefetch: u16,
     /// Events applied per transaction at most.
     pub batch_size: usize,
-    /// How long a batch waits for more events after its first, in milliseconds.
+    /// How long a batch waits for more events after its first, in milliseconds (0: it
+    /// takes what has arrived).
     pub linger_ms: u64,
     /// Deliveries of one message before the broker sends it round the retry queue.
     pub delivery_limit: u32,
@@ -58,9 +59,9 @@ impl Default for AmqpSettings {
         Self {
             url: None,
             partitions: topology.partitions,
-            prefetch: 200,
-            batch_size: 100,
-            linger_ms: 20,
+            prefetch: 500,
+            batch_size: 250,
+            linger_ms: 0,
             delivery_limit: topology.delivery_limit,
             retry_delay_ms: topology.retry_delay.as_millis() as u64,
             max_retry_rounds: 5,
