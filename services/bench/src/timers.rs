@@ -28,6 +28,10 @@ pub struct Report {
     pub pending: u64,
     pub due: u64,
     pub monitors: usize,
+    /// Passes each monitor runs at once.
+    pub claimers: usize,
+    /// Timers each pass fires per transaction.
+    pub page: u64,
     pub seconds: f64,
     pub fired_per_second: f64,
     /// Plain UPDATEs of the same number of rows, in pages, on the same database: the floor.
@@ -90,14 +94,27 @@ fn assignment(i: u64) -> anyhow::Result<Event> {
 }
 
 /// Runs the benchmark on a scratch database of `server`.
-pub async fn run(server: &str, pending: u64, due: u64, monitors: usize) -> anyhow::Result<Report> {
+/// `page`: timers each monitor fires per transaction (and the raw floor claims per statement).
+pub async fn run(
+    server: &str,
+    pending: u64,
+    due: u64,
+    monitors: usize,
+    page: u64,
+) -> anyhow::Result<Report> {
     let scratch = ScratchDb::create(server).await?;
-    let result = run_in(&scratch.url, pending, due, monitors).await;
+    let result = run_in(&scratch.url, pending, due, monitors, page).await;
     scratch.drop_now().await?;
     result
 }
 
-async fn run_in(url: &str, pending: u64, due: u64, monitors: usize) -> anyhow::Result<Report> {
+async fn run_in(
+    url: &str,
+    pending: u64,
+    due: u64,
+    monitors: usize,
+    page: u64,
+) -> anyhow::Result<Report> {
     let db = connect::connect_and_migrate(url).await?;
     let clock = Arc::new(ManualClock::new(at("2020-02-26")));
     let engine = Engine::new(
@@ -136,16 +153,20 @@ async fn run_in(url: &str, pending: u64, due: u64, monitors: usize) -> anyhow::R
     eprintln!("  seeded {proposals} proposals ({due_timers} due timers) and {filler} future timers in {:.1}s", seed_started.elapsed().as_secs_f64());
 
     // The raw floor: claiming and marking the same number of rows with plain statements.
-    let raw = raw_claims(&db, due_timers).await?;
+    let raw = raw_claims(&db, due_timers, page).await?;
 
     clock.set(at("2020-12-31"));
     let started = Instant::now();
     let mut handles = Vec::new();
+    // Each monitor runs its passes as `cohandle monitor` does: several claimers at once.
+    let claimers = monitor::Options::default().claimers;
     for m in 0..monitors {
-        let engine = engine.clone();
-        handles.push(tokio::spawn(async move {
-            monitor::catch_up(&engine, &format!("bench-{m}"), 500).await
-        }));
+        for c in 0..claimers {
+            let engine = engine.clone();
+            handles.push(tokio::spawn(async move {
+                monitor::catch_up(&engine, &format!("bench-{m}/{c}"), page).await
+            }));
+        }
     }
     let mut fired = 0;
     for handle in handles {
@@ -162,6 +183,8 @@ async fn run_in(url: &str, pending: u64, due: u64, monitors: usize) -> anyhow::R
         pending: due_timers + filler,
         due: due_timers,
         monitors,
+        claimers,
+        page,
         seconds,
         fired_per_second: rate,
         raw_claim_per_second: raw,
@@ -169,8 +192,8 @@ async fn run_in(url: &str, pending: u64, due: u64, monitors: usize) -> anyhow::R
     })
 }
 
-/// Rows per second for claim-then-mark on a copy of the due rows, in pages of 500.
-async fn raw_claims(db: &sea_orm::DatabaseConnection, rows: u64) -> anyhow::Result<f64> {
+/// Rows per second for claim-then-mark on a copy of the due rows, `page` rows a statement.
+async fn raw_claims(db: &sea_orm::DatabaseConnection, rows: u64, page: u64) -> anyhow::Result<f64> {
     db.execute_unprepared(&format!(
         "CREATE TABLE raw_timers AS SELECT id, fire_at, state, claimed_by FROM timers WHERE fire_at < TIMESTAMPTZ '2021-01-01' LIMIT {rows}; \
          CREATE INDEX raw_timers_due ON raw_timers (state, fire_at)"
@@ -181,8 +204,8 @@ async fn raw_claims(db: &sea_orm::DatabaseConnection, rows: u64) -> anyhow::Resu
         let claimed = db
             .execute(Statement::from_string(
                 db.get_database_backend(),
-                "WITH c AS (SELECT id FROM raw_timers WHERE state = 'pending' ORDER BY fire_at LIMIT 500 FOR UPDATE SKIP LOCKED) \
-                 UPDATE raw_timers SET state = 'fired', claimed_by = 'raw' FROM c WHERE raw_timers.id = c.id",
+                format!("WITH c AS (SELECT id FROM raw_timers WHERE state = 'pending' ORDER BY fire_at LIMIT {page} FOR UPDATE SKIP LOCKED) \
+                 UPDATE raw_timers SET state = 'fired', claimed_by = 'raw' FROM c WHERE raw_timers.id = c.id"),
             ))
             .await?
             .rows_affected();

@@ -109,6 +109,9 @@ pub enum BenchCommand {
         due: u64,
         #[arg(long, default_value_t = 2)]
         monitors: usize,
+        /// Timers each monitor fires per transaction (default: the monitor's own).
+        #[arg(long, default_value_t = cohandle_store::monitor::Options::default().page)]
+        page: u64,
         /// Small sizes, for a smoke test.
         #[arg(long)]
         quick: bool,
@@ -194,6 +197,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             pending,
             due,
             monitors,
+            page,
             quick,
             json,
         } => {
@@ -202,7 +206,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             } else {
                 (pending, due)
             };
-            timers(&postgres, pending, due, monitors, &json).await
+            timers(&postgres, pending, due, monitors, page, &json).await
         }
     }
 }
@@ -336,10 +340,17 @@ async fn timers(
     pending: u64,
     due: u64,
     monitors: usize,
+    page: u64,
     json: &Path,
 ) -> anyhow::Result<ExitCode> {
-    println!("timers: {pending} pending, {due} due at once, {monitors} monitors");
-    let report = cohandle_bench::timers::run(postgres, pending, due, monitors).await?;
+    println!(
+        "timers: {pending} pending, {due} due at once, {monitors} monitors, {page} per transaction"
+    );
+    let report = cohandle_bench::timers::run(postgres, pending, due, monitors, page).await?;
+    println!(
+        "  {} monitors × {} claimers each, {} timers per transaction",
+        report.monitors, report.claimers, report.page
+    );
     println!("| measure | value |\n|---|---|");
     println!("| pending timers | {} |", report.pending);
     println!("| due at once | {} |", report.due);

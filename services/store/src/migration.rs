@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(TimersInFiringOrder),
             Box::new(StatisticsByAgency),
             Box::new(AgencyStatistics),
+            Box::new(RoomForUpdates),
         ]
     }
 }
@@ -374,4 +375,46 @@ impl MigrationTrait for AgencyStatistics {
             .await?;
         Ok(())
     }
+}
+
+/// Room in each page of the tables rewritten in place on every event (PostgreSQL): an update
+/// that changes no indexed column then stays on its page (a heap-only update) and touches
+/// none of the table's indexes. A proposal's reminders and most steps change only its
+/// document and version; the counters change only their value.
+struct RoomForUpdates;
+
+impl MigrationName for RoomForUpdates {
+    fn name(&self) -> &str {
+        "m20261127_000008_room_for_updates"
+    }
+}
+
+/// Tables and the share of each page new rows may fill.
+const FILLFACTORS: [(&str, u8); 3] = [("proposals", 70), ("tasks", 80), ("agency_statistics", 50)];
+
+#[async_trait::async_trait]
+impl MigrationTrait for RoomForUpdates {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        set_fillfactors(manager, |fill| fill).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        set_fillfactors(manager, |_| 100).await
+    }
+}
+
+async fn set_fillfactors(manager: &SchemaManager<'_>, fill: fn(u8) -> u8) -> Result<(), DbErr> {
+    if manager.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    for (table, percent) in FILLFACTORS {
+        manager
+            .get_connection()
+            .execute_unprepared(&format!(
+                "ALTER TABLE {table} SET (fillfactor = {})",
+                fill(percent)
+            ))
+            .await?;
+    }
+    Ok(())
 }

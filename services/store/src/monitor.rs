@@ -97,6 +97,10 @@ pub struct Options {
     pub owner: String,
     /// Timers claimed and fired per transaction.
     pub page: u64,
+    /// Passes this monitor runs at once, each claiming its own page (`FOR UPDATE SKIP
+    /// LOCKED`): while one pass waits on its commit, another decides. Claims are recorded as
+    /// `<owner>/<n>`.
+    pub claimers: usize,
     /// Pause between polls when nothing is due.
     pub idle: std::time::Duration,
 }
@@ -105,26 +109,74 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             owner: format!("monitor-{}", std::process::id()),
-            page: 500,
+            page: 1000,
+            claimers: 2,
             idle: std::time::Duration::from_secs(1),
         }
     }
 }
 
-/// Fires due timers until `shutdown` completes; a pass in progress finishes first.
+/// Fires due timers until `shutdown` completes; passes in progress finish first.
 pub async fn run(
     engine: Engine,
     options: Options,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), Error> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let claimers = options.claimers.max(1);
+    let mut passes = tokio::task::JoinSet::new();
+    for n in 0..claimers {
+        let owner = if claimers == 1 {
+            options.owner.clone()
+        } else {
+            format!("{}/{n}", options.owner)
+        };
+        passes.spawn(claim_loop(
+            engine.clone(),
+            owner,
+            options.clone(),
+            stopped.clone(),
+        ));
+    }
     tokio::pin!(shutdown);
-    let mut failures: u32 = 0;
+    let mut result = Ok(());
     loop {
-        let pause = match fire_due(&engine, &options.owner, options.page).await {
+        tokio::select! {
+            () = &mut shutdown, if !*stop.borrow() => {
+                let _ = stop.send(true);
+            }
+            joined = passes.join_next() => match joined {
+                None => return result,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(error))) => {
+                    // One claimer failed for good: stop the others and report it.
+                    let _ = stop.send(true);
+                    result = Err(error);
+                }
+                Some(Err(panicked)) => {
+                    let _ = stop.send(true);
+                    result = Err(Error::Corrupt(format!("a monitor pass failed: {panicked}")));
+                }
+            },
+        }
+    }
+}
+
+/// One claimer: pass after pass while pages come back full, then a pause.
+async fn claim_loop(
+    engine: Engine,
+    owner: String,
+    options: Options,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let mut failures: u32 = 0;
+    while !*stopped.borrow() {
+        let pause = match fire_due(&engine, &owner, options.page).await {
             Ok(pass) => {
                 failures = 0;
                 if pass.claimed > 0 {
                     tracing::info!(
+                        owner = %owner,
                         claimed = pass.claimed,
                         applied = pass.applied,
                         refused = pass.refused,
@@ -146,10 +198,11 @@ pub async fn run(
             Err(error) => return Err(error),
         };
         tokio::select! {
-            () = &mut shutdown => return Ok(()),
+            _ = stopped.changed() => {}
             () = tokio::time::sleep(pause) => {}
         }
     }
+    Ok(())
 }
 
 /// The agency code the calendar job sends under.

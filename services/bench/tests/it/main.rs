@@ -60,7 +60,7 @@ async fn bus_benchmark_decides_and_applies_every_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timers_benchmark_fires_every_due_timer() {
-    let report = cohandle_bench::timers::run(&postgres_server(), 3_000, 240, 2)
+    let report = cohandle_bench::timers::run(&postgres_server(), 3_000, 240, 2, 100)
         .await
         .unwrap();
     assert_eq!(report.due, 240);
