@@ -51,6 +51,14 @@ where
         return insert_in_chunks(txn, rows, conflict).await;
     }
     let names: Vec<&str> = columns.iter().map(|c| c.as_str()).collect();
+    if let Conflict::Ignore(keys) | Conflict::Update(keys) = conflict {
+        if let Some(unset) = keys.iter().find(|k| !names.contains(k)) {
+            return Err(Error::Corrupt(format!(
+                "rows for {} leave their key column {unset} unset",
+                A::Entity::default().table_name()
+            )));
+        }
+    }
     let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut record = Map::with_capacity(names.len());
@@ -181,6 +189,16 @@ fn json(value: Value) -> Result<Json, Error> {
             )))
         }
     })
+}
+
+/// The entity's columns by name, for a `SELECT` whose result keeps its shape when a later
+/// migration adds a column (a prepared `SELECT *` would then fail on every pooled
+/// connection).
+pub(crate) fn column_list<E: EntityTrait>() -> String {
+    E::Column::iter()
+        .map(|c| c.as_str().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A list of strings as one PostgreSQL `text[]` parameter.

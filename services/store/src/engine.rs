@@ -87,6 +87,61 @@ pub struct FiredTimers {
     pub outcomes: Vec<Outcome>,
     /// How many fired later than [`crate::monitor::LATE_AFTER`] after their moment.
     pub late: usize,
+    /// Due timers taken but left pending for a later pass: their proposal was being
+    /// changed by another transaction.
+    pub busy: usize,
+}
+
+/// PostgreSQL: of the timers taken, keeps those whose proposal this transaction locks at
+/// once (`FOR UPDATE SKIP LOCKED`, in key order) and those of a proposal that does not
+/// exist (its event is refused and recorded). The others stay pending for a later pass.
+///
+/// A claimer thus never waits for a proposal while holding timers: a transaction that holds
+/// the proposal and cancels its timers may wait for the claimer, never the other way round,
+/// so two monitors (or a monitor and a bus batch) cannot deadlock.
+async fn keep_free_proposals(
+    txn: &DatabaseTransaction,
+    timers: Vec<timer::Model>,
+) -> Result<(Vec<timer::Model>, usize), Error> {
+    use sea_orm::{DatabaseBackend::Postgres, Statement};
+
+    let mut keys: Vec<&str> = timers.iter().map(|t| t.proposal_key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let select = |sql: &str, keys: &[&str]| {
+        Statement::from_sql_and_values(Postgres, sql, [bulk::text_array(keys.iter().copied())])
+    };
+    let key_of = |row: sea_orm::QueryResult| row.try_get::<String>("", "key");
+    let locked = txn
+        .query_all(select(
+            "SELECT key FROM proposals WHERE key = ANY($1) ORDER BY key FOR UPDATE SKIP LOCKED",
+            &keys,
+        ))
+        .await?
+        .into_iter()
+        .map(key_of)
+        .collect::<Result<std::collections::HashSet<String>, _>>()?;
+    if locked.len() == keys.len() {
+        return Ok((timers, 0));
+    }
+    let others: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| !locked.contains(*k))
+        .collect();
+    let busy = txn
+        .query_all(select(
+            "SELECT key FROM proposals WHERE key = ANY($1)",
+            &others,
+        ))
+        .await?
+        .into_iter()
+        .map(key_of)
+        .collect::<Result<std::collections::HashSet<String>, _>>()?;
+    let (kept, left): (Vec<_>, Vec<_>) = timers
+        .into_iter()
+        .partition(|t| !busy.contains(&t.proposal_key));
+    Ok((kept, left.len()))
 }
 
 /// Marks timers fired (by `owner`, late or not); returns how many were late.
@@ -271,32 +326,40 @@ impl Engine {
                     sea_orm::sea_query::LockBehavior::SkipLocked,
                 );
             }
-            let timers = due.all(&txn).await?;
+            let mut timers = due.all(&txn).await?;
+            let mut busy = 0;
+            if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+                (timers, busy) = keep_free_proposals(&txn, timers).await?;
+            }
             if timers.is_empty() {
                 txn.commit().await?;
-                return Ok(FiredTimers::default());
+                return Ok(FiredTimers {
+                    busy,
+                    ..FiredTimers::default()
+                });
             }
             let events = timers
                 .iter()
                 .map(crate::monitor::timer_event)
                 .collect::<Result<Vec<_>, _>>()?;
+            // Marked before the decisions, so that the counters stay the transaction's last
+            // write (every batch touching the same agencies waits on them until the commit).
+            let late = mark_fired(&txn, owner, &timers, now).await?;
             match self.decide_and_write(&txn, &events, Source::Timer).await {
-                Ok(outcomes) => {
-                    let late = mark_fired(&txn, owner, &timers, now).await?;
-                    match txn.commit().await {
-                        Ok(()) => {
-                            return Ok(FiredTimers {
-                                timers,
-                                outcomes,
-                                late,
-                            })
-                        }
-                        Err(error) => match Error::from(error) {
-                            Error::Conflict => continue,
-                            other => return Err(other),
-                        },
+                Ok(outcomes) => match txn.commit().await {
+                    Ok(()) => {
+                        return Ok(FiredTimers {
+                            timers,
+                            outcomes,
+                            late,
+                            busy,
+                        })
                     }
-                }
+                    Err(error) => match Error::from(error) {
+                        Error::Conflict => continue,
+                        other => return Err(other),
+                    },
+                },
                 Err(Error::Conflict) => {
                     txn.rollback().await?;
                     tokio::time::sleep(backoff(attempt)).await;
@@ -319,7 +382,10 @@ impl Engine {
             inbox::Entity::find()
                 .from_raw_sql(sea_orm::Statement::from_sql_and_values(
                     sea_orm::DatabaseBackend::Postgres,
-                    "SELECT * FROM inbox WHERE event_id = ANY($1)",
+                    format!(
+                        "SELECT {} FROM inbox WHERE event_id = ANY($1)",
+                        bulk::column_list::<inbox::Entity>()
+                    ),
                     [bulk::text_array(ids)],
                 ))
                 .all(txn)
@@ -591,7 +657,10 @@ async fn load_many(
         proposal::Entity::find()
             .from_raw_sql(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DatabaseBackend::Postgres,
-                "SELECT * FROM proposals WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+                format!(
+                    "SELECT {} FROM proposals WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+                    bulk::column_list::<proposal::Entity>()
+                ),
                 [bulk::text_array(keys.iter().copied())],
             ))
             .all(db)

@@ -17,6 +17,9 @@ use crate::Error;
 /// The agency code timer events are sent under.
 pub const MONITOR_AGENCY: &str = "cohandle-monitor";
 
+/// How long a pass waits when every due timer it took belonged to a proposal being changed.
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// A timer fired later than this after its moment is marked late.
 pub const LATE_AFTER: Duration = Duration::minutes(1);
 
@@ -28,6 +31,8 @@ pub struct Pass {
     pub refused: usize,
     pub duplicates: usize,
     pub late: usize,
+    /// Due timers left for a later pass because their proposal was busy.
+    pub busy: usize,
 }
 
 /// The event a timer sends when it fires.
@@ -62,6 +67,7 @@ pub async fn fire_due(engine: &Engine, owner: &str, limit: u64) -> Result<Pass, 
     let mut pass = Pass {
         claimed: fired.timers.len(),
         late: fired.late,
+        busy: fired.busy,
         ..Pass::default()
     };
     for outcome in &fired.outcomes {
@@ -80,7 +86,12 @@ pub async fn catch_up(engine: &Engine, owner: &str, page: u64) -> Result<Pass, E
     loop {
         let pass = fire_due(engine, owner, page).await?;
         if pass.claimed == 0 {
-            return Ok(total);
+            if pass.busy == 0 {
+                return Ok(total);
+            }
+            // Everything due is being changed elsewhere right now: let that commit.
+            tokio::time::sleep(BUSY_PAUSE).await;
+            continue;
         }
         total.claimed += pass.claimed;
         total.applied += pass.applied;
@@ -184,10 +195,11 @@ async fn claim_loop(
                         "fired due timers"
                     );
                 }
-                if pass.claimed as u64 == options.page {
-                    continue;
+                match (pass.claimed + pass.busy) as u64 {
+                    taken if taken < options.page.max(1) => options.idle,
+                    _ if pass.claimed == 0 => BUSY_PAUSE,
+                    _ => continue,
                 }
-                options.idle
             }
             Err(error) if error.is_transient() => {
                 failures += 1;

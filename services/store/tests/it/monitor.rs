@@ -218,6 +218,60 @@ async fn two_monitors_fire_ten_thousand_timers_exactly_once() {
     );
 }
 
+/// A claimer never waits for a proposal while holding timers: the timers of a proposal that
+/// another transaction is changing stay pending for a later pass (no deadlock between two
+/// monitors, or a monitor and a bus batch cancelling the same timers).
+#[tokio::test]
+async fn the_timers_of_a_proposal_being_changed_wait_for_a_later_pass() {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+    let db = TestDb::new(Backend::Postgres).await;
+    let clock = clock("2020-02-26");
+    let engine = db.engine(clock.clone()).await;
+    apply_ok(&engine, &clock, assign("a1", "p1", "2020-02-26")).await;
+    apply_ok(&engine, &clock, assign("a2", "p2", "2020-02-26")).await;
+    clock.set(at("2020-12-31"));
+
+    let other = engine.db().begin().await.unwrap();
+    other
+        .execute(Statement::from_string(
+            other.get_database_backend(),
+            "SELECT key FROM proposals WHERE key = 'p1' FOR UPDATE",
+        ))
+        .await
+        .unwrap();
+    // A claimer that waited for p1 would never return while `other` is open.
+    let pass = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        fire_due(&engine, "m", 100),
+    )
+    .await
+    .expect("the claimer waited for a proposal held elsewhere")
+    .unwrap();
+    assert_eq!((pass.claimed, pass.busy), (12, 12), "{pass:?}");
+    let p1_pending = timer::Entity::find()
+        .filter(timer::Column::ProposalKey.eq("p1"))
+        .filter(timer::Column::State.eq("pending"))
+        .count(engine.db())
+        .await
+        .unwrap();
+    assert_eq!(p1_pending, 12, "p1's timers were left as they were");
+    other.rollback().await.unwrap();
+
+    let pass = fire_due(&engine, "m", 100).await.unwrap();
+    assert_eq!(
+        (pass.claimed, pass.applied, pass.busy),
+        (12, 12, 0),
+        "{pass:?}"
+    );
+    let left = timer::Entity::find()
+        .filter(timer::Column::State.eq("pending"))
+        .count(engine.db())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
 #[tokio::test]
 async fn a_monitor_that_was_down_catches_up_in_due_order_and_marks_lateness() {
     for backend in BACKENDS {
