@@ -39,7 +39,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
             .idle_timeout(forever)
             .max_lifetime(forever);
     } else {
-        options.max_connections(16).min_connections(1);
+        // The one path's statements keep their text whatever the batch (rows and keys travel
+        // as one JSON or array parameter), so each connection keeps them prepared. A cached
+        // generic plan is chosen once, by estimates that knew neither the batch's size nor,
+        // on a young database, the tables' size (a sequential scan of what was then a small
+        // table); planning each execution with its parameters keeps the index joins.
+        options
+            .max_connections(16)
+            .min_connections(1)
+            .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_custom_plan")]));
     }
     let db = Database::connect(options)
         .await

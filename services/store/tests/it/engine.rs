@@ -54,6 +54,17 @@ async fn migrations_run_from_empty_and_again() {
                 .unwrap();
             let options: String = row.try_get("", "options").unwrap();
             assert_eq!(options, "fillfactor=70");
+            // Every connection plans the one path's prepared statements with their values.
+            let row = conn
+                .query_one(Statement::from_string(
+                    conn.get_database_backend(),
+                    "SELECT current_setting('plan_cache_mode') AS mode",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            let mode: String = row.try_get("", "mode").unwrap();
+            assert_eq!(mode, "force_custom_plan");
         }
     }
 }
