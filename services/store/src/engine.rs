@@ -96,9 +96,12 @@ pub struct FiredTimers {
 /// once (`FOR UPDATE SKIP LOCKED`, in key order) and those of a proposal that does not
 /// exist (its event is refused and recorded). The others stay pending for a later pass.
 ///
-/// A claimer thus never waits for a proposal while holding timers: a transaction that holds
-/// the proposal and cancels its timers may wait for the claimer, never the other way round,
-/// so two monitors (or a monitor and a bus batch) cannot deadlock.
+/// A claimer thus never waits for a proposal while holding timers, so a bus batch (which
+/// holds the proposal before it cancels timers) may wait for a claimer but never the other
+/// way round. The busy timers stay locked until the commit: two claimers each holding one
+/// the other's firing cancels wait for each other, and PostgreSQL breaks that (rare) cycle
+/// by rolling one page back, to be fired again. Giving the busy timers back at once (a
+/// savepoint, or a fresh claim without their proposals) was measured 5–10 % slower.
 async fn keep_free_proposals(
     txn: &DatabaseTransaction,
     timers: Vec<timer::Model>,
