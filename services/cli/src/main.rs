@@ -45,6 +45,9 @@ enum Command {
     /// The tamper-evident history.
     #[command(subcommand)]
     History(HistoryCommand),
+    /// The per-agency counters behind the supervisors' statistics.
+    #[command(subcommand)]
+    Statistics(StatisticsCommand),
     /// Check and draw workflow definitions.
     #[command(subcommand)]
     Workflows(WorkflowsCommand),
@@ -79,6 +82,15 @@ enum Command {
         #[arg(long)]
         owner: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum StatisticsCommand {
+    /// Compare every counter with the rows it counts; lists each difference and exits
+    /// non-zero on any.
+    Check,
+    /// Recompute every counter from the rows (after rows were written beside the engine).
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,6 +237,29 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Command::Statistics(StatisticsCommand::Check) => {
+            let drift = cohandle_store::statistics::drift(&db).await?;
+            if drift.is_empty() {
+                println!("OK: every statistics counter equals its rows");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for d in &drift {
+                println!(
+                    "DIFFERS: {} {}: stored {}, the rows give {}",
+                    d.agency, d.name, d.stored, d.counted
+                );
+            }
+            println!(
+                "{} counter(s) differ; `cohandle statistics rebuild` recomputes them",
+                drift.len()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Command::Statistics(StatisticsCommand::Rebuild) => {
+            cohandle_store::statistics::rebuild(&db).await?;
+            println!("statistics counters recomputed from the rows");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo => {
             let clock = Arc::new(ManualClock::new(cohandle_store::Clock::now(&SystemClock)));

@@ -189,6 +189,33 @@ pub(crate) async fn fill(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// A counter whose stored value differs from what the rows give.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct Drift {
+    pub agency: String,
+    pub name: String,
+    pub stored: i64,
+    pub counted: i64,
+}
+
+/// Every counter that differs from the rows (none, as long as only the engine writes them),
+/// in (agency, name) order.
+pub async fn drift(db: &impl ConnectionTrait) -> Result<Vec<Drift>, Error> {
+    let sql = format!(
+        "SELECT COALESCE(s.agency, c.agency) AS agency, COALESCE(s.name, c.name) AS name, \
+                COALESCE(s.value, 0) AS stored, COALESCE(c.value, 0) AS counted \
+         FROM agency_statistics s FULL OUTER JOIN ({FROM_ROWS}) c \
+              ON s.agency = c.agency AND s.name = c.name \
+         WHERE COALESCE(s.value, 0) <> COALESCE(c.value, 0) \
+         ORDER BY 1, 2"
+    );
+    Ok(
+        Drift::find_by_statement(Statement::from_string(db.get_database_backend(), sql))
+            .all(db)
+            .await?,
+    )
+}
+
 /// The statistics of one agency, or of all, from the counters.
 pub async fn read(db: &impl ConnectionTrait, agency: Option<&str>) -> Result<Statistics, Error> {
     Ok(figures(&sums(db, "agency_statistics", agency).await?))

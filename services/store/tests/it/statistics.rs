@@ -299,19 +299,25 @@ async fn assert_counters_match_rows(db: &DatabaseConnection) {
     }
 }
 
+/// A database of `backend` holding case 0942, driven through the engine (keep the `TestDb`).
+async fn case_0942_stored(backend: Backend) -> (TestDb, Engine) {
+    let db = TestDb::new(backend).await;
+    let clock = clock("2020-02-26");
+    let engine = db.engine(clock.clone()).await;
+    let case = cohandle_workflows::cases::case_0942();
+    drive(
+        &engine,
+        &clock,
+        case.into_iter().map(|e| (e, true)).collect(),
+    )
+    .await;
+    (db, engine)
+}
+
 #[tokio::test]
 async fn case_0942_moves_the_counters_of_its_agencies() {
     for backend in BACKENDS {
-        let db = TestDb::new(backend).await;
-        let clock = clock("2020-02-26");
-        let engine = db.engine(clock.clone()).await;
-        let case = cohandle_workflows::cases::case_0942();
-        drive(
-            &engine,
-            &clock,
-            case.into_iter().map(|e| (e, true)).collect(),
-        )
-        .await;
+        let (_db, engine) = case_0942_stored(backend).await;
         let kjj = queries::statistics(engine.db(), Some("cq-kjj"))
             .await
             .unwrap();
@@ -416,4 +422,37 @@ async fn concurrent_writers_lose_no_count() {
     let all = queries::statistics(engine.db(), None).await.unwrap();
     assert_eq!(all.handler_tasks, (WRITERS * 8) as i64);
     assert_counters_match_rows(engine.db()).await;
+}
+
+#[tokio::test]
+async fn a_counter_changed_outside_the_engine_is_found_and_rebuilt() {
+    use sea_orm::ConnectionTrait;
+
+    for backend in BACKENDS {
+        let (_db, engine) = case_0942_stored(backend).await;
+        assert_eq!(statistics::drift(engine.db()).await.unwrap(), vec![]);
+
+        engine
+            .db()
+            .execute_unprepared(
+                "UPDATE agency_statistics SET value = value + 2 WHERE agency = 'cq-kjj' AND name = 'replies'; \
+                 DELETE FROM agency_statistics WHERE agency = 'cq-kjj' AND name = 'completed'",
+            )
+            .await
+            .unwrap();
+        let found = statistics::drift(engine.db()).await.unwrap();
+        let seen: Vec<(&str, &str, i64, i64)> = found
+            .iter()
+            .map(|d| (d.agency.as_str(), d.name.as_str(), d.stored, d.counted))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![("cq-kjj", "completed", 0, 1), ("cq-kjj", "replies", 3, 1)],
+            "{backend:?}"
+        );
+
+        statistics::rebuild(engine.db()).await.unwrap();
+        assert_eq!(statistics::drift(engine.db()).await.unwrap(), vec![]);
+        assert_counters_match_rows(engine.db()).await;
+    }
 }
