@@ -26,6 +26,15 @@ pub const AGENCIES: &[(&str, &str, &str)] = &[
 
 pub const CASE_KEY: &str = "cq-5-3-0942";
 
+/// Writes a line to standard output. A reader that went away (`cohandle demo | head`) ends
+/// the demo with a `BrokenPipe` error, which `main` takes as a quiet end, not a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 pub async fn run(engine: &Engine, clock: &Arc<ManualClock>) -> anyhow::Result<()> {
     for (code, name, kind) in AGENCIES {
         let row = agency::ActiveModel {
@@ -45,9 +54,7 @@ pub async fn run(engine: &Engine, clock: &Arc<ManualClock>) -> anyhow::Result<()
             .await
             .context("creating the agencies")?;
     }
-    println!(
-        "Case 0942 (市五届人大三次会议第0942号建议), replayed through the API's service layer:\n"
-    );
+    say!("Case 0942 (市五届人大三次会议第0942号建议), replayed through the API's service layer:\n");
     // The events are recorded as coming from the CLI, but take the API's path: role and
     // scope checks, the actor taken from the principal, idempotency by event id.
     let service = Service::new(engine.clone()).with_source(Source::Cli);
@@ -71,7 +78,7 @@ pub async fn run(engine: &Engine, clock: &Arc<ManualClock>) -> anyhow::Result<()
             }
             Err(other) => return Err(other).context("replaying case 0942"),
         };
-        println!(
+        say!(
             "  {}  {:<18} {:<10} {verdict}",
             cohandle_workflows::engine::china_date(event.occurred_at),
             name,
@@ -80,7 +87,7 @@ pub async fn run(engine: &Engine, clock: &Arc<ManualClock>) -> anyhow::Result<()
     }
     print_timeline(engine, CASE_KEY).await?;
     print_statistics(engine).await?;
-    println!(
+    say!(
         "\nOver HTTP: `cohandle token create --agency cq-dc --role supervisor` prints a token; then\n\
          `cohandle serve` and\n  curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8080/v1/proposals/{CASE_KEY}"
     );
@@ -114,13 +121,13 @@ pub async fn print_timeline(engine: &Engine, key: &str) -> anyhow::Result<()> {
         .load(key)
         .await?
         .context("the case is not in the database")?;
-    println!(
+    say!(
         "\nTimeline of {key} (version {version}, now {}):",
         proposal.state
     );
     for row in queries::timeline(engine.db(), key).await? {
         let who = row.agency.as_deref().unwrap_or("proposal");
-        println!(
+        say!(
             "  #{:<3} {}  {:<18} {:<10} {:>12} → {:<13} by {} ({})",
             row.seq,
             cohandle_workflows::engine::china_date(row.occurred_at),
@@ -132,7 +139,7 @@ pub async fn print_timeline(engine: &Engine, key: &str) -> anyhow::Result<()> {
             row.actor_role
         );
     }
-    println!("\nDeadlines (met when the step came before the due date; windows simply close):");
+    say!("\nDeadlines (met when the step came before the due date; windows simply close):");
     let timers = timer::Entity::find()
         .filter(timer::Column::ProposalKey.eq(key))
         .filter(timer::Column::Kind.eq("expiry"))
@@ -146,9 +153,11 @@ pub async fn print_timeline(engine: &Engine, key: &str) -> anyhow::Result<()> {
             "fired" => "MISSED: it passed".to_owned(),
             other => other.to_owned(),
         };
-        println!(
+        say!(
             "  {:<8} {:<20} due {}  {verdict}",
-            t.agency, t.deadline, t.due_on
+            t.agency,
+            t.deadline,
+            t.due_on
         );
     }
     Ok(())
@@ -157,34 +166,34 @@ pub async fn print_timeline(engine: &Engine, key: &str) -> anyhow::Result<()> {
 pub async fn print_statistics(engine: &Engine) -> anyhow::Result<()> {
     let stats = queries::statistics(engine.db(), None).await?;
     let pct = |r: Option<f64>| r.map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0));
-    println!("\nStatistics (all agencies):");
-    println!(
+    say!("\nStatistics (all agencies):");
+    say!(
         "  completion rate (办结率)            {}",
         pct(stats.completion_rate)
     );
-    println!(
+    say!(
         "  on-time reply rate                 {}",
         pct(stats.on_time_rate)
     );
-    println!(
+    say!(
         "  first-time satisfaction            {}",
         pct(stats.first_time_satisfaction_rate)
     );
-    println!(
+    say!(
         "  final satisfaction                 {}",
         pct(stats.final_satisfaction_rate)
     );
-    println!(
+    say!(
         "  meeting rate (见面率)               {}",
         pct(stats.meeting_rate)
     );
     for (class, share) in &stats.class_shares {
-        println!(
+        say!(
             "  class {class} share                      {:.1}%",
             share * 100.0
         );
     }
-    println!(
+    say!(
         "  published in full                  {}",
         pct(stats.published_share)
     );

@@ -159,11 +159,21 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`cohandle demo | head`): nothing is wrong.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -265,10 +275,12 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
             let clock = Arc::new(ManualClock::new(cohandle_store::Clock::now(&SystemClock)));
             let engine = Engine::new(db, catalog, calendar, clock.clone());
             demo::run(&engine, &clock).await?;
-            println!(
+            use std::io::Write as _;
+            writeln!(
+                std::io::stdout().lock(),
                 "\nThe database is kept ({}); `cohandle serve` shows the case.",
                 redact(&settings.database.url)
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Monitor { owner } => {
