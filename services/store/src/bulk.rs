@@ -191,6 +191,46 @@ fn json(value: Value) -> Result<Json, Error> {
     })
 }
 
+/// The rows of `E` whose `column` is one of `keys`. PostgreSQL: one statement of a fixed
+/// shape (`= ANY($1)`), followed by `postgres_tail` (an order, a lock); SQLite: `IN` lists
+/// a chunk at a time.
+pub(crate) async fn find_by_keys<E, K>(
+    db: &impl ConnectionTrait,
+    column: E::Column,
+    keys: &[K],
+    postgres_tail: &str,
+) -> Result<Vec<E::Model>, Error>
+where
+    E: EntityTrait,
+    K: AsRef<str>,
+{
+    use sea_orm::{ColumnTrait, QueryFilter};
+
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} = ANY($1) {postgres_tail}",
+            column_list::<E>(),
+            E::default().table_name(),
+            column.as_str()
+        );
+        let keys = text_array(keys.iter().map(|k| k.as_ref()));
+        return Ok(E::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                sql,
+                [keys],
+            ))
+            .all(db)
+            .await?);
+    }
+    let mut rows = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(SQLITE_CHUNK) {
+        let chunk = chunk.iter().map(|k| k.as_ref().to_owned());
+        rows.extend(E::find().filter(column.is_in(chunk)).all(db).await?);
+    }
+    Ok(rows)
+}
+
 /// The entity's columns by name, for a `SELECT` whose result keeps its shape when a later
 /// migration adds a column (a prepared `SELECT *` would then fail on every pooled
 /// connection).

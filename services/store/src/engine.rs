@@ -387,43 +387,19 @@ impl Engine {
         source: Source,
     ) -> Result<Vec<Outcome>, Error> {
         let now = self.clock.now().trunc_subsecs(6);
-        let ids = events.iter().map(|e| e.id.to_string());
-        let seen_before = if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            inbox::Entity::find()
-                .from_raw_sql(sea_orm::Statement::from_sql_and_values(
-                    sea_orm::DatabaseBackend::Postgres,
-                    format!(
-                        "SELECT {} FROM inbox WHERE event_id = ANY($1)",
-                        bulk::column_list::<inbox::Entity>()
-                    ),
-                    [bulk::text_array(ids)],
-                ))
-                .all(txn)
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        let mut seen: HashMap<String, Recorded> =
+            bulk::find_by_keys::<inbox::Entity, _>(txn, inbox::Column::EventId, &ids, "")
                 .await?
-        } else {
-            inbox::Entity::find()
-                .filter(inbox::Column::EventId.is_in(ids))
-                .all(txn)
-                .await?
-        };
-        let mut seen: HashMap<String, Recorded> = seen_before
-            .into_iter()
-            .map(|row| (row.event_id.clone(), recorded(&row)))
-            .collect();
-        let mut loaded: HashMap<String, Loaded> = HashMap::new();
+                .into_iter()
+                .map(|row| (row.event_id.clone(), recorded(&row)))
+                .collect();
         // Lock every proposal of the batch in key order first: two batches that share
         // proposals then queue instead of deadlocking.
         let mut keys: Vec<&str> = events.iter().map(|e| e.proposal.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
-        let chunk = if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            keys.len().max(1)
-        } else {
-            500
-        };
-        for chunk in keys.chunks(chunk) {
-            loaded.extend(load_many(txn, chunk).await?);
-        }
+        let mut loaded = load_many(txn, &keys).await?;
         let mut writes = Writes::default();
         let mut outcomes = Vec::with_capacity(events.len());
 
@@ -663,24 +639,13 @@ async fn load_many(
     db: &impl ConnectionTrait,
     keys: &[&str],
 ) -> Result<HashMap<String, Loaded>, Error> {
-    let rows = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        proposal::Entity::find()
-            .from_raw_sql(sea_orm::Statement::from_sql_and_values(
-                sea_orm::DatabaseBackend::Postgres,
-                format!(
-                    "SELECT {} FROM proposals WHERE key = ANY($1) ORDER BY key FOR UPDATE",
-                    bulk::column_list::<proposal::Entity>()
-                ),
-                [bulk::text_array(keys.iter().copied())],
-            ))
-            .all(db)
-            .await?
-    } else {
-        proposal::Entity::find()
-            .filter(proposal::Column::Key.is_in(keys.iter().copied()))
-            .all(db)
-            .await?
-    };
+    let rows = bulk::find_by_keys::<proposal::Entity, _>(
+        db,
+        proposal::Column::Key,
+        keys,
+        "ORDER BY key FOR UPDATE",
+    )
+    .await?;
     let mut loaded = HashMap::with_capacity(keys.len());
     for row in rows {
         let proposal: Proposal = serde_json::from_str(&row.document)

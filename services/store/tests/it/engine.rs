@@ -42,28 +42,24 @@ async fn migrations_run_from_empty_and_again() {
         assert_eq!(applied.len(), 8, "{backend:?}");
         assert_eq!(proposal::Entity::find().count(&conn).await.unwrap(), 0);
         if backend == Backend::Postgres {
+            // One text value a query returns (as `value`).
+            let text = |sql: &'static str| {
+                let conn = &conn;
+                async move {
+                    use sea_orm::{ConnectionTrait, Statement};
+                    let row = conn
+                        .query_one(Statement::from_string(conn.get_database_backend(), sql))
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    row.try_get::<String>("", "value").unwrap()
+                }
+            };
             // The tables rewritten on every event keep room for heap-only updates.
-            use sea_orm::{ConnectionTrait, Statement};
-            let row = conn
-                .query_one(Statement::from_string(
-                    conn.get_database_backend(),
-                    "SELECT array_to_string(reloptions, ',') AS options FROM pg_class WHERE relname = 'proposals'",
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            let options: String = row.try_get("", "options").unwrap();
+            let options = text("SELECT array_to_string(reloptions, ',') AS value FROM pg_class WHERE relname = 'proposals'").await;
             assert_eq!(options, "fillfactor=70");
             // Every connection plans the one path's prepared statements with their values.
-            let row = conn
-                .query_one(Statement::from_string(
-                    conn.get_database_backend(),
-                    "SELECT current_setting('plan_cache_mode') AS mode",
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            let mode: String = row.try_get("", "mode").unwrap();
+            let mode = text("SELECT current_setting('plan_cache_mode') AS value").await;
             assert_eq!(mode, "force_custom_plan");
         }
     }
