@@ -1,16 +1,24 @@
 //! Deadline arithmetic: calendar months and days, and working days over the official
 //! holiday arrangement (法定节假日 and 调休 make-up working days), shipped as data.
 //!
-//! The calendar knows only the years its data covers. Working-day arithmetic that reaches
-//! outside them is an error, never a guess: a Saturday in a year whose notice has not been
-//! published may yet become a working day.
+//! A year the official data covers is *official*. A later year, whose notice the State
+//! Council General Office has not yet published (it comes in November or December), is
+//! *provisional*: its rest days are the weekends and the statutory public holidays
+//! ([`statutory`]), with no make-up working days, since those are unknowable before the
+//! notice. A due date in a provisional year is marked so, and `recompute_deadlines` moves it
+//! once the year's official arrangement is loaded. Years before the data are refused:
+//! nothing is assigned in the past.
 
-use std::collections::BTreeMap;
+pub mod statutory;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
+
+pub use statutory::Festival;
 
 /// The official arrangement for 2020–2026, as published by the State Council General Office.
 pub const CHINA_OFFICIAL_TSV: &str = include_str!("../calendar/cn-official.tsv");
@@ -24,13 +32,42 @@ pub enum Error {
         message: String,
     },
     #[error(
-        "{date} is outside the holiday data, which covers {first}..={last}; \
-         add that year's official arrangement to count working days there"
+        "{date} is outside the years whose working days can be counted, {first}..={last} \
+         (official arrangements from {first}, the statutory holidays up to {last})"
     )]
     OutsideData {
         date: NaiveDate,
         first: i32,
         last: i32,
+    },
+    #[error(
+        "{source_name} does not name every festival of the year: {}; a year file lists \
+         each festival's days off, with the festival in the third column",
+        .missing.join("; ")
+    )]
+    Incomplete {
+        source_name: String,
+        /// One entry a year: `2027: 春节 Spring Festival, …`.
+        missing: Vec<String>,
+    },
+    #[error(
+        "{source_name} contradicts the statutory holidays: {}; check the notice, or force \
+         the file to take it anyway (the override is recorded)",
+        .problems.join("; ")
+    )]
+    Contradicts {
+        source_name: String,
+        problems: Vec<String>,
+    },
+    #[error(
+        "{source_name} covers {first}..={last} but the calendar's official data ends with \
+         {known}: load the years in between first"
+    )]
+    Gap {
+        source_name: String,
+        first: i32,
+        last: i32,
+        known: i32,
     },
     #[error(
         "duration {0:?} is not valid: write a whole number and a unit, e.g. 3m, 10d, 1w, 20wd"
@@ -48,7 +85,38 @@ pub enum DayKind {
     Workday,
 }
 
-/// The official working-day calendar over the years its data covers.
+/// How the calendar knows a year's working days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum YearStatus {
+    /// The State Council General Office's arrangement is loaded.
+    Official,
+    /// Weekends and the statutory holidays only, until the arrangement is loaded.
+    Provisional,
+    /// Before the data, or beyond the statutory table: working days cannot be counted.
+    Unavailable,
+}
+
+impl fmt::Display for YearStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            YearStatus::Official => "official",
+            YearStatus::Provisional => "provisional",
+            YearStatus::Unavailable => "unavailable",
+        })
+    }
+}
+
+/// A holiday file that adds or replaces whole years, checked against the statutory rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YearFile {
+    pub calendar: Calendar,
+    /// The contradictions of the statutory holidays a forced file was taken with; empty
+    /// when it agrees with them. Recorded with the correction.
+    pub overridden: Vec<String>,
+}
+
+/// The working-day calendar: official over the years its data covers, provisional after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
     exceptions: BTreeMap<NaiveDate, DayKind>,
@@ -66,68 +134,87 @@ impl Calendar {
     /// Reads `date<TAB>kind[<TAB>festival]` lines; `#` starts a comment, the `date kind`
     /// header line is skipped. The years covered are those the lines mention.
     pub fn from_tsv(source_name: &str, text: &str) -> Result<Self, Error> {
-        let mut exceptions = BTreeMap::new();
-        let bad = |line, message: String| Error::Data {
-            source_name: source_name.to_owned(),
-            line,
-            message,
-        };
-        for (index, raw) in text.lines().enumerate() {
-            let line = index + 1;
-            let content = raw.trim_end();
-            if content.trim().is_empty()
-                || content.starts_with('#')
-                || content.starts_with("date\t")
-            {
+        Ok(parse(source_name, text)?.0)
+    }
+
+    /// Reads a holiday file that adds or replaces whole years (the State Council General
+    /// Office's notice), and checks it before it is taken: every year it covers must name
+    /// all seven festivals (each missing one is listed), and from 2025 its days off must
+    /// include every statutory holiday on a weekday and make none of them a working day.
+    /// A contradiction is refused unless `force`, and then returned to be recorded.
+    pub fn year_file(source_name: &str, text: &str, force: bool) -> Result<YearFile, Error> {
+        let (calendar, labels) = parse(source_name, text)?;
+        let mut missing = Vec::new();
+        let mut problems = Vec::new();
+        for year in calendar.first_year..=calendar.last_year {
+            let holidays = statutory::holidays(year);
+            let named: BTreeSet<Festival> = calendar
+                .exceptions
+                .iter()
+                .filter(|(d, k)| d.year() == year && **k == DayKind::Holiday)
+                .flat_map(|(d, _)| {
+                    let by_label = labels.get(d).cloned().unwrap_or_default();
+                    let by_date = holidays
+                        .iter()
+                        .flatten()
+                        .filter(move |(h, _)| h == d)
+                        .map(|(_, f)| *f);
+                    by_label.into_iter().chain(by_date)
+                })
+                .collect();
+            let absent: Vec<String> = Festival::ALL
+                .iter()
+                .filter(|f| !named.contains(f))
+                .map(Festival::to_string)
+                .collect();
+            if !absent.is_empty() {
+                missing.push(format!("{year}: {}", absent.join(", ")));
+            }
+            if year < statutory::RULES_IN_FORCE_FROM {
                 continue;
             }
-            let mut fields = content.split('\t');
-            let date_text = fields.next().unwrap_or_default().trim();
-            let kind_text = fields.next().unwrap_or_default().trim();
-            let date = NaiveDate::parse_from_str(date_text, "%Y-%m-%d")
-                .map_err(|_| bad(line, format!("{date_text:?} is not a date like 2020-01-24")))?;
-            let weekend = is_weekend(date);
-            let kind = match kind_text {
-                "holiday" if weekend => {
-                    return Err(bad(
-                        line,
-                        format!("{date} is a weekend day; list only weekday holidays"),
-                    ))
+            for (date, festival) in holidays.into_iter().flatten() {
+                match (is_weekend(date), calendar.exceptions.get(&date)) {
+                    (false, Some(DayKind::Holiday)) | (true, None) => {}
+                    (false, _) => problems.push(format!(
+                        "{date} ({festival}) is a statutory holiday, but the file leaves it a working day"
+                    )),
+                    (true, _) => problems.push(format!(
+                        "{date} ({festival}) is a statutory holiday, but the file makes it a make-up working day"
+                    )),
                 }
-                "workday" if !weekend => {
-                    return Err(bad(
-                        line,
-                        format!("{date} is a weekday; a make-up working day falls on a weekend"),
-                    ))
-                }
-                "holiday" => DayKind::Holiday,
-                "workday" => DayKind::Workday,
-                other => {
-                    return Err(bad(
-                        line,
-                        format!("kind {other:?} is neither holiday nor workday"),
-                    ))
-                }
-            };
-            if exceptions.insert(date, kind).is_some() {
-                return Err(bad(line, format!("{date} is listed twice")));
             }
         }
-        let (Some(first), Some(last)) = (exceptions.keys().next(), exceptions.keys().next_back())
-        else {
-            return Err(bad(0, "the calendar lists no days".to_owned()));
-        };
-        let (first_year, last_year) = (first.year(), last.year());
-        Ok(Self {
-            exceptions,
-            first_year,
-            last_year,
+        if !missing.is_empty() {
+            return Err(Error::Incomplete {
+                source_name: source_name.to_owned(),
+                missing,
+            });
+        }
+        if !problems.is_empty() && !force {
+            return Err(Error::Contradicts {
+                source_name: source_name.to_owned(),
+                problems,
+            });
+        }
+        Ok(YearFile {
+            calendar,
+            overridden: problems,
         })
     }
 
     /// A calendar with this one's days, corrected or extended by `other`'s: every year that
-    /// `other` covers is taken from `other` whole.
-    pub fn corrected_by(&self, other: &Calendar) -> Calendar {
+    /// `other` covers is taken from `other` whole. `other` may not leave a year between this
+    /// calendar's official data and its own.
+    pub fn corrected_by(&self, other: &Calendar) -> Result<Calendar, Error> {
+        if other.first_year > self.last_year + 1 {
+            return Err(Error::Gap {
+                source_name: "the correction".to_owned(),
+                first: other.first_year,
+                last: other.last_year,
+                known: self.last_year,
+            });
+        }
         let mut exceptions: BTreeMap<NaiveDate, DayKind> = self
             .exceptions
             .iter()
@@ -135,41 +222,76 @@ impl Calendar {
             .map(|(d, k)| (*d, *k))
             .collect();
         exceptions.extend(other.exceptions.iter().map(|(d, k)| (*d, *k)));
-        Calendar {
+        Ok(Calendar {
             exceptions,
             first_year: self.first_year.min(other.first_year),
             last_year: self.last_year.max(other.last_year),
-        }
+        })
     }
 
+    /// The years the official data covers.
     pub fn years(&self) -> (i32, i32) {
         (self.first_year, self.last_year)
     }
 
-    pub fn covers(&self, date: NaiveDate) -> bool {
-        (self.first_year..=self.last_year).contains(&date.year())
-    }
-
-    fn ensure_covered(&self, date: NaiveDate) -> Result<(), Error> {
-        if self.covers(date) {
-            Ok(())
+    /// How the calendar counts `year`'s working days.
+    pub fn year_status(&self, year: i32) -> YearStatus {
+        if (self.first_year..=self.last_year).contains(&year) {
+            YearStatus::Official
+        } else if year > self.last_year && statutory::years().contains(&year) {
+            YearStatus::Provisional
         } else {
-            Err(Error::OutsideData {
-                date,
-                first: self.first_year,
-                last: self.last_year,
-            })
+            YearStatus::Unavailable
         }
     }
 
-    /// Whether `date` is a working day under the official arrangement.
-    pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, Error> {
-        self.ensure_covered(date)?;
-        Ok(match self.exceptions.get(&date) {
-            Some(DayKind::Holiday) => false,
-            Some(DayKind::Workday) => true,
-            None => !is_weekend(date),
+    /// Whether `date` lies in a year the official data does not cover yet, so that a due
+    /// date there may move when the year's arrangement is loaded.
+    pub fn is_provisional(&self, date: NaiveDate) -> bool {
+        date.year() > self.last_year
+    }
+
+    /// From 1 November, while next year's working days are still provisional: what to tell
+    /// the operator (the notice usually comes in November or December).
+    pub fn next_year_warning(&self, today: NaiveDate) -> Option<String> {
+        let next = today.year() + 1;
+        (today.month() >= 11 && self.year_status(next) == YearStatus::Provisional).then(|| {
+            format!(
+                "no official {next} holiday arrangement is loaded: deadlines in {next} are \
+                 provisional (weekends and statutory holidays only); load the State Council \
+                 General Office's notice with `cohandle calendar correct FILE` when it is published"
+            )
         })
+    }
+
+    /// Whether working days can be counted on `date` (officially or provisionally).
+    pub fn covers(&self, date: NaiveDate) -> bool {
+        self.year_status(date.year()) != YearStatus::Unavailable
+    }
+
+    fn outside(&self, date: NaiveDate) -> Error {
+        Error::OutsideData {
+            date,
+            first: self.first_year,
+            last: *statutory::years().end().max(&self.last_year),
+        }
+    }
+
+    /// Whether `date` is a working day: under the official arrangement, or, in a
+    /// provisional year, a weekday that is no statutory holiday.
+    pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, Error> {
+        match self.year_status(date.year()) {
+            YearStatus::Official => Ok(match self.exceptions.get(&date) {
+                Some(DayKind::Holiday) => false,
+                Some(DayKind::Workday) => true,
+                None => !is_weekend(date),
+            }),
+            YearStatus::Provisional => match statutory::is_holiday(date) {
+                Some(holiday) => Ok(!holiday && !is_weekend(date)),
+                None => Err(self.outside(date)),
+            },
+            YearStatus::Unavailable => Err(self.outside(date)),
+        }
     }
 
     /// The `n`th working day after `start` (the start day itself does not count).
@@ -190,11 +312,7 @@ impl Calendar {
         let mut date = end;
         let mut left = n;
         while left > 0 {
-            date = date.pred_opt().ok_or(Error::OutsideData {
-                date,
-                first: self.first_year,
-                last: self.last_year,
-            })?;
+            date = date.pred_opt().ok_or_else(|| self.outside(date))?;
             if self.is_working_day(date)? {
                 left -= 1;
             }
@@ -258,6 +376,72 @@ impl Calendar {
             Unit::WorkingDays => self.sub_working_days(end, duration.amount),
         }
     }
+}
+
+/// The festivals each listed date's third column names.
+type Labels = BTreeMap<NaiveDate, Vec<Festival>>;
+
+fn parse(source_name: &str, text: &str) -> Result<(Calendar, Labels), Error> {
+    let mut exceptions = BTreeMap::new();
+    let mut labels = Labels::new();
+    let bad = |line, message: String| Error::Data {
+        source_name: source_name.to_owned(),
+        line,
+        message,
+    };
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let content = raw.trim_end();
+        if content.trim().is_empty() || content.starts_with('#') || content.starts_with("date\t") {
+            continue;
+        }
+        let mut fields = content.split('\t');
+        let date_text = fields.next().unwrap_or_default().trim();
+        let kind_text = fields.next().unwrap_or_default().trim();
+        let label = fields.next().unwrap_or_default();
+        let date = NaiveDate::parse_from_str(date_text, "%Y-%m-%d")
+            .map_err(|_| bad(line, format!("{date_text:?} is not a date like 2020-01-24")))?;
+        let weekend = is_weekend(date);
+        let kind = match kind_text {
+            "holiday" if weekend => {
+                return Err(bad(
+                    line,
+                    format!("{date} is a weekend day; list only weekday holidays"),
+                ))
+            }
+            "workday" if !weekend => {
+                return Err(bad(
+                    line,
+                    format!("{date} is a weekday; a make-up working day falls on a weekend"),
+                ))
+            }
+            "holiday" => DayKind::Holiday,
+            "workday" => DayKind::Workday,
+            other => {
+                return Err(bad(
+                    line,
+                    format!("kind {other:?} is neither holiday nor workday"),
+                ))
+            }
+        };
+        if exceptions.insert(date, kind).is_some() {
+            return Err(bad(line, format!("{date} is listed twice")));
+        }
+        labels.insert(date, Festival::named_in(label));
+    }
+    let (Some(first), Some(last)) = (exceptions.keys().next(), exceptions.keys().next_back())
+    else {
+        return Err(bad(0, "the calendar lists no days".to_owned()));
+    };
+    let (first_year, last_year) = (first.year(), last.year());
+    Ok((
+        Calendar {
+            exceptions,
+            first_year,
+            last_year,
+        },
+        labels,
+    ))
 }
 
 fn is_weekend(date: NaiveDate) -> bool {
@@ -369,6 +553,7 @@ mod tests {
     #[test]
     fn shipped_calendar_loads_and_covers_2020_to_2026() {
         assert_eq!(Calendar::china_official().years(), (2020, 2026));
+        assert_eq!(statutory::years(), 2020..=2100);
     }
 
     #[test]
@@ -427,16 +612,42 @@ mod tests {
     }
 
     #[test]
-    fn outside_the_data_is_an_error_not_a_guess() {
+    fn before_the_data_is_an_error_and_after_it_provisional() {
         let cal = Calendar::china_official();
+        assert!(cal.is_working_day(d("2019-12-31")).is_err());
+        assert_eq!(cal.year_status(2019), YearStatus::Unavailable);
+        assert_eq!(cal.year_status(2026), YearStatus::Official);
+        assert_eq!(cal.year_status(2027), YearStatus::Provisional);
+        assert_eq!(cal.year_status(2101), YearStatus::Unavailable);
+        // 20 working days from 20 December 2026 run into 2027, provisional: 1 January off.
+        let due = cal.add(d("2026-12-20"), "20wd".parse().unwrap()).unwrap();
+        assert_eq!(due, d("2027-01-18"));
+        assert!(cal.is_provisional(due));
+        assert!(!cal.is_provisional(d("2026-12-31")));
         let err = cal
-            .add(d("2026-12-20"), "20wd".parse().unwrap())
+            .add(d("2100-12-20"), "20wd".parse().unwrap())
             .unwrap_err();
         assert!(matches!(err, Error::OutsideData { .. }), "{err}");
-        assert!(err.to_string().contains("2027-01-01"));
-        assert!(cal.is_working_day(d("2019-12-31")).is_err());
-        // calendar months do not need the holiday data
-        assert!(cal.add(d("2026-12-20"), "3m".parse().unwrap()).is_ok());
+    }
+
+    // 2027, provisional: Spring Festival is the eve (Fri 5 Feb) and the first three days of
+    // the lunar year (Sat 6 – Mon 8 Feb); no make-up Saturday.
+    #[test]
+    fn working_days_over_a_provisional_spring_festival() {
+        assert_eq!(due("2027-02-03", "1wd"), d("2027-02-04"));
+        assert_eq!(due("2027-02-04", "1wd"), d("2027-02-09"));
+        assert_eq!(due("2027-02-03", "5wd"), d("2027-02-12"));
+        let cal = Calendar::china_official();
+        for off in [
+            "2027-01-01",
+            "2027-02-05",
+            "2027-02-08",
+            "2027-04-05",
+            "2027-05-03",
+        ] {
+            let expected = off == "2027-05-03"; // Labour Day is 1–2 May (a weekend in 2027)
+            assert_eq!(cal.is_working_day(d(off)).unwrap(), expected, "{off}");
+        }
     }
 
     #[test]
@@ -465,11 +676,68 @@ mod tests {
     fn a_correction_replaces_whole_years_and_adds_new_ones() {
         let cal = Calendar::china_official();
         let next = Calendar::from_tsv("2027.tsv", "2027-01-01\tholiday\n").unwrap();
-        let extended = cal.corrected_by(&next);
+        let extended = cal.corrected_by(&next).unwrap();
         assert_eq!(extended.years(), (2020, 2027));
+        assert_eq!(extended.year_status(2027), YearStatus::Official);
         assert!(!extended.is_working_day(d("2027-01-01")).unwrap());
         assert!(extended.is_working_day(d("2027-01-04")).unwrap());
         assert!(!extended.is_working_day(d("2020-01-24")).unwrap());
+        let later = Calendar::from_tsv("2028.tsv", "2028-01-03\tholiday\n").unwrap();
+        assert!(matches!(
+            cal.corrected_by(&later),
+            Err(Error::Gap { known: 2026, .. })
+        ));
+    }
+
+    #[test]
+    fn the_operator_is_warned_from_1_november() {
+        let cal = Calendar::china_official();
+        assert_eq!(cal.next_year_warning(d("2026-10-31")), None);
+        let warning = cal.next_year_warning(d("2026-11-01")).unwrap();
+        assert!(warning.contains("2027"), "{warning}");
+        assert!(cal.next_year_warning(d("2025-12-01")).is_none()); // 2026 is official
+    }
+
+    #[test]
+    fn a_year_file_names_every_festival() {
+        let err = Calendar::year_file("2027.tsv", "2027-01-01\tholiday\n", false).unwrap_err();
+        let Error::Incomplete { missing, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(missing.len(), 1);
+        for festival in &Festival::ALL[1..] {
+            assert!(missing[0].contains(festival.chinese()), "{err}");
+        }
+        assert!(!missing[0].contains("元旦"), "{err}");
+        // The shipped years pass the check, and those under the 2024 rules agree with them.
+        for year in 2020..=2026 {
+            let text: String = CHINA_OFFICIAL_TSV
+                .lines()
+                .filter(|l| l.starts_with(&format!("{year}-")))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let file = Calendar::year_file("shipped", &text, false).unwrap();
+            assert!(file.overridden.is_empty(), "{year}");
+        }
+    }
+
+    #[test]
+    fn a_year_file_that_contradicts_the_statutory_days_is_refused_unless_forced() {
+        // 2026's arrangement with a Spring Festival of one day.
+        let text: String = CHINA_OFFICIAL_TSV
+            .lines()
+            .filter(|l| l.starts_with("2026-"))
+            .filter(|l| !l.contains("春节") || l.starts_with("2026-02-17"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let err = Calendar::year_file("2026.tsv", &text, false).unwrap_err();
+        let Error::Contradicts { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(problems.len(), 3, "{err}"); // the eve, the 2nd and the 3rd day
+        assert!(problems[0].starts_with("2026-02-16"), "{err}");
+        let forced = Calendar::year_file("2026.tsv", &text, true).unwrap();
+        assert_eq!(forced.overridden, *problems);
     }
 
     #[test]

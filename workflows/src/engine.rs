@@ -708,6 +708,8 @@ impl Step<'_> {
             generation,
             fixed: false,
             paused_on: None,
+            provisional: false,
+            counts_from: None,
         };
         self.set_deadline(index, name, deadline)
     }
@@ -724,13 +726,15 @@ impl Step<'_> {
         })
     }
 
-    /// Puts a deadline in place, replacing any earlier one of that name and its timers.
+    /// Puts a deadline in place, replacing any earlier one of that name and its timers. A
+    /// due date in a year without the official arrangement is marked provisional.
     pub(crate) fn set_deadline(
         &mut self,
         index: usize,
         name: &str,
-        deadline: Deadline,
+        mut deadline: Deadline,
     ) -> Result<(), Rejection> {
+        deadline.provisional = self.calendar.is_provisional(deadline.due);
         let agency = self.proposal().tasks[index].agency.clone();
         let had = self.proposal_mut().tasks[index]
             .deadlines
@@ -840,6 +844,8 @@ impl Step<'_> {
             generation: paused.generation + 1,
             fixed: false,
             paused_on: None,
+            provisional: false,
+            counts_from: Some(paused.base()),
         };
         self.set_deadline(index, name, resumed)
     }
@@ -857,14 +863,24 @@ impl Step<'_> {
             let deadlines: Vec<(String, Deadline)> = task
                 .deadlines
                 .iter()
-                .filter(|(_, d)| !d.fixed && !d.is_paused())
+                .filter(|(_, d)| !d.is_paused())
                 .map(|(n, d)| (n.clone(), d.clone()))
                 .collect();
             for (name, deadline) in deadlines {
-                let due = self.due_date(deadline.started_on, deadline.duration)?;
-                if due == deadline.due {
+                let due = if deadline.fixed {
+                    deadline.due
+                } else {
+                    self.due_date(deadline.started_on, deadline.duration)?
+                };
+                let confirmed = deadline.provisional && !self.calendar.is_provisional(due);
+                if due == deadline.due && !confirmed {
                     continue;
                 }
+                let detail = if due == deadline.due {
+                    format!("{name} deadline {due} confirmed by the official holiday arrangement (was provisional)")
+                } else {
+                    format!("{name} deadline moved from {} to {due}", deadline.due)
+                };
                 self.changes.push(Change {
                     machine,
                     agency: Some(agency.clone()),
@@ -873,10 +889,7 @@ impl Step<'_> {
                     event: self.event.body.name().to_owned(),
                     role: Role::Timer,
                     rule_line: 0,
-                    detail: Some(format!(
-                        "{name} deadline moved from {} to {due}",
-                        deadline.due
-                    )),
+                    detail: Some(detail),
                 });
                 let moved = Deadline {
                     due,

@@ -226,11 +226,24 @@ pub struct Deadline {
     /// While the clock is stopped: since when.
     #[serde(default)]
     pub paused_on: Option<NaiveDate>,
+    /// The due date lies in a year whose official holiday arrangement is not loaded yet:
+    /// counted over the statutory holidays, it may move when the arrangement comes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
+    /// The date the rule counts from, kept through pauses (which restart `started_on`), so
+    /// that the longest allowed extension is measured from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts_from: Option<NaiveDate>,
 }
 
 impl Deadline {
     pub fn is_paused(&self) -> bool {
         self.paused_on.is_some()
+    }
+
+    /// The date the rule counts from, whatever pauses came since.
+    pub fn base(&self) -> NaiveDate {
+        self.counts_from.unwrap_or(self.started_on)
     }
 }
 

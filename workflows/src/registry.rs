@@ -485,16 +485,15 @@ fn extension_within_max(
     let Some(max) = step.definition.deadlines[name].max else {
         return Ok(());
     };
-    let limit = step
-        .calendar
-        .add(deadline.started_on, max)
-        .map_err(|e| e.to_string())?;
+    // From the date the rule counts from, however long the clock was stopped since.
+    let base = deadline.base();
+    let limit = step.calendar.add(base, max).map_err(|e| e.to_string())?;
     if request.until <= limit {
         Ok(())
     } else {
         Err(format!(
-            "{} is beyond the longest allowed, {max} from {} ({limit})",
-            request.until, deadline.started_on
+            "{} is beyond the longest allowed, {max} from {base} ({limit})",
+            request.until
         ))
     }
 }

@@ -586,10 +586,14 @@ pub struct DeadlineEntry {
     /// The deadline's name in the definition, e.g. `reply`, `co_handler_opinion`.
     pub deadline: Option<String>,
     pub due_on: NaiveDate,
-    /// Working days from today to the due date over the official holiday calendar: after
-    /// today up to and including the due date; negative (working days past it) when overdue;
-    /// absent outside the years the holiday data covers.
+    /// Working days from today to the due date over the holiday calendar: after today up to
+    /// and including the due date; negative (working days past it) when overdue; absent
+    /// outside the years whose working days can be counted.
     pub working_days_left: Option<i64>,
+    /// The due date lies in a year whose official holiday arrangement is not loaded yet: it
+    /// was counted over the weekends and statutory holidays, and may move when the State
+    /// Council General Office's notice is loaded (`cohandle calendar correct`).
+    pub provisional: bool,
     /// Calendar days from today to the due date; negative when overdue.
     pub days_left: i64,
     pub overdue: bool,
@@ -676,6 +680,10 @@ pub struct Me {
 pub struct Health {
     /// `ok`.
     pub status: String,
+    /// What an operator should act on although the service is ready, e.g. that next year's
+    /// holiday arrangement is not loaded yet (from 1 November).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 // --- list filters ----------------------------------------------------------------------

@@ -570,6 +570,7 @@ impl Service {
                     deadline: t.due_deadline,
                     due_on: due,
                     working_days_left,
+                    provisional: calendar.is_provisional(due),
                     days_left: (due - today).num_days(),
                     overdue: due < today,
                     session: t.session,

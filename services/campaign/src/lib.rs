@@ -370,7 +370,9 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
         .prefix("cohandle-campaign.")
         .tempdir()?;
     let api_port = infra::free_port()?;
-    let (corrections, calendar) = provisional_calendar(workdir.path())?;
+    // Deadlines past the shipped holiday data are provisional, in the roles as in the
+    // generator's model.
+    let calendar = Calendar::china_official();
     let worker_url = rabbit.url(&users[0]);
     let env = Environment {
         binary: options.binary.clone(),
@@ -385,13 +387,6 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
             ("RUST_LOG".into(), "warn".into()),
         ],
     };
-    let mut env = env;
-    if let Some(file) = corrections {
-        env.vars.push((
-            "COHANDLE__CALENDAR__CORRECTIONS".into(),
-            file.display().to_string(),
-        ));
-    }
     let roles = Arc::new(Mutex::new(vec![
         Role::new("worker-1", &["worker"], &env),
         Role::new("worker-2", &["worker"], &env),
@@ -618,38 +613,6 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
         wall: started.elapsed(),
         ..report
     })
-}
-
-/// The shipped calendar, extended when a proposal assigned today has deadlines beyond its
-/// last year (a reply is due three months on, six at most): the next year gets a
-/// provisional file naming only its first weekday as a holiday, passed to the roles as
-/// `calendar.corrections` and used by the generator's model alike. Without it, the engine
-/// rightly refuses every assignment whose deadlines it cannot count (`calendar`); the
-/// campaign and the benchmarks test delivery, not the holiday data.
-pub fn provisional_calendar(dir: &std::path::Path) -> anyhow::Result<(Option<PathBuf>, Calendar)> {
-    use chrono::Datelike;
-    let shipped = Calendar::china_official();
-    let (_, last) = shipped.years();
-    let next = workload::china_today(workload::now()).year() + 1;
-    if next <= last {
-        return Ok((None, shipped));
-    }
-    let mut text = String::from(
-        "# Provisional, for the fault campaign only: the years after the shipped calendar.\ndate\tkind\tfestival\n",
-    );
-    for year in last + 1..=next {
-        let mut day = chrono::NaiveDate::from_ymd_opt(year, 1, 1).context("a date")?;
-        while day.weekday().number_from_monday() > 5 {
-            day = day.succ_opt().context("a date")?;
-        }
-        text.push_str(&format!(
-            "{day}\tholiday\t元旦 New Year's Day (provisional)\n"
-        ));
-    }
-    let file = dir.join("provisional-calendar.tsv");
-    std::fs::write(&file, &text)?;
-    let extension = Calendar::from_tsv("provisional-calendar.tsv", &text)?;
-    Ok((Some(file), shipped.corrected_by(&extension)))
 }
 
 fn token(code: &str, role: TokenRole, days: Option<u32>) -> anyhow::Result<NewToken> {

@@ -133,9 +133,23 @@ enum CalendarCommand {
         #[arg(long)]
         calendar: Option<PathBuf>,
     },
-    /// Apply a corrected or new year's holiday file: recompute every open deadline, and record
-    /// each move in the history.
-    Correct { file: PathBuf },
+    /// Apply a corrected or new year's holiday file (the State Council General Office's
+    /// notice): recompute every open deadline, and record each move in the history.
+    Correct {
+        file: PathBuf,
+        /// Take a file that contradicts the statutory holidays (e.g. a Spring Festival of one
+        /// day); the contradictions are recorded with the correction.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List each year as official (the notice is loaded) or provisional (weekends and
+    /// statutory holidays only), with the warning roles give from 1 November.
+    Status {
+        /// A holiday file that corrects or extends the shipped one (default:
+        /// `calendar.corrections` of the configuration).
+        #[arg(long)]
+        calendar: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -149,7 +163,12 @@ fn main() -> ExitCode {
             start,
             duration,
             calendar,
-        }) => offline::due(&start, &duration, calendar.as_deref()),
+        }) => offline::corrections(cli.config.as_deref(), calendar)
+            .and_then(|file| offline::due(&start, &duration, file.as_deref())),
+        Command::Calendar(CalendarCommand::Status { calendar }) => {
+            offline::corrections(cli.config.as_deref(), calendar)
+                .and_then(|file| offline::status(file.as_deref()))
+        }
         Command::Bench(bench) => runtime().and_then(|rt| rt.block_on(bench_cmd::run(bench))),
         Command::Emit(args) => {
             runtime().and_then(|rt| rt.block_on(bus_cmd::emit(cli.config.as_deref(), args)))
@@ -220,6 +239,9 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
     );
     let db = open_database(&settings.database.url, long_running).await?;
     let calendar = Arc::new(offline::calendar(settings.calendar.corrections.as_deref())?);
+    if long_running {
+        tokio::spawn(deadlines::warn_daily(calendar.clone()));
+    }
     let catalog = Arc::new(Catalog::shipped());
     match command {
         Command::Migrate => {
@@ -306,16 +328,16 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
                 _ => unreachable!("matched above"),
             }
         }
-        Command::Calendar(CalendarCommand::Correct { file }) => {
+        Command::Calendar(CalendarCommand::Correct { file, force }) => {
             let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
-            deadlines::correct(&engine, &file).await
+            deadlines::correct(&engine, &file, force).await
         }
         Command::Config
         | Command::Bench(_)
         | Command::Emit(_)
         | Command::Campaign(_)
         | Command::Workflows(_)
-        | Command::Calendar(CalendarCommand::Due { .. }) => {
+        | Command::Calendar(CalendarCommand::Due { .. } | CalendarCommand::Status { .. }) => {
             unreachable!("handled before")
         }
     }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chrono::Datelike;
 use cohandle_workflows::engine::Effect;
 use cohandle_workflows::model::{AssignmentMode, ResultClass, Satisfaction, TaskRole};
 use cohandle_workflows::{Body, Calendar, Definition, RejectionCode};
@@ -150,7 +151,8 @@ pub fn recomputed_after_a_correction() -> World {
     year.push_str("2020-10-09\tholiday\tcorrection\n");
     w.calendar = w
         .calendar
-        .corrected_by(&Calendar::from_tsv("2020-corrected.tsv", &year).unwrap());
+        .corrected_by(&Calendar::from_tsv("2020-corrected.tsv", &year).unwrap())
+        .unwrap();
     let decision = w.ok(
         timer(),
         "2020-09-20",
@@ -200,4 +202,162 @@ fn recomputing_under_the_shipped_definition_with_nothing_to_move() {
         .is_err(),
         "only the engine's calendar job recomputes"
     );
+}
+
+/// Every deadline of the proposal is provisional exactly when its due date lies past the
+/// official data; returns how many are.
+fn provisional_marks_follow_the_data(w: &World) -> usize {
+    let (_, last) = w.calendar.years();
+    let mut provisional = 0;
+    for task in &w.proposal().tasks {
+        for (name, deadline) in &task.deadlines {
+            assert_eq!(
+                deadline.provisional,
+                deadline.due.year() > last,
+                "{} {name} due {}",
+                task.agency,
+                deadline.due
+            );
+            provisional += usize::from(deadline.provisional);
+        }
+    }
+    provisional
+}
+
+#[test]
+fn on_1_december_2026_every_step_is_taken_with_provisional_deadlines() {
+    for definition in [
+        "chongqing-deputy-suggestion",
+        "cppcc-proposal",
+        "national-deputy-suggestion",
+    ] {
+        let mut w = World::new(definition);
+        let day = "2026-12-01";
+        sole(&mut w, day);
+        assert_eq!(
+            w.due("cq-kjj", "reply"),
+            Some(date("2027-03-01")),
+            "{definition}"
+        );
+        assert!(provisional_marks_follow_the_data(&w) >= 1, "{definition}");
+        w.ok(agency("cq-kjj"), day, contact(day, true));
+        w.ok(agency("cq-kjj"), day, draft(ResultClass::B, &[]));
+        w.ok(agency("cq-kjj"), day, sign(day, true));
+        w.ok(agency("cq-kjj"), day, send(day, &["郎平权"]));
+        provisional_marks_follow_the_data(&w);
+        w.ok(
+            congress(),
+            day,
+            feedback("cq-kjj", Satisfaction::Dissatisfied, day),
+        );
+        let rehandling = w.due("cq-kjj", "rehandling").expect("re-handling runs");
+        assert!(rehandling.year() == 2027, "{definition}: {rehandling}");
+        assert!(provisional_marks_follow_the_data(&w) >= 1, "{definition}");
+    }
+}
+
+/// 2027 as an official notice might arrange it: Spring Festival 5–11 February with Sunday
+/// 14 February worked, and the other festivals with a day or two moved.
+const A_2027_NOTICE: &str = "\
+2027-01-01\tholiday\t元旦 New Year's Day
+2027-02-05\tholiday\t春节 Spring Festival
+2027-02-08\tholiday\t春节 Spring Festival
+2027-02-09\tholiday\t春节 Spring Festival
+2027-02-10\tholiday\t春节 Spring Festival
+2027-02-11\tholiday\t春节 Spring Festival
+2027-02-14\tworkday\t
+2027-04-05\tholiday\t清明节 Tomb-sweeping Day
+2027-05-03\tholiday\t劳动节 Labour Day
+2027-05-04\tholiday\t劳动节 Labour Day
+2027-06-09\tholiday\t端午节 Dragon Boat Festival
+2027-09-15\tholiday\t中秋节 Mid-autumn Festival
+2027-10-01\tholiday\t国庆节 National Day
+2027-10-04\tholiday\t国庆节 National Day
+2027-10-05\tholiday\t国庆节 National Day
+";
+
+/// Loads the notice as `calendar correct` does and recomputes the proposal's deadlines on
+/// `day`; returns what the history says of each one.
+fn load_the_2027_notice(w: &mut World, day: &str) -> Vec<String> {
+    let file = Calendar::year_file("2027.tsv", A_2027_NOTICE, false).unwrap();
+    assert!(file.overridden.is_empty());
+    w.calendar = w.calendar.corrected_by(&file.calendar).unwrap();
+    let decision = w.ok(
+        timer(),
+        day,
+        Body::RecomputeDeadlines {
+            reason: "2027 arrangement loaded".into(),
+        },
+    );
+    decision
+        .changes
+        .into_iter()
+        .filter_map(|c| c.detail)
+        .collect()
+}
+
+#[test]
+fn loading_the_2027_notice_moves_provisional_deadlines_and_confirms_the_rest() {
+    let mut w = World::with(working_day_definition());
+    sole(&mut w, "2026-12-21");
+    // Provisionally, 40 working days from 21 December: 22–31 Dec (8), 1 Jan off, 4 Jan–4 Feb
+    // (32), 5 Feb off (eve), 8 Feb off (3rd day), 9 Feb (33) … 17 Feb (39), 18 Feb (40).
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2027-02-18")));
+    assert!(w.proposal().tasks[0].deadlines["reply"].provisional);
+    // The dispute window, 5 working days, ends on 28 December 2026: official.
+    assert_eq!(w.due("cq-kjj", "dispute_window"), Some(date("2026-12-28")));
+    assert!(!w.proposal().tasks[0].deadlines["dispute_window"].provisional);
+
+    let details = load_the_2027_notice(&mut w, "2026-12-22");
+    // Officially: 9, 10, 11 Feb off too, 14 Feb worked: … 4 Feb (32), 12 Feb (33), 14 Feb
+    // (34), 15–19 Feb (39), 22 Feb (40).
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2027-02-22")));
+    assert!(!w.proposal().tasks[0].deadlines["reply"].provisional);
+    assert_eq!(
+        details,
+        ["reply deadline moved from 2027-02-18 to 2027-02-22"]
+    );
+    provisional_marks_follow_the_data(&w);
+}
+
+#[test]
+fn a_provisional_deadline_that_does_not_move_is_confirmed_and_says_so() {
+    let mut w = World::new("chongqing-deputy-suggestion");
+    sole(&mut w, "2026-12-01");
+    assert!(w.proposal().tasks[0].deadlines["reply"].provisional);
+    let details = load_the_2027_notice(&mut w, "2026-12-02");
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2027-03-01")));
+    assert!(!w.proposal().tasks[0].deadlines["reply"].provisional);
+    assert_eq!(
+        details,
+        ["reply deadline 2027-03-01 confirmed by the official holiday arrangement (was provisional)"]
+    );
+    assert_eq!(provisional_marks_follow_the_data(&w), 0);
+}
+
+#[test]
+fn a_pause_does_not_stretch_the_longest_extension() {
+    let mut w = World::new("chongqing-deputy-suggestion");
+    sole(&mut w, "2020-03-02");
+    // Three months stopped, then resumed: the reply is due 3 months after the assignment
+    // plus the stop, but the 6-month cap still counts from 2 March.
+    w.ok(agency("cq-kjj"), "2020-03-10", pause("waiting_for_deputy"));
+    w.ok(agency("cq-kjj"), "2020-06-10", Body::ResumeClock);
+    let request = |until: &str| Body::RequestExtension {
+        until: date(until),
+        reason: "涉及多部门".into(),
+    };
+    let approve = Body::ApproveExtension {
+        agency: code("cq-kjj"),
+    };
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2020-09-02")));
+    // An extension to nine months after the assignment is beyond the cap: the case ends at six.
+    w.ok(agency("cq-kjj"), "2020-06-11", request("2020-12-02"));
+    let refused = w.send(assigner(), "2020-06-12", approve).unwrap_err();
+    assert_eq!(refused.code, RejectionCode::GuardFailed, "{refused}");
+    assert!(
+        refused.message.contains("6m from 2020-03-02 (2020-09-02)"),
+        "{refused}"
+    );
+    assert_eq!(w.due("cq-kjj", "reply"), Some(date("2020-09-02")));
 }

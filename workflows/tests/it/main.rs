@@ -6,6 +6,7 @@
 mod case_0942;
 mod clock;
 mod definitions;
+mod festivals;
 mod properties;
 mod rejections;
 mod scenarios;

@@ -271,3 +271,113 @@ async fn health_readiness_metrics_and_me() {
     );
     assert!(text.contains("# TYPE cohandle_http_request_duration_seconds histogram"));
 }
+
+/// 1 December 2026, with no official 2027 arrangement loaded: under every shipped definition
+/// an assignment, a reply and a 不满意 receipt are applied, their deadlines in 2027 shown
+/// as provisional; readiness and metrics tell the operator.
+#[tokio::test]
+async fn on_1_december_2026_steps_are_taken_with_provisional_deadlines() {
+    let app = spawn_app(Backend::Postgres).await;
+    let day = "2026-12-01";
+    app.clock.set(at(day));
+    for (n, definition) in [
+        "chongqing-deputy-suggestion",
+        "cppcc-proposal",
+        "national-deputy-suggestion",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = format!("p-2026-{n}");
+        let mut body = assignment(&key, day);
+        body["definition"] = json!(definition);
+        body["info"]["submitted_on"] = json!("2026-11-20");
+        body["info"]["session_closed_on"] = json!("2026-11-20");
+        if definition == "cppcc-proposal" {
+            body["info"]["kind"] = json!("cppcc_proposal");
+        }
+        body["mode"] = json!("sole");
+        body["handlers"] = json!([{"agency": "cq-kjj", "role": "lead"}]);
+        expect(
+            &app.post("assigner", "/v1/proposals", &key, body).await,
+            201,
+        );
+        let p = format!("/v1/proposals/{key}");
+        let steps = [
+            ("sign-for", json!({})),
+            (
+                "contacts",
+                json!({"method": "phone", "on": day, "deputy_agreed": true, "note": "电话沟通"}),
+            ),
+            (
+                "draft",
+                json!({"result_class": "B", "document_number": "渝科局函〔2026〕1号",
+                       "summary": "复函", "co_handler_views": [], "commits_funds": false}),
+            ),
+            (
+                "signature",
+                json!({"signer": "局长", "title": "局长", "principal_head": true, "signed_on": day}),
+            ),
+            (
+                "reply",
+                json!({"sent_on": day, "deputies": ["郎平权"], "copies": []}),
+            ),
+        ];
+        for (step, body) in steps {
+            let answer = app
+                .post(
+                    "lead",
+                    &format!("{p}/{step}"),
+                    &format!("{key}-{step}"),
+                    body,
+                )
+                .await;
+            expect(&answer, 200);
+        }
+        let receipt = app
+            .post(
+                "congress",
+                &format!("{p}/tasks/cq-kjj/feedback"),
+                &format!("{key}-feedback"),
+                json!({"satisfaction": "dissatisfied", "comments": "未解决", "received_on": day}),
+            )
+            .await;
+        expect(&receipt, 200);
+        let deadlines = app
+            .get("supervisor", "/v1/deadlines?until=2027-12-31&limit=200")
+            .await;
+        expect(&deadlines, 200);
+        let items = deadlines.body["items"].as_array().unwrap();
+        let rehandling = items
+            .iter()
+            .find(|d| d["proposal"] == key.as_str() && d["deadline"] == "rehandling")
+            .unwrap_or_else(|| panic!("{definition}: {items:?}"));
+        assert!(rehandling["due_on"].as_str().unwrap().starts_with("2027-"));
+        assert_eq!(rehandling["provisional"], true, "{definition}");
+        assert!(rehandling["working_days_left"].as_i64().unwrap() > 0);
+        let proposal = app.get("supervisor", &p).await;
+        let task = &proposal.body["tasks"][0];
+        let record = task.to_string();
+        assert!(
+            record.contains("\"provisional\":true"),
+            "{definition}: {record}"
+        );
+    }
+    let ready = app.get("", "/readyz").await;
+    expect(&ready, 200);
+    assert!(
+        ready.body["warnings"][0].as_str().unwrap().contains("2027"),
+        "{}",
+        ready.body
+    );
+    let metrics = app.get("", "/metrics").await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains(r#"cohandle_calendar_year_official{year="2026"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"cohandle_calendar_year_official{year="2027"} 0"#),
+        "{text}"
+    );
+}

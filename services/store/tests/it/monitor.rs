@@ -449,7 +449,8 @@ async fn a_calendar_correction_recomputes_open_deadlines_and_records_the_move() 
         let corrected = Arc::new(
             engine
                 .calendar()
-                .corrected_by(&Calendar::from_tsv("fix.tsv", &year).unwrap()),
+                .corrected_by(&Calendar::from_tsv("fix.tsv", &year).unwrap())
+                .unwrap(),
         );
         let fixed = engine.with_calendar(corrected);
         let report = monitor::recompute_all(&fixed, "fix-1", "2020 corrected")
@@ -489,6 +490,94 @@ async fn a_calendar_correction_recomputes_open_deadlines_and_records_the_move() 
                 .unwrap()
                 .broken,
             None
+        );
+    }
+}
+
+/// 2027 as a notice might arrange it: Spring Festival 5–11 February, Sunday 14 February worked.
+const A_2027_NOTICE: &str = "\
+2027-01-01\tholiday\t元旦
+2027-02-05\tholiday\t春节
+2027-02-08\tholiday\t春节
+2027-02-09\tholiday\t春节
+2027-02-10\tholiday\t春节
+2027-02-11\tholiday\t春节
+2027-02-14\tworkday\t
+2027-04-05\tholiday\t清明节
+2027-05-03\tholiday\t劳动节
+2027-06-09\tholiday\t端午节
+2027-09-15\tholiday\t中秋节
+2027-10-01\tholiday\t国庆节
+2027-10-04\tholiday\t国庆节
+2027-10-05\tholiday\t国庆节
+";
+
+async fn details(engine: &Engine) -> Vec<String> {
+    history::Entity::find()
+        .filter(history::Column::Detail.is_not_null())
+        .order_by_asc(history::Column::Id)
+        .all(engine.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|h| h.detail)
+        .collect()
+}
+
+#[tokio::test]
+async fn loading_next_years_notice_moves_provisional_deadlines_and_confirms_the_rest() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend).await;
+        let clock = clock("2026-12-01");
+        let engine = db.engine(clock.clone()).await;
+        // p1: assigned on 1 December 2026, its reply due 1 March 2027 (3 months): provisional.
+        apply_ok(&engine, &clock, sole("a1", "p1", "2026-12-01")).await;
+        // p2: replied on 20 January 2027, still without the notice: the feedback window, 20
+        // working days over the statutory Spring Festival (5 and 8 February off), ends on 19
+        // February.
+        apply_ok(&engine, &clock, sole("a2", "p2", "2026-12-01")).await;
+        reply(&engine, &clock, "p2", "2027-01-20").await;
+        let feedback = timers(&engine, "p2", "feedback", "pending").await;
+        assert_eq!(feedback[0].due_on, date("2027-02-19"), "{backend:?}");
+        assert!(details(&engine).await.is_empty());
+
+        let file = Calendar::year_file("2027.tsv", A_2027_NOTICE, false).unwrap();
+        let corrected = Arc::new(engine.calendar().corrected_by(&file.calendar).unwrap());
+        let report = monitor::recompute_all(
+            &engine.with_calendar(corrected),
+            "notice-2027",
+            "2027 arrangement loaded",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (report.deadlines_moved, report.refused),
+            (2, 0),
+            "{backend:?}"
+        );
+        // Officially 9–11 February are off too and Sunday 14 February is worked: 23 February.
+        assert_eq!(
+            timers(&engine, "p2", "feedback", "pending").await[0].due_on,
+            date("2027-02-23")
+        );
+        let mut recorded = details(&engine).await;
+        recorded.sort();
+        assert_eq!(
+            recorded,
+            [
+                "feedback deadline moved from 2027-02-19 to 2027-02-23",
+                "reply deadline 2027-03-01 confirmed by the official holiday arrangement (was provisional)",
+            ]
+        );
+        let row = cohandle_store::entities::proposal::Entity::find_by_id("p1")
+            .one(engine.db())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            !row.document.contains("\"provisional\""),
+            "{}",
+            row.document
         );
     }
 }

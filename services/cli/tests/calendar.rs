@@ -1,0 +1,68 @@
+//! `cohandle calendar` at the edge of the official holiday data, as an operator runs it.
+
+use std::process::{Command, Output};
+
+fn cohandle(args: &[&str], db: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cohandle"))
+        .args(args)
+        .env(
+            "COHANDLE__DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", db.display()),
+        )
+        .output()
+        .expect("cohandle runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn due_dates_past_the_data_are_marked_provisional() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    for (start, duration, expected) in [
+        (
+            "2026-12-01",
+            "3m",
+            "2027-03-01 (provisional: no official 2027 arrangement loaded)",
+        ),
+        (
+            "2027-02-03",
+            "5wd",
+            "2027-02-12 (provisional: no official 2027 arrangement loaded)",
+        ),
+        ("2020-01-20", "20wd", "2020-02-25"),
+    ] {
+        let out = cohandle(&["calendar", "due", start, duration], &db);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), expected);
+    }
+    let status = cohandle(&["calendar", "status"], &db);
+    let printed = text(&status.stdout);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    assert!(printed.contains("2026  official"), "{printed}");
+    assert!(printed.contains("2027  provisional"), "{printed}");
+}
+
+#[test]
+fn a_year_file_missing_festivals_is_refused_with_each_one_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let file = dir.path().join("2027.tsv");
+    std::fs::write(&file, "2027-01-01\tholiday\n").unwrap();
+    let file = file.display().to_string();
+    for args in [
+        vec!["calendar", "correct", &file],
+        vec!["calendar", "due", "--calendar", &file, "2027-02-05", "5wd"],
+    ] {
+        let out = cohandle(&args, &db);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was taken");
+        for festival in ["春节", "清明节", "劳动节", "端午节", "中秋节", "国庆节"]
+        {
+            assert!(stderr.contains(festival), "{args:?}: {stderr}");
+        }
+        assert!(!stderr.contains("元旦"), "{stderr}");
+    }
+}
