@@ -125,11 +125,12 @@ enum GraphFormat {
 
 #[derive(Debug, Subcommand)]
 enum CalendarCommand {
-    /// Print the due date: START + DURATION (3m months, 10d days, 1w weeks, 20wd working days).
+    /// Print the due date: START + DURATION (3m months, 10d days, 1w weeks, 20wd working days),
+    /// over the calendar every role uses (shipped, `calendar.corrections`, loaded files).
     Due {
         start: String,
         duration: String,
-        /// A holiday file (date, holiday|workday) that corrects or extends the shipped one.
+        /// A holiday file (date, holiday|workday, festival) to try on top of it.
         #[arg(long)]
         calendar: Option<PathBuf>,
     },
@@ -143,13 +144,9 @@ enum CalendarCommand {
         force: bool,
     },
     /// List each year as official (the notice is loaded) or provisional (weekends and
-    /// statutory holidays only), with the warning roles give from 1 November.
-    Status {
-        /// A holiday file that corrects or extends the shipped one (default:
-        /// `calendar.corrections` of the configuration).
-        #[arg(long)]
-        calendar: Option<PathBuf>,
-    },
+    /// statutory holidays only), the holiday files loaded, and the warning roles give from
+    /// 1 November.
+    Status,
 }
 
 fn main() -> ExitCode {
@@ -158,16 +155,6 @@ fn main() -> ExitCode {
         Command::Workflows(WorkflowsCommand::Check { files }) => offline::check(&files),
         Command::Workflows(WorkflowsCommand::Graph { file, format }) => {
             offline::graph(&file, matches!(format, GraphFormat::Dot))
-        }
-        Command::Calendar(CalendarCommand::Due {
-            start,
-            duration,
-            calendar,
-        }) => offline::corrections(cli.config.as_deref(), calendar)
-            .and_then(|file| offline::due(&start, &duration, file.as_deref())),
-        Command::Calendar(CalendarCommand::Status { calendar }) => {
-            offline::corrections(cli.config.as_deref(), calendar)
-                .and_then(|file| offline::status(file.as_deref()))
         }
         Command::Bench(bench) => runtime().and_then(|rt| rt.block_on(bench_cmd::run(bench))),
         Command::Emit(args) => {
@@ -328,16 +315,28 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
                 _ => unreachable!("matched above"),
             }
         }
-        Command::Calendar(CalendarCommand::Correct { file, force }) => {
+        Command::Calendar(command) => {
             let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
-            deadlines::correct(&engine, &file, force).await
+            engine.refresh_calendar().await?;
+            match command {
+                CalendarCommand::Correct { file, force } => {
+                    deadlines::correct(&engine, &file, force).await
+                }
+                CalendarCommand::Due {
+                    start,
+                    duration,
+                    calendar,
+                } => offline::due(&engine.calendar(), &start, &duration, calendar.as_deref()),
+                CalendarCommand::Status => {
+                    deadlines::status(&engine, settings.calendar.corrections.as_deref()).await
+                }
+            }
         }
         Command::Config
         | Command::Bench(_)
         | Command::Emit(_)
         | Command::Campaign(_)
-        | Command::Workflows(_)
-        | Command::Calendar(CalendarCommand::Due { .. } | CalendarCommand::Status { .. }) => {
+        | Command::Workflows(_) => {
             unreachable!("handled before")
         }
     }

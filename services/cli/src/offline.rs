@@ -1,12 +1,11 @@
 //! Commands that need no database or broker: definition checks, graphs, deadline arithmetic.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::{Datelike, NaiveDate};
-use cohandle_store::{Clock, SystemClock};
-use cohandle_workflows::calendar::{DurationSpec, YearStatus};
+use cohandle_workflows::calendar::{DurationSpec, YearFile};
 use cohandle_workflows::{graph, Calendar, Definition};
 
 use crate::read;
@@ -47,11 +46,21 @@ pub fn graph(path: &Path, dot: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn due(start: &str, duration: &str, calendar: Option<&Path>) -> anyhow::Result<ExitCode> {
+/// `start` + `duration` over `calendar` (tried with a holiday file on top when one is
+/// given), marked when it lies in a provisional year.
+pub fn due(
+    calendar: &Calendar,
+    start: &str,
+    duration: &str,
+    trial: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let start = NaiveDate::parse_from_str(start, "%Y-%m-%d")
         .with_context(|| format!("{start:?} is not a date like 2020-01-20"))?;
     let duration: DurationSpec = duration.parse()?;
-    let cal = self::calendar(calendar)?;
+    let cal = match trial {
+        Some(path) => calendar.corrected_by(&year_file(path)?.calendar)?,
+        None => calendar.clone(),
+    };
     let due = cal.add(start, duration)?;
     if cal.is_provisional(due) {
         println!(
@@ -64,55 +73,22 @@ pub fn due(start: &str, duration: &str, calendar: Option<&Path>) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// Each year from the first of the official data to the year after next: official or
-/// provisional, and the warning the roles give from 1 November.
-pub fn status(calendar: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let cal = self::calendar(calendar)?;
-    let today = cohandle_workflows::engine::china_date(SystemClock.now());
-    let (first, last) = cal.years();
-    let source = calendar.map_or("shipped".to_owned(), |p| {
-        format!("shipped, corrected by {}", p.display())
-    });
-    println!("year  status       working days");
-    for year in first..=(today.year() + 2).max(last) {
-        let how = match cal.year_status(year) {
-            YearStatus::Official => format!("the official arrangement ({source})"),
-            YearStatus::Provisional => {
-                "weekends and the statutory holidays only; no make-up working days".to_owned()
-            }
-            YearStatus::Unavailable => "cannot be counted".to_owned(),
-        };
-        println!("{year}  {:<11}  {how}", cal.year_status(year).to_string());
-    }
-    if let Some(warning) = cal.next_year_warning(today) {
-        println!("\nwarning: {warning}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The holiday file a command uses: the one named on its command line, or else the
-/// configuration's `calendar.corrections`.
-pub fn corrections(
-    config: Option<&Path>,
-    named: Option<PathBuf>,
-) -> anyhow::Result<Option<PathBuf>> {
-    match named {
-        Some(path) => Ok(Some(path)),
-        None => Ok(crate::settings::load(config)?.calendar.corrections),
-    }
-}
-
-/// The shipped calendar, corrected or extended by a holiday file when one is given. The file
-/// must name every festival of each year it covers; a contradiction of the statutory holidays
+/// A holiday file, checked as every year file is; a contradiction of the statutory holidays
 /// that `calendar correct --force` took is logged, not refused again.
-pub fn calendar(corrections: Option<&Path>) -> anyhow::Result<Calendar> {
-    let cal = Calendar::china_official();
-    let Some(path) = corrections else {
-        return Ok(cal);
-    };
+fn year_file(path: &Path) -> anyhow::Result<YearFile> {
     let file = Calendar::year_file(&path.display().to_string(), &read(path)?, true)?;
     for problem in &file.overridden {
         tracing::warn!(file = %path.display(), "holiday file taken against the statutory rules: {problem}");
     }
-    Ok(cal.corrected_by(&file.calendar)?)
+    Ok(file)
+}
+
+/// The shipped calendar, corrected or extended by `calendar.corrections` when set: the base
+/// every engine adds the loaded holiday files to.
+pub fn calendar(corrections: Option<&Path>) -> anyhow::Result<Calendar> {
+    let cal = Calendar::china_official();
+    Ok(match corrections {
+        Some(path) => cal.corrected_by(&year_file(path)?.calendar)?,
+        None => cal,
+    })
 }

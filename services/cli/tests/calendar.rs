@@ -66,3 +66,34 @@ fn a_year_file_missing_festivals_is_refused_with_each_one_named() {
         assert!(!stderr.contains("元旦"), "{stderr}");
     }
 }
+
+/// The notice is loaded once and kept in the database: `due` and `status` count with it, as
+/// every role does, with no configuration and no restart; loading it again changes nothing.
+#[test]
+fn a_loaded_notice_makes_its_year_official_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let notice = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../workflows/tests/data/a-2027-notice.tsv"
+    );
+    let load = cohandle(&["calendar", "correct", notice], &db);
+    let printed = text(&load.stdout);
+    assert!(load.status.success(), "{}", text(&load.stderr));
+    assert!(printed.contains("loaded (2027–2027)"), "{printed}");
+    let due = cohandle(&["calendar", "due", "2027-02-03", "5wd"], &db);
+    // Officially 5 and 8–11 February are off and Sunday 14 February is worked.
+    assert_eq!(text(&due.stdout).trim(), "2027-02-16");
+    let status = text(&cohandle(&["calendar", "status"], &db).stdout);
+    assert!(
+        status.contains("2027  official     official arrangement loaded from"),
+        "{status}"
+    );
+    assert!(status.contains("2028  provisional"), "{status}");
+    let again = cohandle(&["calendar", "correct", notice], &db);
+    assert!(
+        text(&again.stdout).contains("already loaded"),
+        "{}",
+        text(&again.stdout)
+    );
+}

@@ -3,7 +3,8 @@
 //! the state (version-checked), history, inbox, outbox and timers in ONE transaction.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use cohandle_workflows::definition::DeadlineKind;
@@ -193,8 +194,21 @@ async fn mark_fired(
 pub struct Engine {
     db: DatabaseConnection,
     catalog: Arc<Catalog>,
-    calendar: Arc<Calendar>,
+    calendar: Arc<RwLock<Calendars>>,
     clock: Arc<dyn Clock>,
+}
+
+/// The calendar an engine counts working days with: its base corrected by the holiday files
+/// loaded into the database (see [`crate::calendars`]), looked up again now and then.
+#[derive(Debug)]
+struct Calendars {
+    base: Arc<Calendar>,
+    current: Arc<Calendar>,
+    /// The newest loaded file `current` includes.
+    newest: i64,
+    /// When the database was last asked; `None`: not yet. Never, for a fixed calendar.
+    checked: Option<Instant>,
+    follows_database: bool,
 }
 
 /// A proposal as read in this transaction, and what the batch did to it.
@@ -233,17 +247,81 @@ impl Engine {
         Self {
             db,
             catalog,
-            calendar,
+            calendar: Arc::new(RwLock::new(Calendars {
+                base: calendar.clone(),
+                current: calendar,
+                newest: 0,
+                checked: None,
+                follows_database: true,
+            })),
             clock,
         }
     }
 
-    /// The same engine computing deadlines with another calendar (after a correction).
+    /// The same engine computing deadlines with exactly this calendar, whatever holiday
+    /// files the database holds.
     pub fn with_calendar(&self, calendar: Arc<Calendar>) -> Self {
         Self {
-            calendar,
+            calendar: Arc::new(RwLock::new(Calendars {
+                base: calendar.clone(),
+                current: calendar,
+                newest: 0,
+                checked: None,
+                follows_database: false,
+            })),
             ..self.clone()
         }
+    }
+
+    /// Rebuilds the calendar when a holiday file was loaded since it was last built.
+    pub async fn refresh_calendar(&self) -> Result<(), Error> {
+        let (base, seen) = {
+            let state = self.calendars();
+            (state.base.clone(), state.newest)
+        };
+        let newest = crate::calendars::newest(&self.db).await?;
+        let rebuilt = if newest == seen {
+            None
+        } else {
+            Some(crate::calendars::build(&self.db, &base).await?)
+        };
+        let mut state = self
+            .calendar
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((calendar, newest)) = rebuilt {
+            tracing::info!(newest, years = ?calendar.years(), "holiday calendar reloaded");
+            state.current = Arc::new(calendar);
+            state.newest = newest;
+        }
+        state.checked = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Looks for a newly loaded holiday file at most every [`crate::calendars::REFRESH`]. A
+    /// failed look keeps the calendar as it is (the batch's own queries report the database).
+    pub async fn keep_calendar_current(&self) {
+        let due = {
+            let state = self.calendars();
+            state.follows_database
+                && state
+                    .checked
+                    .is_none_or(|at| at.elapsed() >= crate::calendars::REFRESH)
+        };
+        if due {
+            if let Err(error) = self.refresh_calendar().await {
+                tracing::warn!(%error, "could not look for newly loaded holiday files");
+                let mut state = self
+                    .calendar
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
+                state.checked = Some(Instant::now());
+            }
+        }
+    }
+
+    fn calendars(&self) -> std::sync::RwLockReadGuard<'_, Calendars> {
+        self.calendar.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -254,8 +332,9 @@ impl Engine {
         &self.catalog
     }
 
-    pub fn calendar(&self) -> &Calendar {
-        &self.calendar
+    /// The calendar as last built: the base and every holiday file loaded when it was built.
+    pub fn calendar(&self) -> Arc<Calendar> {
+        self.calendars().current.clone()
     }
 
     pub fn clock(&self) -> &dyn Clock {
@@ -277,6 +356,7 @@ impl Engine {
         events: Vec<Event>,
         source: Source,
     ) -> Result<Vec<Outcome>, Error> {
+        self.keep_calendar_current().await;
         for attempt in 1..=MAX_ATTEMPTS {
             let txn = self.db.begin().await?;
             match self.decide_and_write(&txn, &events, source).await {
@@ -305,6 +385,7 @@ impl Engine {
         // Proposals found held by another transaction, whose timers this pass leaves alone.
         let mut avoid: Vec<String> = Vec::new();
         let mut busy = 0;
+        self.keep_calendar_current().await;
         for attempt in 1..=MAX_ATTEMPTS {
             let txn = self.db.begin().await?;
             let now = self.clock.now().trunc_subsecs(6);
@@ -400,6 +481,7 @@ impl Engine {
         keys.sort_unstable();
         keys.dedup();
         let mut loaded = load_many(txn, &keys).await?;
+        let calendar = self.calendar();
         let mut writes = Writes::default();
         let mut outcomes = Vec::with_capacity(events.len());
 
@@ -415,8 +497,7 @@ impl Engine {
             let decided = self
                 .definition_for(entry.proposal.as_ref(), event)
                 .and_then(|def| {
-                    apply(&def, &self.calendar, entry.proposal.as_ref(), event, now)
-                        .map(|d| (def, d))
+                    apply(&def, &calendar, entry.proposal.as_ref(), event, now).map(|d| (def, d))
                 });
             let outcome = match decided {
                 Ok((def, decision)) => {

@@ -6,12 +6,14 @@
 //! - [`history`]: the hash chain over each proposal's history and its verification.
 //! - [`statistics`]: the per-agency counters the one path keeps for the supervisors'
 //!   statistics, and their recount from the rows.
+//! - [`calendars`]: the holiday files loaded at run time, which every engine picks up.
 //! - [`connect`]: opening `database.url`; [`clock`]: the injected clock.
 //!
 //! This crate never talks to the broker or to HTTP clients, and never decides a transition
 //! itself: every decision is `cohandle_workflows::apply`.
 
 mod bulk;
+pub mod calendars;
 pub mod clock;
 pub mod connect;
 pub mod engine;

@@ -5,7 +5,8 @@ use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 use sea_orm_migration::prelude::*;
 
 use crate::entities::{
-    agency, disclosure, feedback, history, inbox, outbox, proposal, reply, task, timer, token,
+    agency, calendar_file, disclosure, feedback, history, inbox, outbox, proposal, reply, task,
+    timer, token,
 };
 
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(StatisticsByAgency),
             Box::new(AgencyStatistics),
             Box::new(RoomForUpdates),
+            Box::new(CalendarFiles),
         ]
     }
 }
@@ -417,4 +419,29 @@ async fn set_fillfactors(manager: &SchemaManager<'_>, fill: fn(u8) -> u8) -> Res
             .await?;
     }
     Ok(())
+}
+
+/// The holiday files an operator loaded, so that every role counts with them without a
+/// restart.
+struct CalendarFiles;
+
+impl MigrationName for CalendarFiles {
+    fn name(&self) -> &str {
+        "m20261201_000001_calendar_files"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CalendarFiles {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create(manager, calendar_file::Entity).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE IF EXISTS calendar_files")
+            .await?;
+        Ok(())
+    }
 }

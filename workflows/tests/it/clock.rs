@@ -256,25 +256,8 @@ fn on_1_december_2026_every_step_is_taken_with_provisional_deadlines() {
     }
 }
 
-/// 2027 as an official notice might arrange it: Spring Festival 5–11 February with Sunday
-/// 14 February worked, and the other festivals with a day or two moved.
-const A_2027_NOTICE: &str = "\
-2027-01-01\tholiday\t元旦 New Year's Day
-2027-02-05\tholiday\t春节 Spring Festival
-2027-02-08\tholiday\t春节 Spring Festival
-2027-02-09\tholiday\t春节 Spring Festival
-2027-02-10\tholiday\t春节 Spring Festival
-2027-02-11\tholiday\t春节 Spring Festival
-2027-02-14\tworkday\t
-2027-04-05\tholiday\t清明节 Tomb-sweeping Day
-2027-05-03\tholiday\t劳动节 Labour Day
-2027-05-04\tholiday\t劳动节 Labour Day
-2027-06-09\tholiday\t端午节 Dragon Boat Festival
-2027-09-15\tholiday\t中秋节 Mid-autumn Festival
-2027-10-01\tholiday\t国庆节 National Day
-2027-10-04\tholiday\t国庆节 National Day
-2027-10-05\tholiday\t国庆节 National Day
-";
+/// A year file of the notice's form for 2027 (test data, not the official arrangement).
+const A_2027_NOTICE: &str = include_str!("../data/a-2027-notice.tsv");
 
 /// Loads the notice as `calendar correct` does and recomputes the proposal's deadlines on
 /// `day`; returns what the history says of each one.

@@ -28,6 +28,7 @@ pub async fn healthz() -> Response {
         (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json")))]
 pub async fn readyz(State(s): State<Service>) -> Result<Response, Error> {
     s.ready().await?;
+    s.engine().keep_calendar_current().await;
     Ok(ok(Health {
         status: "ok".to_owned(),
         warnings: s
@@ -43,6 +44,7 @@ pub async fn readyz(State(s): State<Service>) -> Result<Response, Error> {
 #[utoipa::path(get, path = "/metrics", tag = tags::OPS,
     responses((status = 200, body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(State(s): State<Service>) -> Response {
+    s.engine().keep_calendar_current().await;
     let mut text = s.metrics().render();
     text.push_str(&calendar_metrics(&s));
     let mut response = text.into_response();

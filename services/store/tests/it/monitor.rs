@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use cohandle_store::entities::{history, inbox, outbox, timer};
 use cohandle_store::monitor::{self, catch_up, fire_due};
-use cohandle_store::{Engine, ManualClock, Outcome, Source};
+use cohandle_store::{calendars, Clock, Engine, ManualClock, Outcome, Source};
+use cohandle_workflows::calendar::YearStatus;
 use cohandle_workflows::model::{Dispatch, Draft, ResultClass, Signature};
 use cohandle_workflows::{Body, Calendar, Event};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -494,23 +495,8 @@ async fn a_calendar_correction_recomputes_open_deadlines_and_records_the_move() 
     }
 }
 
-/// 2027 as a notice might arrange it: Spring Festival 5–11 February, Sunday 14 February worked.
-const A_2027_NOTICE: &str = "\
-2027-01-01\tholiday\t元旦
-2027-02-05\tholiday\t春节
-2027-02-08\tholiday\t春节
-2027-02-09\tholiday\t春节
-2027-02-10\tholiday\t春节
-2027-02-11\tholiday\t春节
-2027-02-14\tworkday\t
-2027-04-05\tholiday\t清明节
-2027-05-03\tholiday\t劳动节
-2027-06-09\tholiday\t端午节
-2027-09-15\tholiday\t中秋节
-2027-10-01\tholiday\t国庆节
-2027-10-04\tholiday\t国庆节
-2027-10-05\tholiday\t国庆节
-";
+/// A year file of the notice's form for 2027 (test data, not the official arrangement).
+const A_2027_NOTICE: &str = include_str!("../../../../workflows/tests/data/a-2027-notice.tsv");
 
 async fn details(engine: &Engine) -> Vec<String> {
     history::Entity::find()
@@ -541,15 +527,34 @@ async fn loading_next_years_notice_moves_provisional_deadlines_and_confirms_the_
         assert_eq!(feedback[0].due_on, date("2027-02-19"), "{backend:?}");
         assert!(details(&engine).await.is_empty());
 
-        let file = Calendar::year_file("2027.tsv", A_2027_NOTICE, false).unwrap();
-        let corrected = Arc::new(engine.calendar().corrected_by(&file.calendar).unwrap());
-        let report = monitor::recompute_all(
-            &engine.with_calendar(corrected),
-            "notice-2027",
-            "2027 arrangement loaded",
-        )
-        .await
-        .unwrap();
+        // Loaded into the database, as `cohandle calendar correct` does: every engine on
+        // that database (here a second one, as another role would be) picks it up.
+        Calendar::year_file("2027.tsv", A_2027_NOTICE, false).unwrap();
+        let other_role = db.engine(clock.clone()).await;
+        let no_forcing: &[String] = &[];
+        let at = clock.now();
+        assert!(
+            calendars::record(engine.db(), "2027.tsv", A_2027_NOTICE, no_forcing, at)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !calendars::record(engine.db(), "again.tsv", A_2027_NOTICE, no_forcing, at)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            other_role.calendar().year_status(2027),
+            YearStatus::Provisional
+        );
+        other_role.refresh_calendar().await.unwrap();
+        assert_eq!(
+            other_role.calendar().year_status(2027),
+            YearStatus::Official
+        );
+        let report = monitor::recompute_all(&other_role, "notice-2027", "2027 arrangement loaded")
+            .await
+            .unwrap();
         assert_eq!(
             (report.deadlines_moved, report.refused),
             (2, 0),
