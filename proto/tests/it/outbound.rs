@@ -135,5 +135,5 @@ fn a_rejection_needs_a_code() {
         br#"{"code":"REJECTION_CODE_MALFORMED","extra":1}"#,
     )
     .unwrap_err();
-    assert!(matches!(error, Error::Json(_)), "{error}");
+    assert!(matches!(error, Error::Json { .. }), "{error}");
 }

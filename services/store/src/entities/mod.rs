@@ -1,6 +1,7 @@
 //! SeaORM entities: one module per table.
 
 pub mod agency;
+pub mod dead_letter;
 pub mod disclosure;
 pub mod feedback;
 pub mod history;
