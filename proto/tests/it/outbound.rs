@@ -60,6 +60,21 @@ pub fn rejections() -> Vec<Rejected> {
         .into_iter()
         .map(|code| Rejected::refused(event, Rejection::new(code, "协办任务尚未签收")))
         .chain([Rejected::malformed(&malformed)])
+        .chain(
+            [
+                RejectedReason::EventIdReused("used".into()),
+                RejectedReason::MissingPartitionHeader("no header".into()),
+            ]
+            .map(|reason| Rejected {
+                reason,
+                correlation_id: Some("the sender's own message id".into()),
+                ..Rejected::refused(event, Rejection::new(RejectionCode::WrongState, ""))
+            }),
+        )
+        .chain([Rejected {
+            repeat: true,
+            ..Rejected::refused(event, Rejection::new(RejectionCode::WrongState, "again"))
+        }])
         .collect()
 }
 
@@ -85,7 +100,10 @@ fn rejections_round_trip() {
             );
         }
     }
-    let malformed = rejections().pop().unwrap();
+    let malformed = rejections()
+        .into_iter()
+        .find(|r| matches!(r.reason, RejectedReason::Malformed(_)))
+        .unwrap();
     assert_eq!(malformed.event_id, None);
     assert!(matches!(
         malformed.reason,
