@@ -477,3 +477,28 @@ async fn a_message_without_user_id_is_kept_but_answered_to_no_one_as_the_readme_
     }
     door.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_assigner_is_told_that_the_proposal_closed() {
+    let door = Door::open().await;
+    let assigner = door.broker.agency("cq-zfbgt").await;
+    let rest: Vec<_> = case().into_iter().skip(1).collect();
+    for outcome in door
+        .engine
+        .apply_batch(rest, cohandle_store::Source::Cli)
+        .await
+        .unwrap()
+    {
+        assert!(outcome.is_applied(), "{outcome:?}");
+    }
+    let seen = assigner.expect_notification("tasks_completed").await;
+    let last = seen.last().unwrap();
+    let notice = cohandle_proto::decode_notification(&last.content_type, &last.body).unwrap();
+    assert_eq!(notice.notification.state.as_deref(), Some("closed"));
+    assert_eq!(
+        notice.notification.agency.as_ref().map(|a| a.as_str()),
+        Some("cq-kjj"),
+        "the lead's step closed it"
+    );
+    door.close().await;
+}
