@@ -58,8 +58,88 @@ where
     }
     match content_type {
         ContentType::Protobuf => Ok(M::decode(bytes)?),
-        ContentType::Json => Ok(serde_json::from_slice(bytes)?),
+        ContentType::Json => from_json(bytes),
     }
+}
+
+/// Reads proto3 JSON, naming the field of a value of the wrong type. `null` is the field's
+/// default value, as the proto3 JSON mapping says: a message holding one is read again
+/// without its nulls (only then, so that every other message is read exactly as sent).
+fn from_json<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, Error> {
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let error = match serde_path_to_error::deserialize(&mut reader) {
+        Ok(message) => {
+            return match reader.end() {
+                Ok(()) => Ok(message),
+                Err(source) => Err(Error::Json {
+                    field: None,
+                    source,
+                }),
+            }
+        }
+        Err(error) => error,
+    };
+    if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        if drop_nulls(&mut value) {
+            return serde_path_to_error::deserialize(value).map_err(json_error);
+        }
+    }
+    Err(json_error(error))
+}
+
+/// Removes every object member whose value is `null`; true if there was one.
+fn drop_nulls(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(members) => {
+            let before = members.len();
+            members.retain(|_, v| !v.is_null());
+            let mut dropped = members.len() != before;
+            for member in members.values_mut() {
+                dropped |= drop_nulls(member);
+            }
+            dropped
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |dropped, item| drop_nulls(item) | dropped),
+        _ => false,
+    }
+}
+
+fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let field = proto_path(error.path());
+    Error::Json {
+        field: (!field.is_empty()).then_some(field),
+        source: error.into_inner(),
+    }
+}
+
+/// A JSON path (`assign.handlers[1].agency` written in lowerCamelCase or as proto names)
+/// as a path of proto field names.
+fn proto_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                for c in key.chars() {
+                    if c.is_ascii_uppercase() {
+                        out.push('_');
+                        out.push(c.to_ascii_lowercase());
+                    } else {
+                        out.push(c);
+                    }
+                }
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
 }
 
 /// Encodes one wire message built from domain values.
@@ -98,6 +178,33 @@ mod tests {
             let error = ContentType::parse(bad).unwrap_err();
             assert!(matches!(error, Error::UnsupportedContentType(_)), "{bad}");
         }
+    }
+
+    #[test]
+    fn json_paths_become_proto_paths() {
+        let error = read::<crate::v1::Envelope>(
+            "application/json",
+            br#"{"submitOpinion":{"documentNumber":31}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(error.field(), Some("submit_opinion.document_number"));
+        assert!(
+            error
+                .to_string()
+                .starts_with("`submit_opinion.document_number`: invalid type: integer `31`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn null_is_the_default_value() {
+        let read = read::<crate::v1::Envelope>(
+            "application/json",
+            br#"{"eventId":"e-1","correlationId":null,"acknowledge":{},"signFor":null}"#,
+        )
+        .unwrap();
+        assert_eq!(read.event_id, "e-1");
+        assert!(read.correlation_id.is_empty());
     }
 
     #[test]

@@ -14,8 +14,14 @@ pub enum Error {
     TooLarge { size: usize },
     #[error("not a protobuf message of the contract: {0}")]
     Protobuf(#[from] prost::DecodeError),
-    #[error("not a proto3 JSON message of the contract: {0}")]
-    Json(#[from] serde_json::Error),
+    /// Not JSON, or a value of the wrong type; `field` is the proto path of the value at
+    /// fault when the JSON was read that far.
+    #[error("{}", json_message(field.as_deref(), source))]
+    Json {
+        field: Option<String>,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("`schema_version` is {found}, but only version {SCHEMA_VERSION} is read here")]
     UnsupportedSchemaVersion { found: u32 },
     #[error("the envelope has no body: set exactly one event, such as `assign` or `sign_for`")]
@@ -57,12 +63,17 @@ impl Error {
             | Self::InvalidTimestamp { field, .. }
             | Self::InvalidId { field, .. }
             | Self::Invalid { field, .. } => Some(field),
+            Self::Json { field, .. } => field.as_deref(),
             Self::UnsupportedSchemaVersion { .. } => Some("schema_version"),
             Self::MissingBody => Some("body"),
-            Self::UnsupportedContentType(_)
-            | Self::TooLarge { .. }
-            | Self::Protobuf(_)
-            | Self::Json(_) => None,
+            Self::UnsupportedContentType(_) | Self::TooLarge { .. } | Self::Protobuf(_) => None,
         }
+    }
+}
+
+fn json_message(field: Option<&str>, source: &serde_json::Error) -> String {
+    match field {
+        Some(field) => format!("`{field}`: {source}"),
+        None => format!("not a proto3 JSON message of the contract: {source}"),
     }
 }

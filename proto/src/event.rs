@@ -3,7 +3,7 @@
 use cohandle_workflows::event::{
     Actor, Assignment, Body, DisputeDecision, Event, Handler as DomainHandler,
 };
-use cohandle_workflows::ids::EventId;
+use cohandle_workflows::ids::{EventId, ProposalKey};
 use cohandle_workflows::model::{
     Contact, Disclosure, Dispatch, Draft, Feedback, Opinion, ProposalInfo, Signature,
 };
@@ -34,6 +34,52 @@ pub fn decode(content_type: &str, bytes: &[u8]) -> Result<Event, Error> {
 /// Decodes an event and the envelope's correlation and causation ids.
 pub fn decode_traced(content_type: &str, bytes: &[u8]) -> Result<(Event, Trace), Error> {
     from_envelope(read(content_type, bytes)?)
+}
+
+/// The ids of a message that may not decode as a whole (a bad date, no body, no
+/// `schemaVersion`), so that its refusal can name what it refuses: its event id and its
+/// proposal key, each when it is present and valid.
+pub fn readable_ids(content_type: &str, bytes: &[u8]) -> (Option<EventId>, Option<ProposalKey>) {
+    /// The envelope's first two fields alone; protobuf skips the others.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Ids {
+        #[prost(string, tag = "1")]
+        event_id: String,
+        #[prost(string, tag = "2")]
+        proposal_key: String,
+    }
+    let Ok(content_type) = ContentType::parse(content_type) else {
+        return (None, None);
+    };
+    if bytes.len() > crate::MAX_MESSAGE_BYTES {
+        return (None, None);
+    }
+    let (event_id, proposal_key) = match content_type {
+        ContentType::Protobuf => match <Ids as prost::Message>::decode(bytes) {
+            Ok(ids) => (ids.event_id, ids.proposal_key),
+            Err(_) => return (None, None),
+        },
+        ContentType::Json => {
+            let Ok(serde_json::Value::Object(members)) = serde_json::from_slice(bytes) else {
+                return (None, None);
+            };
+            let text = |names: [&str; 2]| {
+                names
+                    .iter()
+                    .find_map(|name| members.get(*name).and_then(|v| v.as_str()))
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (
+                text(["eventId", "event_id"]),
+                text(["proposalKey", "proposal_key"]),
+            )
+        }
+    };
+    (
+        EventId::parse(event_id).ok(),
+        ProposalKey::parse(proposal_key).ok(),
+    )
 }
 
 /// Encodes an event as a binary protobuf envelope, with no trace.

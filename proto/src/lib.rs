@@ -25,7 +25,8 @@ mod outbound;
 pub use codec::ContentType;
 pub use error::Error;
 pub use event::{
-    decode, decode_traced, encode, encode_json, encode_protobuf, from_envelope, to_envelope, Trace,
+    decode, decode_traced, encode, encode_json, encode_protobuf, from_envelope, readable_ids,
+    to_envelope, Trace,
 };
 pub use outbound::{
     decode_notification, decode_rejected, encode_notification, encode_rejected,

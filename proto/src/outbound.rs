@@ -21,11 +21,15 @@ pub struct OutboundNotification {
 /// A refused message, as published for its sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
-    /// `None` when the message was too malformed to read it.
+    /// `None` only when the message's event id could not be read.
     pub event_id: Option<EventId>,
-    /// `None` when the message was too malformed to read it.
+    /// `None` only when the message's proposal key could not be read.
     pub proposal: Option<ProposalKey>,
     pub reason: RejectedReason,
+    /// The AMQP `message_id` of the refused message, as its sender set it.
+    pub correlation_id: Option<String>,
+    /// Answers a copy of an event id refused before: the first refusal, repeated.
+    pub repeat: bool,
 }
 
 /// Why a message was refused.
@@ -35,6 +39,22 @@ pub enum RejectedReason {
     Refused(Rejection),
     /// The message is not a valid message of the contract; the sentence says why.
     Malformed(String),
+    /// The event id was used before for an event with other content.
+    EventIdReused(String),
+    /// The `cohandle-proposal` header is missing or differs from the proposal key.
+    MissingPartitionHeader(String),
+}
+
+impl RejectedReason {
+    /// The sentence for a person.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Refused(rejection) => &rejection.message,
+            Self::Malformed(message)
+            | Self::EventIdReused(message)
+            | Self::MissingPartitionHeader(message) => message,
+        }
+    }
 }
 
 impl Rejected {
@@ -44,15 +64,20 @@ impl Rejected {
             event_id: Some(event.id.clone()),
             proposal: Some(event.proposal.clone()),
             reason: RejectedReason::Refused(rejection),
+            correlation_id: Some(event.id.to_string()),
+            repeat: false,
         }
     }
 
-    /// A message could not be decoded.
+    /// A message could not be decoded; whatever of its ids could be read is kept (see
+    /// [`crate::readable_ids`]).
     pub fn malformed(error: &Error) -> Self {
         Self {
             event_id: None,
             proposal: None,
             reason: RejectedReason::Malformed(error.to_string()),
+            correlation_id: None,
+            repeat: false,
         }
     }
 }
@@ -212,12 +237,13 @@ fn notification_from_wire(wire: v1::Notification) -> Result<OutboundNotification
 }
 
 fn rejected_to_wire(rejected: &Rejected) -> v1::Rejected {
-    let (code, message) = match &rejected.reason {
-        RejectedReason::Refused(rejection) => {
-            (code_to_wire(rejection.code), rejection.message.clone())
-        }
-        RejectedReason::Malformed(message) => (v1::RejectionCode::Malformed, message.clone()),
+    let code = match &rejected.reason {
+        RejectedReason::Refused(rejection) => code_to_wire(rejection.code),
+        RejectedReason::Malformed(_) => v1::RejectionCode::Malformed,
+        RejectedReason::EventIdReused(_) => v1::RejectionCode::EventIdReused,
+        RejectedReason::MissingPartitionHeader(_) => v1::RejectionCode::MissingPartitionHeader,
     };
+    let message = rejected.reason.message().to_owned();
     v1::Rejected {
         event_id: rejected
             .event_id
@@ -231,6 +257,8 @@ fn rejected_to_wire(rejected: &Rejected) -> v1::Rejected {
             .unwrap_or_default(),
         code: code.into(),
         message,
+        correlation_id: rejected.correlation_id.clone().unwrap_or_default(),
+        repeat: rejected.repeat,
     }
 }
 
@@ -248,6 +276,8 @@ fn rejected_from_wire(wire: v1::Rejected) -> Result<Rejected, Error> {
             .then(|| proposal_key("proposal_key", wire.proposal_key))
             .transpose()?,
         reason,
+        correlation_id: (!wire.correlation_id.is_empty()).then_some(wire.correlation_id),
+        repeat: wire.repeat,
     })
 }
 
@@ -274,6 +304,10 @@ fn reason_from_wire(code: v1::RejectionCode, message: String) -> Result<Rejected
         }
         // No domain code matches: the message never reached the domain.
         v1::RejectionCode::Malformed => return Ok(RejectedReason::Malformed(message)),
+        v1::RejectionCode::EventIdReused => return Ok(RejectedReason::EventIdReused(message)),
+        v1::RejectionCode::MissingPartitionHeader => {
+            return Ok(RejectedReason::MissingPartitionHeader(message))
+        }
         v1::RejectionCode::WrongState => RejectionCode::WrongState,
         v1::RejectionCode::ActorNotAllowed => RejectionCode::ActorNotAllowed,
         v1::RejectionCode::GuardFailed => RejectionCode::GuardFailed,

@@ -950,16 +950,43 @@ impl Step<'_> {
             "supervisors" => vec![Recipient::Supervisors],
             _ => unreachable!("validation checks recipients"),
         };
-        let agency = task.map(|t| t.agency.clone());
-        let state = task.map(|t| t.state.clone());
-        for recipient in recipients {
-            self.effects.push(Effect::Notify(Notification {
+        // A notice about the proposal as a whole follows the proposal's change just made
+        // (`tasks_completed` when the last task finished, not the step that finished it):
+        // it names that change, the proposal's state after it, and the agency whose task's
+        // step caused it, if one did.
+        let whole = match task {
+            Some(_) => None,
+            None => self
+                .changes
+                .last()
+                .filter(|c| c.machine == Machine::Proposal),
+        };
+        let event = whole.map_or(self.event.body.name(), |c| c.event.as_str());
+        let agency = match task {
+            Some(t) => Some(t.agency.clone()),
+            None => whole.and_then(|_| {
+                self.changes
+                    .iter()
+                    .rev()
+                    .skip(1)
+                    .find(|c| c.machine != Machine::Proposal)
+                    .and_then(|c| c.agency.clone())
+            }),
+        };
+        let state = task
+            .map(|t| t.state.clone())
+            .or_else(|| whole.map(|c| c.to.clone()));
+        let notifications: Vec<Notification> = recipients
+            .into_iter()
+            .map(|recipient| Notification {
                 recipient,
-                event: self.event.body.name().to_owned(),
+                event: event.to_owned(),
                 agency: agency.clone(),
                 state: state.clone(),
-            }));
-        }
+            })
+            .collect();
+        self.effects
+            .extend(notifications.into_iter().map(Effect::Notify));
     }
 }
 

@@ -38,14 +38,14 @@ fn malformed_json_is_a_json_error() {
         b"\xff\xfe",
         b"{} {}",
     ] {
-        assert!(matches!(error_of(bad), Error::Json(_)), "{bad:?}");
+        assert!(matches!(error_of(bad), Error::Json { .. }), "{bad:?}");
     }
 }
 
 #[test]
 fn unknown_fields_are_refused_at_every_level() {
     let error = error_of(&with("priority", Some("high".into())));
-    assert!(matches!(error, Error::Json(_)));
+    assert!(matches!(error, Error::Json { .. }));
     assert!(
         error.to_string().contains("unknown field `priority`"),
         "{error}"
@@ -103,7 +103,7 @@ fn invalid_ids_name_their_field() {
 #[test]
 fn enums_must_name_a_known_value() {
     let error = error_of(&with("actorKind", Some("ACTOR_KIND_ROBOT".into())));
-    assert!(matches!(error, Error::Json(_)), "{error}");
+    assert!(matches!(error, Error::Json { .. }), "{error}");
     let error = error_of(&with("actorKind", None));
     assert!(
         matches!(&error, Error::Unspecified { field } if field == "actor_kind"),
@@ -114,7 +114,7 @@ fn enums_must_name_a_known_value() {
 #[test]
 fn times_and_dates_are_checked() {
     let error = error_of(&with("occurredAt", Some("yesterday".into())));
-    assert!(matches!(error, Error::Json(_)), "{error}");
+    assert!(matches!(error, Error::Json { .. }), "{error}");
     let error = error_of(&with("occurredAt", None));
     assert!(
         matches!(&error, Error::Missing { field } if field == "occurred_at"),
@@ -167,7 +167,10 @@ fn other_content_types_are_refused() {
 #[test]
 fn deeply_nested_json_is_refused_without_overflowing_the_stack() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    assert!(matches!(decode(JSON, deep.as_bytes()), Err(Error::Json(_))));
+    assert!(matches!(
+        decode(JSON, deep.as_bytes()),
+        Err(Error::Json { .. })
+    ));
 }
 
 fn content_type() -> impl Strategy<Value = &'static str> {

@@ -2,6 +2,7 @@
 //! without a panic, and the README's examples decode.
 
 mod hostile;
+mod notifications;
 mod outbound;
 mod readme;
 mod round_trip;

@@ -60,6 +60,21 @@ pub fn rejections() -> Vec<Rejected> {
         .into_iter()
         .map(|code| Rejected::refused(event, Rejection::new(code, "协办任务尚未签收")))
         .chain([Rejected::malformed(&malformed)])
+        .chain(
+            [
+                RejectedReason::EventIdReused("used".into()),
+                RejectedReason::MissingPartitionHeader("no header".into()),
+            ]
+            .map(|reason| Rejected {
+                reason,
+                correlation_id: Some("the sender's own message id".into()),
+                ..Rejected::refused(event, Rejection::new(RejectionCode::WrongState, ""))
+            }),
+        )
+        .chain([Rejected {
+            repeat: true,
+            ..Rejected::refused(event, Rejection::new(RejectionCode::WrongState, "again"))
+        }])
         .collect()
 }
 
@@ -85,7 +100,10 @@ fn rejections_round_trip() {
             );
         }
     }
-    let malformed = rejections().pop().unwrap();
+    let malformed = rejections()
+        .into_iter()
+        .find(|r| matches!(r.reason, RejectedReason::Malformed(_)))
+        .unwrap();
     assert_eq!(malformed.event_id, None);
     assert!(matches!(
         malformed.reason,
@@ -135,5 +153,5 @@ fn a_rejection_needs_a_code() {
         br#"{"code":"REJECTION_CODE_MALFORMED","extra":1}"#,
     )
     .unwrap_err();
-    assert!(matches!(error, Error::Json(_)), "{error}");
+    assert!(matches!(error, Error::Json { .. }), "{error}");
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use cohandle_store::engine::Recorded;
-use cohandle_store::entities::{history, inbox, proposal, task};
+use cohandle_store::entities::{history, proposal, task};
 use cohandle_store::{queries, Engine, Outcome, Source};
 use cohandle_workflows::engine::{china_date, Change};
 use cohandle_workflows::{Body, Event, EventId, Proposal, ProposalKey};
@@ -198,19 +198,7 @@ impl Service {
     /// The first outcome of an event id, answered again, if the request is the same.
     async fn replay(&self, event: &Event, first: Recorded) -> Result<Written, Error> {
         let id = event.id.to_string();
-        let row = inbox::Entity::find_by_id(id.clone())
-            .one(self.db())
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| corrupt(format!("event {id} is a duplicate without an inbox row")))?;
-        let stored: Event = serde_json::from_str(&row.event)
-            .map_err(|e| corrupt(format!("inbox row {id}: {e}")))?;
-        // The time may differ between retries (it defaults to the moment of each); the
-        // sender, the proposal and the content may not.
-        if stored.actor != event.actor
-            || stored.proposal != event.proposal
-            || stored.body != event.body
-        {
+        if !first.same_request {
             return Err(Error::KeyReused { key: id });
         }
         if !first.applied {

@@ -820,7 +820,7 @@ async fn engine_phase_in(
     let seconds = finished.duration_since(started).as_secs_f64();
     let worker_peak_rss_mib = worker.peak_rss_mib().unwrap_or(0.0);
     let worker_cpu_seconds = worker.cpu_seconds().unwrap_or(0.0);
-    let dead_letters = vhost.counts(&inspect, topology::DEAD_QUEUE).await?.0;
+    let dead_letters = u32::try_from(count(&db, "SELECT COUNT(*) FROM dead_letters").await?)?;
     connect::close(operator, "done").await;
     tokio::task::spawn_blocking(move || worker.stop()).await?;
 

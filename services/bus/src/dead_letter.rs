@@ -1,40 +1,38 @@
 //! Dead letters: what the worker cannot take (a body that is not a message of the contract,
-//! a sender that is not who it claims, a message that failed too often) is copied to
-//! `cohandle.dead` with the reason in headers, and only then acknowledged. Operators list
-//! them (`cohandle dlq list`) and replay them once the cause is fixed (`cohandle dlq replay`).
+//! a sender that is not who it claims, an event id reused for another event, a message
+//! without its partition header, a message that failed too often) is recorded in the
+//! database (`cohandle_store::dead_letters`) with its reason, body and headers, and only then
+//! acknowledged. Operators list them (`cohandle dlq list`, which reads rows and so disturbs
+//! nothing) and replay them once the cause is fixed (`cohandle dlq replay`).
 //!
-//! The copy is published by the worker, whose RabbitMQ user is not the sender's, so it
-//! cannot carry the sender's `user-id` (the broker would refuse it). It carries the sender
-//! in `x-cohandle-sender` instead, and that header is trusted only in `cohandle.dead`,
-//! where agencies cannot publish.
+//! The record keeps the sender the worker validated (the AMQP `user-id`), so a replay is
+//! attributed to it; agencies cannot write there.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
+use cohandle_store::dead_letters::{self, Arrived, Filter};
+use cohandle_store::Engine;
+use cohandle_workflows::{Event, EventId, ProposalKey};
 use lapin::message::Delivery;
-use lapin::options::BasicGetOptions;
-use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel};
+use lapin::types::AMQPValue;
+use lapin::BasicProperties;
 use sha2::{Digest, Sha256};
 
-use crate::publish::{header_text, long_string, publish_confirmed, PERSISTENT};
-use crate::topology::{DEAD_EXCHANGE, DEAD_QUEUE, RETRY_QUEUE};
+use crate::topology::RETRY_QUEUE;
 use crate::Error;
 
-/// The machine-readable reason (`malformed`, `missing_user_id`, `unknown_sender`,
-/// `identity_mismatch`, `retries_exhausted`, `outbox_unreadable`).
-pub const CODE_HEADER: &str = "x-cohandle-code";
-/// The reason as a sentence for a person.
-pub const REASON_HEADER: &str = "x-cohandle-reason";
-/// For a malformed message, the field at fault as a proto path (`assign.handlers[1].agency`).
-pub const FIELD_HEADER: &str = "x-cohandle-field";
-/// The RabbitMQ user that published the original message (its validated `user-id`).
-pub const SENDER_HEADER: &str = "x-cohandle-sender";
-/// A stable id of the dead letter: the same message dead-lettered twice has the same id.
-pub const ID_HEADER: &str = "x-cohandle-dead-letter-id";
-/// The queue the original was taken from, and its routing key.
-pub const QUEUE_HEADER: &str = "x-cohandle-queue";
-pub const ROUTING_KEY_HEADER: &str = "x-cohandle-routing-key";
-/// When it was dead-lettered (RFC 3339, the engine's clock).
-pub const DEAD_AT_HEADER: &str = "x-cohandle-dead-at";
+pub use cohandle_store::dead_letters::DeadLetter;
+
+/// The codes of dead letters.
+pub mod code {
+    pub const MALFORMED: &str = "malformed";
+    pub const MISSING_USER_ID: &str = "missing_user_id";
+    pub const UNKNOWN_SENDER: &str = "unknown_sender";
+    pub const IDENTITY_MISMATCH: &str = "identity_mismatch";
+    pub const EVENT_ID_REUSED: &str = "event_id_reused";
+    pub const MISSING_PARTITION_HEADER: &str = "missing_partition_header";
+    pub const RETRIES_EXHAUSTED: &str = "retries_exhausted";
+    pub const OUTBOX_UNREADABLE: &str = "outbox_unreadable";
+}
 
 /// Why a message was not taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +54,7 @@ impl Refusal {
     /// A body that does not decode.
     pub fn malformed(error: &cohandle_proto::Error) -> Self {
         Self {
-            code: "malformed",
+            code: code::MALFORMED,
             reason: error.to_string(),
             field: error.field().map(str::to_owned),
         }
@@ -110,147 +108,94 @@ fn integer(value: &AMQPValue) -> Option<i64> {
     }
 }
 
-/// Copies `delivery` to the dead-letter queue with the reason, and waits for the confirm.
-/// Returns the dead letter's id.
-pub async fn publish_copy(
-    channel: &Channel,
+/// What a message could be read to be: its ids, for the record and the answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ids {
+    pub event_id: Option<EventId>,
+    pub proposal: Option<ProposalKey>,
+}
+
+impl Ids {
+    /// The ids of a decoded event.
+    pub fn of(event: &Event) -> Self {
+        Self {
+            event_id: Some(event.id.clone()),
+            proposal: Some(event.proposal.clone()),
+        }
+    }
+
+    /// Whatever of them can be read from a delivery's body, which may not decode as a whole.
+    pub fn read(delivery: &Delivery) -> Self {
+        let content_type = delivery
+            .properties
+            .content_type()
+            .as_ref()
+            .map_or("", |c| c.as_str());
+        let (event_id, proposal) = cohandle_proto::readable_ids(content_type, &delivery.data);
+        Self { event_id, proposal }
+    }
+}
+
+/// The record of a refused delivery.
+pub fn arrived(
     delivery: &Delivery,
     queue: &str,
     sender: Option<&str>,
     refusal: &Refusal,
-    at: DateTime<Utc>,
-) -> Result<String, Error> {
-    let id = dead_letter_id(sender, delivery.routing_key.as_str(), &delivery.data);
-    let original = &delivery.properties;
-    let mut headers = FieldTable::default();
-    if let Some(old) = original.headers() {
-        for (key, value) in old.inner() {
-            // Only the worker writes these: a sender's own would be forgeries.
-            if !key.as_str().starts_with("x-cohandle-") {
-                headers.insert(key.clone(), value.clone());
-            }
+    ids: &Ids,
+) -> Arrived {
+    let props = &delivery.properties;
+    let mut headers = serde_json::Map::new();
+    if let Some(table) = props.headers() {
+        for (key, value) in table.inner() {
+            headers.insert(
+                key.to_string(),
+                serde_json::Value::String(header_value(value)),
+            );
         }
     }
-    let mut put = |key: &str, value: &str| headers.insert(key.into(), long_string(value));
-    put(ID_HEADER, &id);
-    put(CODE_HEADER, refusal.code);
-    put(REASON_HEADER, &refusal.reason);
-    if let Some(field) = &refusal.field {
-        put(FIELD_HEADER, field);
-    }
-    if let Some(sender) = sender {
-        put(SENDER_HEADER, sender);
-    }
-    put(QUEUE_HEADER, queue);
-    put(ROUTING_KEY_HEADER, delivery.routing_key.as_str());
-    put(
-        DEAD_AT_HEADER,
-        &at.to_rfc3339_opts(SecondsFormat::Millis, true),
-    );
-    let mut properties = BasicProperties::default()
-        .with_delivery_mode(PERSISTENT)
-        .with_message_id(ShortString::from(id.clone()))
-        .with_headers(headers);
-    if let Some(content_type) = original.content_type() {
-        properties = properties.with_content_type(content_type.clone());
-    }
-    // Mandatory: if `cohandle.dead` were missing, the original must stay where it is.
-    publish_confirmed(
-        channel,
-        DEAD_EXCHANGE,
-        delivery.routing_key.as_str(),
-        properties,
-        &delivery.data,
-        true,
-        "a dead letter",
-    )
-    .await?;
-    Ok(id)
-}
-
-/// A message in `cohandle.dead`, as an operator sees it.
-#[derive(Debug, Clone)]
-pub struct DeadLetter {
-    pub id: String,
-    pub code: String,
-    pub reason: String,
-    pub field: Option<String>,
-    /// The validated sender, when there was one.
-    pub sender: Option<String>,
-    pub routing_key: String,
-    pub queue: Option<String>,
-    pub dead_at: Option<String>,
-    pub content_type: Option<String>,
-    pub body: Vec<u8>,
-    /// The event id and proposal, when the body decodes now.
-    pub event_id: Option<String>,
-    pub proposal: Option<String>,
-    pub delivery_tag: u64,
-}
-
-impl DeadLetter {
-    /// Reads a message taken from `cohandle.dead`. One the broker dead-lettered itself
-    /// (none is routed there today, but an operator may move some) is described from its
-    /// `x-death` header, and its sender is its `user-id`.
-    pub fn from_delivery(delivery: &Delivery) -> Self {
-        let props = &delivery.properties;
-        let text = |name| header_text(props, name);
-        let routing_key =
-            text(ROUTING_KEY_HEADER).unwrap_or_else(|| delivery.routing_key.to_string());
-        let sender = text(SENDER_HEADER).or_else(|| {
-            text(CODE_HEADER)
-                .is_none()
-                .then(|| props.user_id().as_ref().map(|u| u.to_string()))
-                .flatten()
-        });
-        let content_type = props.content_type().as_ref().map(|c| c.to_string());
-        let decoded = content_type
-            .as_deref()
-            .and_then(|ct| cohandle_proto::decode(ct, &delivery.data).ok());
-        Self {
-            id: text(ID_HEADER)
-                .unwrap_or_else(|| dead_letter_id(sender.as_deref(), &routing_key, &delivery.data)),
-            code: text(CODE_HEADER)
-                .or_else(|| text("x-first-death-reason"))
-                .unwrap_or_else(|| "unknown".to_owned()),
-            reason: text(REASON_HEADER).unwrap_or_else(|| {
-                "dead-lettered by the broker (see its x-death header)".to_owned()
-            }),
-            field: text(FIELD_HEADER),
-            sender,
-            routing_key,
-            queue: text(QUEUE_HEADER).or_else(|| text("x-first-death-queue")),
-            dead_at: text(DEAD_AT_HEADER),
-            content_type,
-            body: delivery.data.clone(),
-            event_id: decoded.as_ref().map(|e| e.id.to_string()),
-            proposal: decoded.as_ref().map(|e| e.proposal.to_string()),
-            delivery_tag: delivery.delivery_tag,
-        }
+    Arrived {
+        id: dead_letter_id(sender, delivery.routing_key.as_str(), &delivery.data),
+        code: refusal.code.to_owned(),
+        reason: refusal.reason.clone(),
+        field: refusal.field.clone(),
+        sender: sender.map(str::to_owned),
+        routing_key: delivery.routing_key.to_string(),
+        queue: queue.to_owned(),
+        content_type: props.content_type().as_ref().map(|c| c.to_string()),
+        message_id: props.message_id().as_ref().map(|m| m.to_string()),
+        headers: serde_json::Value::Object(headers),
+        body: delivery.data.clone(),
+        event_id: ids.event_id.as_ref().map(ToString::to_string),
+        proposal_key: ids.proposal.as_ref().map(ToString::to_string),
     }
 }
 
-/// Takes up to `limit` dead letters without acknowledging them: they stay the caller's
-/// until it acks them or closes `channel`, which puts the rest back.
-pub async fn take(channel: &Channel, limit: usize) -> Result<Vec<DeadLetter>, Error> {
-    let mut letters = Vec::new();
-    while letters.len() < limit {
-        let Some(message) = channel
-            .basic_get(DEAD_QUEUE, BasicGetOptions { no_ack: false })
-            .await?
-        else {
-            break;
-        };
-        letters.push(DeadLetter::from_delivery(&message.delivery));
+/// A header value as text: strings as they are, anything else as the broker shows it.
+fn header_value(value: &AMQPValue) -> String {
+    match value {
+        AMQPValue::LongString(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        AMQPValue::ShortString(v) => v.as_str().to_owned(),
+        other => format!("{other:?}"),
     }
-    Ok(letters)
+}
+
+/// Records a dead letter (or a new sighting of one) at `at`.
+pub async fn record(engine: &Engine, letter: Arrived, at: DateTime<Utc>) -> Result<(), Error> {
+    Ok(dead_letters::record(engine.db(), letter, at).await?)
+}
+
+/// The dead letters `filter` selects, oldest first; reading them changes nothing.
+pub async fn list(engine: &Engine, filter: &Filter) -> Result<Vec<DeadLetter>, Error> {
+    Ok(dead_letters::list(engine.db(), filter).await?)
 }
 
 #[cfg(test)]
 mod tests {
-    use lapin::types::FieldArray;
+    use lapin::types::{FieldArray, FieldTable};
 
     use super::*;
+    use crate::publish::long_string;
 
     #[test]
     fn the_id_is_stable_and_depends_on_sender_key_and_body() {

@@ -6,14 +6,16 @@
 //! - [`topology`]: every exchange, queue and binding as data, declared at start and kept
 //!   in `deploy/rabbitmq/definitions.json`.
 //! - [`identity`]: the AMQP `user-id` (checked by RabbitMQ) names the sending agency.
-//! - [`dead_letter`] and [`replay`]: what the worker cannot take is kept with its reason
-//!   and applied later, once fixed; refused out-of-order events are replayable too.
+//! - [`dead_letter`] and [`replay`]: what the worker cannot take is recorded in the
+//!   database with its reason and applied later, once fixed; refused events whose cause
+//!   can pass (out of order, above all) are replayable too.
 //! - [`publish`]: the inbound contract for publishers (`cohandle emit` uses it).
 //! - [`connect`]: lapin on tokio's executor and reactor.
 //!
-//! This crate never decides a transition and never writes the database itself: every
-//! state change is the engine's; it only reads the agencies, the inbox and the outbox
-//! (through `cohandle_store::relay`) and marks outbox rows sent.
+//! This crate never decides a transition and never writes the engine's tables itself:
+//! every state change is the engine's; it only reads the agencies, the inbox and the outbox
+//! (through `cohandle_store::relay`), marks outbox rows sent, and records and marks dead
+//! letters (through `cohandle_store::dead_letters`).
 
 pub mod connect;
 pub mod dead_letter;

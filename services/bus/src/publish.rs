@@ -26,7 +26,8 @@ pub fn routing_key(event: &Event) -> String {
 #[derive(Debug, Clone)]
 pub struct Inbound {
     pub routing_key: String,
-    /// The partition key; a message without it still arrives, in a fixed partition.
+    /// The partition key (header `cohandle-proposal`): required, and equal to the envelope's
+    /// proposal key; the worker refuses a message without it (`missing_partition_header`).
     pub proposal: Option<String>,
     /// The event id, so that the broker's tools (and duplicates) can be told apart.
     pub message_id: Option<String>,

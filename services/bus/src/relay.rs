@@ -28,14 +28,26 @@ use tokio::sync::watch;
 use tracing::instrument;
 
 use crate::connect::connect_url;
-use crate::dead_letter::{self, Refusal};
+use crate::dead_letter::{self, code, Refusal};
 use crate::publish::{long_string, PERSISTENT};
-use crate::topology::{self, agency_plan, Topology, DEAD_EXCHANGE, OUTBOUND, PROPOSAL_HEADER};
+use crate::topology::{self, agency_plan, Topology, OUTBOUND, PROPOSAL_HEADER};
 use crate::worker::{agencies, backoff, stopped};
 use crate::Error;
 
 /// The header naming the event that caused an outbound message.
 pub const EVENT_ID_HEADER: &str = "cohandle-event-id";
+/// The header echoing the refused message's own `message_id` on a `Rejected`.
+pub const CORRELATION_HEADER: &str = "cohandle-correlation-id";
+
+/// The headers of an outbound message; every one is sent, empty when unknown (a message
+/// whose ids could not be read), so a consumer can always read them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Headers<'a> {
+    pub proposal: Option<&'a str>,
+    pub event_id: Option<&'a str>,
+    /// Set on a `Rejected`: the refused message's `message_id`.
+    pub correlation_id: Option<&'a str>,
+}
 
 /// How a relay behaves.
 #[derive(Debug, Clone)]
@@ -205,11 +217,13 @@ impl Relay {
                 }
             }
         }
+        let now = self.engine.clock().now();
         let mut pending = Vec::with_capacity(rows.len());
+        let mut confirmed = Vec::with_capacity(rows.len());
         for row in &rows {
-            let confirm = match outbound(row, self.options.content_type) {
+            match outbound(row, self.options.content_type) {
                 Ok((properties, body)) => {
-                    channel
+                    let confirm = channel
                         .basic_publish(
                             OUTBOUND,
                             &row.routing_key,
@@ -217,26 +231,20 @@ impl Relay {
                             &body,
                             properties,
                         )
-                        .await?
+                        .await?;
+                    pending.push((row.id, confirm));
                 }
                 Err(why) => {
-                    // Never skipped silently: an unreadable row goes to the dead letters.
+                    // Never skipped silently: an unreadable row becomes a dead letter, in
+                    // the transaction that marks it done.
                     tracing::error!(message = "Outbox row does not read back; dead-lettering it", outbox_id = row.id, message_id = %row.message_id, %why);
-                    let refusal = Refusal::new("outbox_unreadable", why);
-                    channel
-                        .basic_publish(
-                            DEAD_EXCHANGE,
-                            &row.routing_key,
-                            BasicPublishOptions::default(),
-                            row.payload.as_bytes(),
-                            unreadable_properties(row, &refusal),
-                        )
-                        .await?
+                    let refusal = Refusal::new(code::OUTBOX_UNREADABLE, why);
+                    cohandle_store::dead_letters::record(&txn, unreadable(row, &refusal), now)
+                        .await?;
+                    confirmed.push(row.id);
                 }
-            };
-            pending.push((row.id, confirm));
+            }
         }
-        let mut confirmed = Vec::with_capacity(pending.len());
         for (id, confirm) in pending {
             match confirm.await? {
                 Confirmation::Ack(_) | Confirmation::NotRequested => confirmed.push(id),
@@ -250,7 +258,6 @@ impl Relay {
                 }
             }
         }
-        let now = self.engine.clock().now();
         cohandle_store::relay::mark_sent(&txn, &confirmed, now).await?;
         txn.commit().await?;
         self.stats
@@ -269,22 +276,33 @@ fn addressed_agency(routing_key: &str) -> Option<&str> {
         .filter(|code| !code.is_empty())
 }
 
+/// The AMQP `type` of a refusal.
+pub const REJECTED_TYPE: &str = "cohandle.v1.Rejected";
+
 /// The properties of a message on `cohandle.out`: `type` names the message
 /// (`cohandle.v1.Notification` or `cohandle.v1.Rejected`), `message_id` is unique per
-/// message (consumers drop duplicates by it), headers carry the proposal and the event.
+/// message (consumers drop duplicates by it), headers carry the proposal and the event
+/// (and on a `Rejected`, the refused message's own id).
 pub fn outbound_properties(
     type_name: &str,
     message_id: &str,
-    proposal: Option<&str>,
-    event_id: Option<&str>,
+    ids: &Headers<'_>,
     content_type: ContentType,
 ) -> BasicProperties {
     let mut headers = FieldTable::default();
-    if let Some(proposal) = proposal {
-        headers.insert(PROPOSAL_HEADER.into(), long_string(proposal));
-    }
-    if let Some(event_id) = event_id {
-        headers.insert(EVENT_ID_HEADER.into(), long_string(event_id));
+    headers.insert(
+        PROPOSAL_HEADER.into(),
+        long_string(ids.proposal.unwrap_or_default()),
+    );
+    headers.insert(
+        EVENT_ID_HEADER.into(),
+        long_string(ids.event_id.unwrap_or_default()),
+    );
+    if type_name == REJECTED_TYPE {
+        headers.insert(
+            CORRELATION_HEADER.into(),
+            long_string(ids.correlation_id.unwrap_or_default()),
+        );
     }
     BasicProperties::default()
         .with_content_type(ShortString::from(content_type.as_str()))
@@ -317,13 +335,15 @@ fn outbound(
             ),
         ),
         OutboundBody::Rejected(rejection) => (
-            "cohandle.v1.Rejected",
+            REJECTED_TYPE,
             cohandle_proto::encode_rejected(
                 content_type,
                 &Rejected {
+                    correlation_id: Some(event_id.to_string()),
                     event_id: Some(event_id),
                     proposal: Some(proposal),
                     reason: RejectedReason::Refused(rejection),
+                    repeat: false,
                 },
             ),
         ),
@@ -331,30 +351,35 @@ fn outbound(
     let properties = outbound_properties(
         type_name,
         &row.message_id,
-        Some(&row.proposal_key),
-        Some(&row.event_id),
+        &Headers {
+            proposal: Some(&row.proposal_key),
+            event_id: Some(&row.event_id),
+            // A workflow refusal is decided after the message was read; its id is the
+            // event id, which the contract asks senders to use as their `message_id`.
+            correlation_id: Some(&row.event_id),
+        },
         content_type,
     );
     Ok((properties, body))
 }
 
-fn unreadable_properties(row: &outbox::Model, refusal: &Refusal) -> BasicProperties {
-    let mut headers = FieldTable::default();
-    let id = dead_letter::dead_letter_id(None, &row.routing_key, row.payload.as_bytes());
-    for (key, value) in [
-        (dead_letter::ID_HEADER, id.as_str()),
-        (dead_letter::CODE_HEADER, refusal.code),
-        (dead_letter::REASON_HEADER, refusal.reason.as_str()),
-        (dead_letter::QUEUE_HEADER, "outbox"),
-        (dead_letter::ROUTING_KEY_HEADER, row.routing_key.as_str()),
-    ] {
-        headers.insert(key.into(), long_string(value));
+/// The dead letter of an outbox row that does not read back.
+fn unreadable(row: &outbox::Model, refusal: &Refusal) -> cohandle_store::dead_letters::Arrived {
+    cohandle_store::dead_letters::Arrived {
+        id: dead_letter::dead_letter_id(None, &row.routing_key, row.payload.as_bytes()),
+        code: refusal.code.to_owned(),
+        reason: refusal.reason.clone(),
+        field: None,
+        sender: None,
+        routing_key: row.routing_key.clone(),
+        queue: "outbox".to_owned(),
+        content_type: Some("application/json".to_owned()),
+        message_id: Some(row.message_id.clone()),
+        headers: serde_json::json!({}),
+        body: row.payload.clone().into_bytes(),
+        event_id: Some(row.event_id.clone()),
+        proposal_key: Some(row.proposal_key.clone()),
     }
-    BasicProperties::default()
-        .with_content_type(ShortString::from("application/json"))
-        .with_delivery_mode(PERSISTENT)
-        .with_message_id(ShortString::from(row.message_id.clone()))
-        .with_headers(headers)
 }
 
 #[cfg(test)]

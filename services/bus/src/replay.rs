@@ -1,35 +1,47 @@
 //! Replaying what was not applied, once its cause is fixed. Two kinds:
 //!
-//! - **Dead letters** (`cohandle.dead`): never reached the engine. Replayed by decoding the
-//!   body again (or a corrected body the operator gives), checking the recorded sender as
-//!   the worker would, and applying it through the engine with `Source::Replay` under its
-//!   own event id, so that a copy the sender sends later is still a duplicate. The dead
-//!   letter is acknowledged (removed) once the engine has decided it.
-//! - **Refused events** in the inbox, chiefly the out-of-order ones (an opinion before its
-//!   assignment: `unknown_proposal`). The inbox keeps the event (with the sender the door
-//!   authenticated), but its id is decided, so the replay is a new event
-//!   `<id>/replay-<n>`: the history rows it writes name the replay, the inbox records it
-//!   with source `replay`, and replaying twice gives the second a duplicate.
+//! - **Dead letters** (the `dead_letters` table): never reached the engine, or reached it
+//!   under an id used by another event. Replayed by decoding the body again (or a corrected
+//!   body the operator gives), checking the recorded sender as the worker would, and
+//!   applying it through the engine with `Source::Replay` under its own event id, so that a
+//!   copy the sender sends later is still a duplicate. The dead letter is marked replayed
+//!   (with the outcome) once the engine has decided it; it is never deleted.
+//! - **Refused events** in the inbox whose cause can pass: out of order (an opinion before
+//!   its assignment: `unknown_proposal`; a step before the one it needs: `wrong_state`,
+//!   `guard_failed`), a task not there yet, a calendar or a clock. The inbox keeps the
+//!   event (with the sender the door authenticated), but its id is decided, so the replay
+//!   is a new event `<id>/replay-<n>`: the history rows it writes name the replay, the inbox
+//!   records it with source `replay`, and replaying twice gives the second a duplicate.
 //!
 //! Replays go straight to the engine rather than back through `cohandle.in`: the broker
 //! would stamp them with the operator's `user-id`, not the sender's.
 
 use cohandle_proto::ContentType;
+use cohandle_store::dead_letters::{self, Filter};
 use cohandle_store::entities::{inbox, proposal};
 use cohandle_store::{Engine, Outcome, Source};
 use cohandle_workflows::{Event, EventId};
-use lapin::options::BasicAckOptions;
-use lapin::Channel;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 
-use crate::dead_letter::{self, DeadLetter};
+use crate::dead_letter::DeadLetter;
 use crate::identity::{self, Directory};
 use crate::Error;
 
-/// The refusal code of an event that came before its proposal's assignment.
-pub const OUT_OF_ORDER: &str = "unknown_proposal";
+/// The refusal codes whose cause can pass, so that a replay may apply the event: it came
+/// before its proposal's assignment, before the step it needs, before its task, or met a
+/// calendar or a clock that can be corrected. The others (`invalid_payload`,
+/// `already_exists`) would be refused again whatever happens.
+pub const REPLAYABLE: &[&str] = &[
+    "unknown_proposal",
+    "wrong_state",
+    "guard_failed",
+    "unknown_task",
+    "actor_not_allowed",
+    "calendar",
+    "clock_skew",
+];
 
 /// What a replay came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +106,10 @@ fn replayed(event_id: &EventId, outcome: Outcome) -> Replayed {
             code: r.code.as_str().to_owned(),
             message: r.message,
         },
+        Outcome::Duplicate(first) if !first.same_request => Replayed::Failed(format!(
+            "event id {event_id} belongs to another event; replay with a corrected body that \
+             gives this one an id of its own"
+        )),
         Outcome::Duplicate(_) => Replayed::Duplicate { event_id },
     }
 }
@@ -113,30 +129,24 @@ pub struct Correction {
     pub body: Vec<u8>,
 }
 
-/// Replays dead letters from `cohandle.dead`. Each one the engine decides is acknowledged;
-/// the others return to the queue when `channel` closes (the caller closes it).
+/// Replays the dead letters waiting for it (all, or those with this id or event id). Each
+/// one the engine decides is marked replayed, with the outcome; the others keep waiting.
 pub async fn dead_letters(
     engine: &Engine,
     directory: &Directory,
-    channel: &Channel,
     which: Which<'_>,
     correction: Option<&Correction>,
 ) -> Result<Vec<(DeadLetter, Replayed)>, Error> {
-    let letters = dead_letter::take(channel, usize::MAX).await?;
+    let letters = match which {
+        Which::All => dead_letters::list(engine.db(), &Filter::default()).await?,
+        Which::Id(id) => dead_letters::waiting(engine.db(), id).await?,
+    };
     let mut done = Vec::new();
     for letter in letters {
-        let wanted = match which {
-            Which::All => true,
-            Which::Id(id) => letter.id == id || letter.event_id.as_deref() == Some(id),
-        };
-        if !wanted {
-            continue;
-        }
         let result = dead_letter(engine, directory, &letter, correction).await?;
         if result.decided() {
-            channel
-                .basic_ack(letter.delivery_tag, BasicAckOptions::default())
-                .await?;
+            let now = engine.clock().now();
+            dead_letters::mark_replayed(engine.db(), &letter.id, &result.to_string(), now).await?;
         }
         done.push((letter, result));
     }
@@ -188,18 +198,30 @@ pub struct Parked {
     pub proposal_exists: bool,
 }
 
-/// The out-of-order events refused and not yet replayed successfully, oldest first.
-pub async fn parked(engine: &Engine) -> Result<Vec<Parked>, Error> {
+/// The refused events a replay could apply ([`REPLAYABLE`], from a sender: not the
+/// monitor's stale timers) that `filter` selects and no replay has applied yet, oldest
+/// first. `filter.agency` is the sender; `since` is the refusal's time.
+pub async fn parked(engine: &Engine, filter: &Filter) -> Result<Vec<Parked>, Error> {
     let db = engine.db();
-    let rows = inbox::Entity::find()
+    let mut find = inbox::Entity::find()
         .filter(inbox::Column::Outcome.eq("rejected"))
-        .filter(inbox::Column::Code.eq(OUT_OF_ORDER))
-        .filter(inbox::Column::Source.ne(Source::Replay.as_str()))
-        .order_by_asc(inbox::Column::RecordedAt)
-        .all(db)
-        .await?;
+        .filter(inbox::Column::Code.is_in(REPLAYABLE.iter().copied()))
+        .filter(inbox::Column::Source.is_not_in([Source::Replay.as_str(), Source::Timer.as_str()]))
+        .order_by_asc(inbox::Column::RecordedAt);
+    if let Some(code) = &filter.code {
+        find = find.filter(inbox::Column::Code.eq(code.as_str()));
+    }
+    if let Some(agency) = &filter.agency {
+        find = find.filter(inbox::Column::ActorAgency.eq(agency.as_str()));
+    }
+    if let Some(proposal) = &filter.proposal {
+        find = find.filter(inbox::Column::ProposalKey.eq(proposal.as_str()));
+    }
+    if let Some(since) = filter.since {
+        find = find.filter(inbox::Column::RecordedAt.gte(since));
+    }
     let mut parked = Vec::new();
-    for row in rows {
+    for row in find.all(db).await? {
         let attempts = attempts(engine, &row).await?;
         if attempts.iter().any(|a| a.outcome == "applied") {
             continue;

@@ -12,7 +12,7 @@
 //!                  │        ▼
 //!                  │    cohandle.retry (fanout) ──▶ cohandle.retry.wait (TTL) ──▶ back to cohandle.in
 //!                  │
-//! worker ──(poison copy + reason headers)──▶ cohandle.dlx (fanout) ──▶ cohandle.dead
+//! worker ──(what it cannot take, with the reason)──▶ the `dead_letters` table (no queue)
 //! relay  ──▶ cohandle.out (topic) ──▶ cohandle.agency.<code>   (agency.<code>, rejected.<code>, …)
 //!                  │ unroutable       └▶ cohandle.out.deputies (deputies)
 //!                  ▼
@@ -39,9 +39,6 @@ pub const PROPOSAL_HEADER: &str = "cohandle-proposal";
 /// Where a failed delivery waits before it goes round again.
 pub const RETRY_EXCHANGE: &str = "cohandle.retry";
 pub const RETRY_QUEUE: &str = "cohandle.retry.wait";
-/// Where the worker puts what it cannot take, with the reason in headers.
-pub const DEAD_EXCHANGE: &str = "cohandle.dlx";
-pub const DEAD_QUEUE: &str = "cohandle.dead";
 /// Where the relay publishes notifications and rejections.
 pub const OUTBOUND: &str = "cohandle.out";
 /// The outbound exchange's alternate exchange and its queue: nothing is dropped unrouted.
@@ -174,9 +171,6 @@ impl Topology {
                 ],
             ),
             bind(RETRY_EXCHANGE, RETRY_QUEUE, ""),
-            exchange(DEAD_EXCHANGE, "fanout", vec![]),
-            queue(DEAD_QUEUE, vec![]),
-            bind(DEAD_EXCHANGE, DEAD_QUEUE, ""),
             exchange(UNROUTED, "fanout", vec![]),
             queue(UNROUTED, vec![]),
             bind(UNROUTED, UNROUTED, ""),

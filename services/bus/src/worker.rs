@@ -9,15 +9,18 @@
 //! 2. screen each delivery without the database: retried too often, no `user-id`, a body
 //!    that does not decode → a dead letter;
 //! 3. identify the senders (`user-id` → registered agency and kind) and check each
-//!    envelope's claims against them → a dead letter when they differ;
-//! 4. copy the dead letters to `cohandle.dead` (confirmed) and tell their senders;
+//!    envelope's claims against them, and its `cohandle-proposal` header against its
+//!    proposal key → a dead letter when they differ;
+//! 4. record the dead letters in the database and tell their senders (confirmed);
 //! 5. `Engine::apply_batch(events, Source::Bus)`: ONE transaction. While the database is
 //!    unreachable, wait and try again (nothing is acknowledged meanwhile); if the batch
 //!    fails for another reason, apply its events one by one and send the ones that still
 //!    fail round the delayed-retry queue;
-//! 6. acknowledge: one `basic.ack` with `multiple` up to the last settled delivery.
+//! 6. answer the copies: an event id reused for another event is a dead letter (step 4),
+//!    a copy of a refused event hears its first refusal again, marked as a repeat;
+//! 7. acknowledge: one `basic.ack` with `multiple` up to the last settled delivery.
 //!
-//! A crash anywhere before 6 leaves the deliveries unacknowledged: the broker redelivers
+//! A crash anywhere before 7 leaves the deliveries unacknowledged: the broker redelivers
 //! them and the inbox recognises the ones already committed as duplicates. A lost broker
 //! connection ends the session; the worker reconnects with backoff and redeclares.
 
@@ -28,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cohandle_proto::{ContentType, Rejected, RejectedReason};
+use cohandle_store::engine::Recorded;
 use cohandle_store::{Engine, Outcome, Source};
 use cohandle_workflows::{Event, Rejection, RejectionCode};
 use futures::StreamExt;
@@ -42,10 +46,10 @@ use tokio::sync::watch;
 use tracing::{instrument, Instrument};
 
 use crate::connect::connect_url;
-use crate::dead_letter::{publish_copy, retry_rounds, Refusal};
+use crate::dead_letter::{self, code, retry_rounds, Ids, Refusal};
 use crate::error::waits_out;
 use crate::publish::{header_text, publish_confirmed};
-use crate::relay::outbound_properties;
+use crate::relay::{outbound_properties, Headers};
 use crate::topology::{self, agency_plan, partition_queue, Topology, OUTBOUND, PROPOSAL_HEADER};
 use crate::{identity, Error};
 
@@ -152,7 +156,7 @@ enum Verdict {
     Dead {
         refusal: Refusal,
         sender: Option<String>,
-        event: Option<Box<Event>>,
+        ids: Ids,
     },
     /// Failed for a reason of ours: round the retry queue (broker dead-lettering).
     Retry,
@@ -336,38 +340,24 @@ impl Worker {
                 Err(error) => return Err(error),
             }
         };
-        for verdict in &mut verdicts {
+        for (delivery, verdict) in batch.iter().zip(verdicts.iter_mut()) {
             if let Verdict::Event { event, user } = verdict {
-                if let Err(refusal) =
-                    identity::check(event, user, known.get(user.as_str()).copied())
-                {
+                let checked = identity::check(event, user, known.get(user.as_str()).copied())
+                    .and_then(|()| partition_header(delivery, event));
+                if let Err(refusal) = checked {
                     *verdict = Verdict::Dead {
                         refusal,
                         sender: Some(user.clone()),
-                        event: Some(event.clone()),
+                        ids: Ids::of(event),
                     };
                 }
             }
         }
-
-        for (delivery, verdict) in batch.iter().zip(verdicts.iter_mut()) {
-            if let Verdict::Dead {
-                refusal,
-                sender,
-                event,
-            } = verdict
-            {
-                self.dead_letter(
-                    channel,
-                    queue,
-                    delivery,
-                    refusal,
-                    sender.as_deref(),
-                    event.as_deref(),
-                )
-                .await?;
-                *verdict = Verdict::Settled;
-            }
+        if !self
+            .dead_letters(channel, queue, &batch, &mut verdicts, stop)
+            .await?
+        {
+            return Ok(false);
         }
 
         let (positions, events): (Vec<usize>, Vec<Event>) = verdicts
@@ -382,21 +372,49 @@ impl Worker {
             return Ok(false);
         };
         for (position, outcome) in positions.into_iter().zip(outcomes) {
-            let delivery_tag = batch[position].delivery_tag;
+            let delivery = &batch[position];
             let decided = std::mem::replace(&mut verdicts[position], Verdict::Settled);
-            let Verdict::Event { event, .. } = decided else {
+            let Verdict::Event { event, user } = decided else {
                 continue;
             };
+            let Some(outcome) = outcome else {
+                verdicts[position] = Verdict::Retry;
+                continue;
+            };
+            tracing::debug!(
+                proposal = %event.proposal, event_id = %event.id, delivery_tag = delivery.delivery_tag,
+                outcome = outcome_name(&outcome), "decided"
+            );
             match outcome {
-                Some(outcome) => {
-                    self.count(&outcome);
-                    tracing::debug!(
-                        proposal = %event.proposal, event_id = %event.id, delivery_tag,
-                        outcome = outcome_name(&outcome), "decided"
-                    );
+                // Not a copy: another event under a decided id, refused as a dead letter.
+                Outcome::Duplicate(first) if !first.same_request => {
+                    verdicts[position] = Verdict::Dead {
+                        refusal: Refusal::new(
+                            code::EVENT_ID_REUSED,
+                            format!(
+                                "event id {} was already used for another event (another sender, \
+                                 proposal or content); a copy with the same content is a \
+                                 duplicate, another event needs an event id of its own",
+                                event.id
+                            ),
+                        ),
+                        sender: Some(user),
+                        ids: Ids::of(&event),
+                    };
                 }
-                None => verdicts[position] = Verdict::Retry,
+                Outcome::Duplicate(first) if !first.applied => {
+                    self.stats.add(|c| &c.duplicates, 1);
+                    self.repeat_refusal(channel, delivery, &event, &first)
+                        .await?;
+                }
+                outcome => self.count(&outcome),
             }
+        }
+        if !self
+            .dead_letters(channel, queue, &batch, &mut verdicts, stop)
+            .await?
+        {
+            return Ok(false);
         }
 
         // Settle: the ones for the retry queue one by one, then everything else at once.
@@ -435,55 +453,82 @@ impl Worker {
         if rounds >= self.options.max_retry_rounds {
             return Verdict::Dead {
                 refusal: Refusal::new(
-                    "retries_exhausted",
+                    code::RETRIES_EXHAUSTED,
                     format!(
                         "went round the retry queue {rounds} times and still failed; see the \
                          worker's log for the error, fix it, then replay"
                     ),
                 ),
                 sender: user,
-                event: None,
+                ids: Ids::read(delivery),
             };
         }
         let Some(user) = user else {
             return Verdict::Dead {
                 refusal: Refusal::new(
-                    "missing_user_id",
+                    code::MISSING_USER_ID,
                     "the message has no user-id property: publish with user_id set to your \
                      RabbitMQ user name (the broker checks it), so that the sender is known",
                 ),
                 sender: None,
-                event: None,
+                ids: Ids::read(delivery),
             };
         };
         let content_type = props.content_type().as_ref().map_or("", |c| c.as_str());
         match cohandle_proto::decode(content_type, &delivery.data) {
-            Ok(event) => {
-                let header = header_text(props, PROPOSAL_HEADER);
-                if header.as_deref() != Some(event.proposal.as_str()) {
-                    // Only the order guarantee suffers (the partition is chosen by the
-                    // header), so the event is still taken; the sender should fix this.
-                    tracing::warn!(
-                        proposal = %event.proposal, event_id = %event.id, delivery_tag = delivery.delivery_tag,
-                        header = header.as_deref(),
-                        "event published without its proposal key in the {PROPOSAL_HEADER} header"
-                    );
-                }
-                Verdict::Event {
-                    event: Box::new(event),
-                    user,
-                }
-            }
+            Ok(event) => Verdict::Event {
+                event: Box::new(event),
+                user,
+            },
             Err(error) => Verdict::Dead {
                 refusal: Refusal::malformed(&error),
                 sender: Some(user),
-                event: None,
+                ids: Ids::read(delivery),
             },
         }
     }
 
-    /// Copies a refused delivery to the dead letters and tells its sender why.
-    #[instrument(skip_all, fields(delivery_tag = delivery.delivery_tag, code = refusal.code, sender, event_id = event.map(|e| e.id.to_string()), proposal = event.map(|e| e.proposal.to_string())))]
+    /// Records the batch's dead letters, tells their senders, and settles them. False when
+    /// told to stop while the database was unreachable.
+    async fn dead_letters(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        batch: &[Delivery],
+        verdicts: &mut [Verdict],
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<bool, Error> {
+        for (delivery, verdict) in batch.iter().zip(verdicts.iter_mut()) {
+            if let Verdict::Dead {
+                refusal,
+                sender,
+                ids,
+            } = verdict
+            {
+                if !self
+                    .dead_letter(
+                        channel,
+                        queue,
+                        delivery,
+                        refusal,
+                        sender.as_deref(),
+                        ids,
+                        stop,
+                    )
+                    .await?
+                {
+                    return Ok(false);
+                }
+                *verdict = Verdict::Settled;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Records a refused delivery as a dead letter and tells its sender why. False when
+    /// told to stop while the database was unreachable (nothing recorded, nothing told).
+    #[allow(clippy::too_many_arguments)]
+    #[instrument(skip_all, fields(delivery_tag = delivery.delivery_tag, code = refusal.code, sender, event_id = ids.event_id.as_ref().map(|e| e.to_string()), proposal = ids.proposal.as_ref().map(|p| p.to_string())))]
     async fn dead_letter(
         &self,
         channel: &Channel,
@@ -491,48 +536,81 @@ impl Worker {
         delivery: &Delivery,
         refusal: &Refusal,
         sender: Option<&str>,
-        event: Option<&Event>,
-    ) -> Result<(), Error> {
-        let now = self.engine.clock().now();
-        let id = publish_copy(channel, delivery, queue, sender, refusal, now).await?;
+        ids: &Ids,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<bool, Error> {
+        let letter = dead_letter::arrived(delivery, queue, sender, refusal, ids);
+        let id = letter.id.clone();
+        let mut failures = 0;
+        loop {
+            let now = self.engine.clock().now();
+            match dead_letter::record(&self.engine, letter.clone(), now).await {
+                Ok(()) => break,
+                Err(Error::Store(error)) if waits_out(&error) => {
+                    if !self.pause(&mut failures, stop, &error).await {
+                        return Ok(false);
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
         tracing::warn!(dead_letter = %id, reason = %refusal.reason, "dead-lettered");
         self.stats.add(|c| &c.dead_lettered, 1);
-        // The sender hears why, on its own queue. Not for an unknown sender (it has no
-        // queue) nor for our own failures (it can do nothing about them).
+        // The sender hears why, on its own queue. Not an unknown sender (it has no queue)
+        // nor for our own failures (it can do nothing about them).
         let Some(sender) = sender else {
-            return Ok(());
+            return Ok(true);
         };
         let reason = match refusal.code {
-            "malformed" => RejectedReason::Malformed(refusal.reason.clone()),
-            "identity_mismatch" => RejectedReason::Refused(Rejection::new(
+            code::MALFORMED => RejectedReason::Malformed(refusal.reason.clone()),
+            code::IDENTITY_MISMATCH => RejectedReason::Refused(Rejection::new(
                 RejectionCode::ActorNotAllowed,
                 refusal.reason.clone(),
             )),
-            _ => return Ok(()),
+            code::EVENT_ID_REUSED => RejectedReason::EventIdReused(refusal.reason.clone()),
+            code::MISSING_PARTITION_HEADER => {
+                RejectedReason::MissingPartitionHeader(refusal.reason.clone())
+            }
+            _ => return Ok(true),
         };
         let rejected = Rejected {
-            event_id: event.map(|e| e.id.clone()),
-            proposal: event.map(|e| e.proposal.clone()),
+            event_id: ids.event_id.clone(),
+            proposal: ids.proposal.clone(),
             reason,
+            correlation_id: message_id(delivery),
+            repeat: false,
         };
-        let content_type = ContentType::Json;
-        let body = cohandle_proto::encode_rejected(content_type, &rejected);
-        let message_id = format!("dead-letter:{id}");
-        let properties = outbound_properties(
-            "cohandle.v1.Rejected",
-            &message_id,
-            event.map(|e| e.proposal.as_str()),
-            event.map(|e| e.id.as_str()),
-            content_type,
+        answer(channel, sender, &rejected, &format!("dead-letter:{id}")).await?;
+        Ok(true)
+    }
+
+    /// Answers a copy of a refused event with its first refusal, marked as a repeat: its id
+    /// is used up, and the sender learns that it must send the step under a new one.
+    async fn repeat_refusal(
+        &self,
+        channel: &Channel,
+        delivery: &Delivery,
+        event: &Event,
+        first: &Recorded,
+    ) -> Result<(), Error> {
+        let code = first
+            .code
+            .as_deref()
+            .and_then(|c| serde_json::from_value(serde_json::Value::from(c)).ok())
+            .unwrap_or(RejectionCode::InvalidPayload);
+        let mut rejected = Rejected::refused(event, Rejection::new(code, first.message.clone()));
+        rejected.correlation_id = message_id(delivery).or(rejected.correlation_id);
+        rejected.repeat = true;
+        let at = self.engine.clock().now().timestamp_micros();
+        tracing::info!(
+            proposal = %event.proposal, event_id = %event.id, code = code.as_str(),
+            "a copy of a refused event: its first refusal is answered again"
         );
-        publish_confirmed(
+        answer(
             channel,
-            OUTBOUND,
-            &format!("rejected.{sender}"),
-            properties,
-            &body,
-            false,
-            "a refusal notice",
+            event.actor.agency.as_str(),
+            &rejected,
+            &format!("{}#repeat-{at}", event.id),
         )
         .await
     }
@@ -614,6 +692,71 @@ impl Worker {
             Outcome::Duplicate(_) => self.stats.add(|c| &c.duplicates, 1),
         }
     }
+}
+
+/// The sender's own `message_id`, echoed in answers so that it can match them.
+fn message_id(delivery: &Delivery) -> Option<String> {
+    delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(|m| m.to_string())
+}
+
+/// The `cohandle-proposal` header must name the envelope's proposal: it chooses the
+/// partition, so a message without it (or with another key) could overtake an earlier
+/// step of its proposal, or be overtaken. Such a message is refused before it is applied.
+fn partition_header(delivery: &Delivery, event: &Event) -> Result<(), Refusal> {
+    let header = header_text(&delivery.properties, PROPOSAL_HEADER);
+    if header.as_deref() == Some(event.proposal.as_str()) {
+        return Ok(());
+    }
+    let found = match &header {
+        None => "has no".to_owned(),
+        Some(other) => format!("has {other:?} in its"),
+    };
+    Err(Refusal::new(
+        code::MISSING_PARTITION_HEADER,
+        format!(
+            "the message {found} {PROPOSAL_HEADER} header: set it to the proposalKey {:?}, which \
+             keeps a proposal's events in one partition and so in the order sent; then send it \
+             again (the same eventId: it was not applied)",
+            event.proposal.as_str()
+        ),
+    ))
+}
+
+/// Publishes a refusal for `sender` on its queue and waits for the confirm.
+async fn answer(
+    channel: &Channel,
+    sender: &str,
+    rejected: &Rejected,
+    message_id: &str,
+) -> Result<(), Error> {
+    let content_type = ContentType::Json;
+    let body = cohandle_proto::encode_rejected(content_type, rejected);
+    let event_id = rejected.event_id.as_ref().map(|e| e.to_string());
+    let proposal = rejected.proposal.as_ref().map(|p| p.to_string());
+    let properties = outbound_properties(
+        crate::relay::REJECTED_TYPE,
+        message_id,
+        &Headers {
+            proposal: proposal.as_deref(),
+            event_id: event_id.as_deref(),
+            correlation_id: rejected.correlation_id.as_deref(),
+        },
+        content_type,
+    );
+    publish_confirmed(
+        channel,
+        OUTBOUND,
+        &format!("rejected.{sender}"),
+        properties,
+        &body,
+        false,
+        "a refusal notice",
+    )
+    .await
 }
 
 fn outcome_name(outcome: &Outcome) -> &'static str {

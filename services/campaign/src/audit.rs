@@ -1,11 +1,11 @@
 //! The audit: what the generator sent (its ledger, with the outcome each input must have
 //! and, for the workload, the history rows the pure domain predicts) against what the
-//! database and the dead-letter queue hold. The engine's counters are not consulted.
+//! database (its rows and dead letters) holds. The engine's counters are not consulted.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use cohandle_bus::dead_letter::{self, DeadLetter};
+use cohandle_store::dead_letters::{self, DeadLetter, Filter};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::ledger::{Door, Expected, Sent};
@@ -32,8 +32,8 @@ pub struct Findings {
     pub broken_chain: Option<String>,
     pub timer_events: usize,
     pub dead_letters: usize,
-    /// Dead letters that repeat another's id: the same message copied again after a worker
-    /// was killed between copying it and acknowledging it (at-least-once, harmless).
+    /// Dead letters seen more than once: the same message recorded again after a worker was
+    /// killed between recording it and acknowledging it (at-least-once, harmless).
     pub dead_letter_repeats: usize,
     pub details: Vec<String>,
 }
@@ -68,14 +68,13 @@ async fn query(db: &DatabaseConnection, sql: &str) -> anyhow::Result<Vec<sea_orm
         .await?)
 }
 
-/// Reads every dead letter without taking it away (the channel closes unacknowledged).
-pub async fn dead_letters(url: &str) -> anyhow::Result<Vec<DeadLetter>> {
-    let connection = cohandle_bus::connect::connect_url(url, "campaign-audit").await?;
-    let channel = connection.create_channel().await?;
-    let letters = dead_letter::take(&channel, 1_000_000).await?;
-    let _ = channel.close(200, "audited").await;
-    let _ = connection.close(200, "audited").await;
-    Ok(letters)
+/// Reads every dead letter, replayed or not.
+pub async fn dead_letters(db: &DatabaseConnection) -> anyhow::Result<Vec<DeadLetter>> {
+    let all = Filter {
+        replayed: true,
+        ..Filter::default()
+    };
+    Ok(dead_letters::list(db, &all).await?)
 }
 
 pub async fn audit(
@@ -140,9 +139,10 @@ pub async fn audit(
     let mut dead_by_id: HashMap<&str, &DeadLetter> = HashMap::new();
     let mut dead_by_event: HashMap<&str, Vec<&DeadLetter>> = HashMap::new();
     for letter in letters {
-        if dead_by_id.insert(letter.id.as_str(), letter).is_some() {
+        if letter.times_seen > 1 {
             f.dead_letter_repeats += 1;
         }
+        dead_by_id.insert(letter.id.as_str(), letter);
         if let Some(event) = &letter.event_id {
             dead_by_event
                 .entry(event.as_str())
@@ -284,7 +284,7 @@ pub async fn audit(
                     } else {
                         f.lost += 1;
                         f.note(format!(
-                            "LOST {label}: not in the dead-letter queue (id {dead_id})"
+                            "LOST {label}: not among the dead letters (id {dead_id})"
                         ));
                     }
                 }

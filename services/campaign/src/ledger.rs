@@ -1,5 +1,5 @@
 //! The generator's own record of everything it sent, with the outcome it expects: the
-//! audit compares the database and the dead-letter queue with this, not with the engine's
+//! audit compares the database and its dead letters with this, not with the engine's
 //! bookkeeping.
 
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,7 @@ pub enum Expected {
     Rejected(&'static str),
     /// A repeat of an event id already decided: no row of its own, nothing added.
     Duplicate,
-    /// In `cohandle.dead` with this code (and this dead-letter id), never in the inbox.
+    /// A dead letter with this code (and this dead-letter id), never in the inbox.
     DeadLetter { code: &'static str, id: String },
     /// The broker refuses the publish (no confirm): it never reaches the worker.
     BrokerRefuses,

@@ -554,7 +554,7 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
     .await?;
 
     // --- audit ----------------------------------------------------------------------------
-    let letters = audit::dead_letters(&worker_url).await?;
+    let letters = audit::dead_letters(&db).await?;
     let sent = ledger.snapshot();
     let mut findings = audit::audit(&db, &sent, &letters, workload::now()).await?;
     let server_errors = api.server_errors.load(Ordering::Relaxed);

@@ -11,6 +11,7 @@ use cohandle_bus::publish::{publish_inbound, Inbound};
 use cohandle_bus::replay::{self, Correction, Which};
 use cohandle_bus::{connect, dead_letter, relay, worker, Topology};
 use cohandle_proto::ContentType;
+use cohandle_store::dead_letters::Filter;
 use cohandle_store::Engine;
 use lapin::options::ConfirmSelectOptions;
 use serde::Deserialize;
@@ -162,21 +163,53 @@ impl AmqpSettings {
 
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
-    /// Dead letters (with their reasons) and refused out-of-order events waiting for a replay.
-    List,
+    /// Dead letters (with their reasons) and refused events a replay could apply, from the
+    /// database; listing changes nothing.
+    List(ListArgs),
     /// Apply dead letters or refused events again, once their cause is fixed; recorded as
     /// replays (inbox source `replay`; refused events get the id `<id>/replay-<n>`).
     Replay {
         /// A dead-letter id or event id (as `dlq list` shows them).
         #[arg(long, conflicts_with = "all", required_unless_present = "all")]
         id: Option<String>,
-        /// Every dead letter, and every refused out-of-order event whose proposal exists now.
+        /// Every dead letter waiting, and every refused event (of `dlq list`) whose proposal
+        /// exists now.
         #[arg(long)]
         all: bool,
         /// A corrected body (proto3 JSON) for the dead letter named by --id.
         #[arg(long, requires = "id")]
         body: Option<PathBuf>,
     },
+}
+
+/// Which dead letters and refused events `dlq list` shows.
+#[derive(Debug, Default, Args)]
+pub struct ListArgs {
+    /// Only this code (`malformed`, `event_id_reused`, `wrong_state`, `unknown_proposal` …).
+    #[arg(long)]
+    pub code: Option<String>,
+    /// Only what this agency sent.
+    #[arg(long)]
+    pub agency: Option<String>,
+    /// Only this proposal.
+    #[arg(long)]
+    pub proposal: Option<String>,
+    /// Only what arrived (or was refused) at or after this moment: RFC 3339, or a date
+    /// YYYY-MM-DD (from its midnight, UTC).
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Also the dead letters already replayed, with the outcome.
+    #[arg(long)]
+    pub replayed: bool,
+}
+
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|date| date.and_time(chrono::NaiveTime::MIN).and_utc())
+        .map_err(|_| format!("{text:?} is neither an RFC 3339 time nor a date YYYY-MM-DD"))
 }
 
 #[derive(Debug, Args)]
@@ -230,80 +263,76 @@ pub async fn relay(config: Option<&Path>, engine: Engine) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// `cohandle dlq …`.
+/// `cohandle dlq …`: reads and writes the database only (the dead letters are kept there).
 pub async fn dlq(
     config: Option<&Path>,
     engine: Engine,
     command: DlqCommand,
 ) -> anyhow::Result<ExitCode> {
     let settings = AmqpSettings::load(config)?;
-    let connection = connect::connect_url(settings.url()?, "cohandle-dlq").await?;
-    let channel = connection.create_channel().await?;
-    cohandle_bus::topology::declare(&channel, &settings.topology().plan()).await?;
     let directory = cohandle_bus::identity::Directory::new(&settings.agencies()?);
-    let result = match command {
-        DlqCommand::List => list(&engine, &channel).await,
+    match command {
+        DlqCommand::List(args) => list(&engine, &args).await,
         DlqCommand::Replay { id, all, body } => {
-            replay(
-                &engine,
-                &directory,
-                &channel,
-                id.as_deref(),
-                all,
-                body.as_deref(),
-            )
-            .await
+            replay(&engine, &directory, id.as_deref(), all, body.as_deref()).await
         }
-    };
-    // Closing the channel returns every dead letter that was looked at but not replayed.
-    let _ = channel.close(200, "done").await;
-    connect::close(connection, "done").await;
-    result
+    }
 }
 
-async fn list(engine: &Engine, channel: &lapin::Channel) -> anyhow::Result<ExitCode> {
-    let letters = dead_letter::take(channel, 10_000).await?;
-    println!(
-        "Dead letters in {} ({}):",
-        cohandle_bus::topology::DEAD_QUEUE,
-        letters.len()
-    );
+async fn list(engine: &Engine, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let filter = Filter {
+        code: args.code.clone(),
+        agency: args.agency.clone(),
+        proposal: args.proposal.clone(),
+        since: args.since,
+        replayed: args.replayed,
+    };
+    let letters = dead_letter::list(engine, &filter).await?;
+    println!("Dead letters ({}):", letters.len());
+    let time = |at: &chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M:%S").to_string();
     for l in &letters {
         println!(
-            "  {}  {:<18} from {:<10} key {:<26} event {}",
+            "  {}  {:<24} from {:<10} key {:<26} event {}",
             l.id,
             l.code,
             l.sender.as_deref().unwrap_or("(unknown)"),
             l.routing_key,
             l.event_id.as_deref().unwrap_or("(unreadable)"),
         );
-        println!("      reason: {}", l.reason);
+        println!("      reason:   {}", l.reason);
         if let Some(field) = &l.field {
-            println!("      field:  {field}");
+            println!("      field:    {field}");
         }
-        if let Some(at) = &l.dead_at {
-            println!(
-                "      at:     {at} (from {})",
-                l.queue.as_deref().unwrap_or("?")
-            );
+        println!(
+            "      proposal: {}  message_id: {}",
+            l.proposal_key.as_deref().unwrap_or("(unreadable)"),
+            l.message_id.as_deref().unwrap_or("(none)")
+        );
+        println!(
+            "      seen:     {} time(s), first {}, last {} (from {})",
+            l.times_seen,
+            time(&l.first_seen_at),
+            time(&l.last_seen_at),
+            l.queue
+        );
+        if let (Some(at), Some(outcome)) = (&l.replayed_at, &l.replay_outcome) {
+            println!("      replayed: {} — {outcome}", time(at));
         }
     }
-    let parked = replay::parked(engine).await?;
-    println!(
-        "\nRefused out-of-order events, replayable ({}):",
-        parked.len()
-    );
+    let parked = replay::parked(engine, &filter).await?;
+    println!("\nRefused events a replay could apply ({}):", parked.len());
     for p in &parked {
         println!(
-            "  {}  proposal {} from {} ({}, refused {}){}",
+            "  {}  {:<16} proposal {} from {} ({}, refused {}){}",
             p.row.event_id,
+            p.row.code.as_deref().unwrap_or("?"),
             p.row.proposal_key,
             p.row.actor_agency,
             p.row.event_type,
-            p.row.recorded_at.format("%Y-%m-%d %H:%M:%S"),
+            time(&p.row.recorded_at),
             match (p.proposal_exists, p.attempts) {
                 (false, _) => " — its proposal is not assigned yet".to_owned(),
-                (true, 0) => " — its proposal exists now: replay it".to_owned(),
+                (true, 0) => " — replay it once its cause is gone".to_owned(),
                 (true, n) => format!(" — replayed {n} time(s), refused each time"),
             }
         );
@@ -315,7 +344,6 @@ async fn list(engine: &Engine, channel: &lapin::Channel) -> anyhow::Result<ExitC
 async fn replay(
     engine: &Engine,
     directory: &cohandle_bus::identity::Directory,
-    channel: &lapin::Channel,
     id: Option<&str>,
     all: bool,
     body: Option<&Path>,
@@ -335,7 +363,7 @@ async fn replay(
         Which::Id(id.unwrap_or_default())
     };
     for (letter, result) in
-        replay::dead_letters(engine, directory, channel, which, correction.as_ref()).await?
+        replay::dead_letters(engine, directory, which, correction.as_ref()).await?
     {
         done += 1;
         failed += usize::from(!result.decided());
@@ -343,7 +371,7 @@ async fn replay(
     }
     let mut refused = Vec::new();
     if all {
-        refused = replay::parked(engine)
+        refused = replay::parked(engine, &Filter::default())
             .await?
             .into_iter()
             .filter(|p| p.proposal_exists)

@@ -73,6 +73,10 @@ pub struct Recorded {
     pub code: Option<String>,
     pub message: String,
     pub version: i64,
+    /// Whether the copy is the same request as the first event with its id (see
+    /// [`crate::idempotency::same_request`]). False: the id was reused for another event,
+    /// which every door refuses (`idempotency_key_reused`, `event_id_reused`).
+    pub same_request: bool,
 }
 
 impl Outcome {
@@ -469,11 +473,16 @@ impl Engine {
     ) -> Result<Vec<Outcome>, Error> {
         let now = self.clock.now().trunc_subsecs(6);
         let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-        let mut seen: HashMap<String, Recorded> =
+        // Each decided id with its first outcome and event (`None`: a row that does not read
+        // back, whose copies count as the same request).
+        let mut seen: HashMap<String, (Recorded, Option<Event>)> =
             bulk::find_by_keys::<inbox::Entity, _>(txn, inbox::Column::EventId, &ids, "")
                 .await?
                 .into_iter()
-                .map(|row| (row.event_id.clone(), recorded(&row)))
+                .map(|row| {
+                    let first = serde_json::from_str(&row.event).ok();
+                    (row.event_id.clone(), (recorded(&row), first))
+                })
                 .collect();
         // Lock every proposal of the batch in key order first: two batches that share
         // proposals then queue instead of deadlocking.
@@ -486,8 +495,14 @@ impl Engine {
         let mut outcomes = Vec::with_capacity(events.len());
 
         for event in events {
-            if let Some(first) = seen.get(event.id.as_str()) {
-                outcomes.push(Outcome::Duplicate(first.clone()));
+            if let Some((first, first_event)) = seen.get(event.id.as_str()) {
+                let same_request = first_event
+                    .as_ref()
+                    .is_none_or(|first| crate::idempotency::same_request(first, event));
+                outcomes.push(Outcome::Duplicate(Recorded {
+                    same_request,
+                    ..first.clone()
+                }));
                 continue;
             }
             let key = event.proposal.to_string();
@@ -563,7 +578,10 @@ impl Engine {
             };
             seen.insert(
                 event.id.to_string(),
-                recorded_outcome(&outcome, entry.version),
+                (
+                    recorded_outcome(&outcome, entry.version),
+                    Some(event.clone()),
+                ),
             );
             outcomes.push(outcome);
         }
@@ -933,6 +951,7 @@ fn recorded(row: &inbox::Model) -> Recorded {
         code: row.code.clone(),
         message: row.message.clone(),
         version: row.version,
+        same_request: true,
     }
 }
 
@@ -943,12 +962,14 @@ fn recorded_outcome(outcome: &Outcome, version: i64) -> Recorded {
             code: None,
             message: format!("applied; proposal is {state}"),
             version,
+            same_request: true,
         },
         Outcome::Rejected(r) => Recorded {
             applied: false,
             code: Some(r.code.as_str().to_owned()),
             message: r.message.clone(),
             version,
+            same_request: true,
         },
         Outcome::Duplicate(first) => first.clone(),
     }

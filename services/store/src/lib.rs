@@ -3,6 +3,8 @@
 //! - [`engine::Engine`]: `apply` / `apply_batch` — load, let the domain decide, write state,
 //!   history, inbox, outbox and timers in one transaction; retried on a version conflict.
 //! - [`entities`] and [`migration`]: the tables, on PostgreSQL and SQLite alike.
+//! - [`idempotency`]: when a second event under a known id is a copy of the first.
+//! - [`dead_letters`]: what a door could not take, kept for the operators with its reason.
 //! - [`history`]: the hash chain over each proposal's history and its verification.
 //! - [`statistics`]: the per-agency counters the one path keeps for the supervisors'
 //!   statistics, and their recount from the rows.
@@ -16,10 +18,12 @@ mod bulk;
 pub mod calendars;
 pub mod clock;
 pub mod connect;
+pub mod dead_letters;
 pub mod engine;
 pub mod entities;
 mod error;
 pub mod history;
+pub mod idempotency;
 pub mod migration;
 pub mod monitor;
 pub mod queries;

@@ -5,8 +5,8 @@ use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 use sea_orm_migration::prelude::*;
 
 use crate::entities::{
-    agency, calendar_file, disclosure, feedback, history, inbox, outbox, proposal, reply, task,
-    timer, token,
+    agency, calendar_file, dead_letter, disclosure, feedback, history, inbox, outbox, proposal,
+    reply, task, timer, token,
 };
 
 #[derive(Debug)]
@@ -25,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(AgencyStatistics),
             Box::new(RoomForUpdates),
             Box::new(CalendarFiles),
+            Box::new(DeadLetters),
         ]
     }
 }
@@ -419,6 +420,46 @@ async fn set_fillfactors(manager: &SchemaManager<'_>, fill: fn(u8) -> u8) -> Res
             .await?;
     }
     Ok(())
+}
+
+/// Dead letters in the database rather than only in a broker queue: listing them reads
+/// rows instead of taking messages (which raised their delivery count and reordered them),
+/// and nothing a broker does to its queues can lose them.
+struct DeadLetters;
+
+impl MigrationName for DeadLetters {
+    fn name(&self) -> &str {
+        "m20261201_000201_dead_letters"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for DeadLetters {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create(manager, dead_letter::Entity).await?;
+        manager
+            .create_index(index(
+                "dead_letters_waiting",
+                dead_letter::Entity,
+                &["replayed_at", "first_seen_at"],
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "dead_letters_event",
+                dead_letter::Entity,
+                &["event_id"],
+            ))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE IF EXISTS dead_letters")
+            .await?;
+        Ok(())
+    }
 }
 
 /// The holiday files an operator loaded, so that every role counts with them without a

@@ -8,6 +8,7 @@ use cohandle_bus::identity::Directory;
 use cohandle_bus::publish::{publish_inbound, Inbound};
 use cohandle_bus::replay::{self, Correction, Replayed, Which};
 use cohandle_proto::{ContentType, RejectedReason};
+use cohandle_store::dead_letters::Filter;
 use cohandle_store::entities::{history, inbox};
 use cohandle_workflows::RejectionCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -15,7 +16,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use crate::case_0942::reference;
 use crate::support::*;
 
-fn event(suffix: &str) -> cohandle_workflows::Event {
+pub(crate) fn event(suffix: &str) -> cohandle_workflows::Event {
     case()
         .into_iter()
         .find(|e| e.id.as_str() == format!("cq-5-3-0942-{suffix}"))
@@ -109,7 +110,7 @@ async fn an_event_before_its_assignment_is_refused_kept_and_replayed_once() {
     assert_eq!(history_count(&engine).await, 0);
 
     // Parked: listed as waiting for its proposal.
-    let parked = replay::parked(&engine).await.unwrap();
+    let parked = replay::parked(&engine, &Filter::default()).await.unwrap();
     assert_eq!(parked.len(), 1);
     assert!(!parked[0].proposal_exists);
 
@@ -120,7 +121,7 @@ async fn an_event_before_its_assignment_is_refused_kept_and_replayed_once() {
         || async { inbox_count(&engine).await == 2 },
     )
     .await;
-    assert!(replay::parked(&engine).await.unwrap()[0].proposal_exists);
+    assert!(replay::parked(&engine, &Filter::default()).await.unwrap()[0].proposal_exists);
 
     let result = replay::refused(&engine, "cq-5-3-0942-ack-jw")
         .await
@@ -153,7 +154,10 @@ async fn an_event_before_its_assignment_is_refused_kept_and_replayed_once() {
             .unwrap(),
         Replayed::AlreadyReplayed { .. }
     ));
-    assert!(replay::parked(&engine).await.unwrap().is_empty());
+    assert!(replay::parked(&engine, &Filter::default())
+        .await
+        .unwrap()
+        .is_empty());
     // The same transitions as in order (under the replay's id).
     let mut expected = reference(vec![event("assign"), event("ack-jw")]).await;
     for step in &mut expected {
@@ -208,8 +212,9 @@ async fn a_malformed_body_is_dead_lettered_with_its_reason_and_replayed_once_fix
     })
     .await;
 
-    let (_connection, channel) = broker.operator().await;
-    let letters = dead_letter::take(&channel, 10).await.unwrap();
+    let letters = dead_letter::list(&engine, &Filter::default())
+        .await
+        .unwrap();
     assert_eq!(letters.len(), 1);
     let letter = &letters[0];
     assert_eq!(letter.code, "malformed");
@@ -220,7 +225,6 @@ async fn a_malformed_body_is_dead_lettered_with_its_reason_and_replayed_once_fix
     );
     assert_eq!(letter.sender.as_deref(), Some("cq-jw"));
     assert_eq!(letter.body, bad.as_bytes());
-    channel.close(200, "looked").await.unwrap();
     // Nothing else changed.
     assert_eq!(
         before,
@@ -239,19 +243,10 @@ async fn a_malformed_body_is_dead_lettered_with_its_reason_and_replayed_once_fix
     );
 
     // Replaying it unchanged fails and keeps it; with the body fixed it is applied.
-    let (_connection, channel) = broker.operator().await;
-    let results = replay::dead_letters(
-        &engine,
-        &Directory::default(),
-        &channel,
-        Which::Id(&letter.id),
-        None,
-    )
-    .await
-    .unwrap();
+    let results = replay::dead_letters(&engine, &Directory::default(), Which::Id(&letter.id), None)
+        .await
+        .unwrap();
     assert!(matches!(results[0].1, Replayed::Failed(_)), "{results:?}");
-    channel.close(200, "done").await.unwrap();
-    let (_connection, channel) = broker.operator().await;
     let fixed = Correction {
         content_type: ContentType::Json,
         body: good.into_bytes(),
@@ -259,7 +254,6 @@ async fn a_malformed_body_is_dead_lettered_with_its_reason_and_replayed_once_fix
     let results = replay::dead_letters(
         &engine,
         &Directory::default(),
-        &channel,
         Which::Id(&letter.id),
         Some(&fixed),
     )
@@ -269,7 +263,6 @@ async fn a_malformed_body_is_dead_lettered_with_its_reason_and_replayed_once_fix
         matches!(&results[0].1, Replayed::Applied { event_id, .. } if event_id == "cq-5-3-0942-ack-jw"),
         "{results:?}"
     );
-    channel.close(200, "done").await.unwrap();
     let row = inbox::Entity::find_by_id("cq-5-3-0942-ack-jw".to_owned())
         .one(engine.db())
         .await
@@ -279,12 +272,23 @@ async fn a_malformed_body_is_dead_lettered_with_its_reason_and_replayed_once_fix
         (row.source.as_str(), row.outcome.as_str()),
         ("replay", "applied")
     );
-    eventually(
-        Duration::from_secs(10),
-        "the dead letter is gone",
-        || async { broker.ready(cohandle_bus::topology::DEAD_QUEUE).await == 0 },
-    )
-    .await;
+    // Marked replayed, with the outcome, and no longer waiting.
+    assert!(dead_letter::list(&engine, &Filter::default())
+        .await
+        .unwrap()
+        .is_empty());
+    let all = Filter {
+        replayed: true,
+        ..Filter::default()
+    };
+    let kept = dead_letter::list(&engine, &all).await.unwrap();
+    assert!(
+        kept[0]
+            .replay_outcome
+            .as_deref()
+            .is_some_and(|o| o.starts_with("applied")),
+        "{kept:?}"
+    );
     worker.stop().await;
     relay.stop().await;
 }
@@ -328,23 +332,21 @@ async fn a_message_claiming_another_agency_is_refused() {
         worker.stats.snapshot().dead_lettered == 1
     })
     .await;
-    let (_connection, channel) = broker.operator().await;
-    let letters = dead_letter::take(&channel, 10).await.unwrap();
+    let letters = dead_letter::list(&engine, &Filter::default())
+        .await
+        .unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].code, "identity_mismatch");
     assert_eq!(letters[0].sender.as_deref(), Some("cq-czj"));
     assert_eq!(letters[0].event_id.as_deref(), Some("cq-5-3-0942-ack-jw"));
-    channel.close(200, "looked").await.unwrap();
     // A replay checks the sender again, and refuses again.
-    let (_connection, channel) = broker.operator().await;
-    let results = replay::dead_letters(&engine, &Directory::default(), &channel, Which::All, None)
+    let results = replay::dead_letters(&engine, &Directory::default(), Which::All, None)
         .await
         .unwrap();
     assert!(
         matches!(&results[0].1, Replayed::Failed(why) if why.contains("cq-czj")),
         "{results:?}"
     );
-    channel.close(200, "done").await.unwrap();
 
     // Nothing was applied or recorded in 市教委's name: its own message still goes through.
     assert_eq!(inbox_count(&engine).await, 1);
@@ -382,18 +384,16 @@ async fn a_message_claiming_another_agency_is_refused() {
     })
     .await;
     register(&engine, "cq-jjxxw", "agency").await;
-    let (_connection, channel) = broker.operator().await;
-    let letters = dead_letter::take(&channel, 10).await.unwrap();
+    let letters = dead_letter::list(&engine, &Filter::default())
+        .await
+        .unwrap();
     // The refused claim is still there: a failed replay keeps a dead letter.
     assert_eq!(letters.len(), 2);
     let stranger_letter = letters.iter().find(|l| l.code == "unknown_sender").unwrap();
     assert_eq!(stranger_letter.sender.as_deref(), Some("cq-jjxxw"));
-    channel.close(200, "looked").await.unwrap();
-    let (_connection, channel) = broker.operator().await;
     let results = replay::dead_letters(
         &engine,
         &Directory::default(),
-        &channel,
         Which::Id(&stranger_letter.id),
         None,
     )
@@ -405,7 +405,6 @@ async fn a_message_claiming_another_agency_is_refused() {
         matches!(&results[0].1, Replayed::Refused { code, .. } if code == "actor_not_allowed"),
         "{results:?}"
     );
-    channel.close(200, "done").await.unwrap();
     worker.stop().await;
     relay.stop().await;
 }
@@ -483,8 +482,9 @@ async fn a_failing_message_goes_round_the_retry_queue_to_its_partition_then_to_t
     })
     .await;
     assert_eq!(inbox_count(&engine).await, 0);
-    let (_connection, channel) = broker.operator().await;
-    let letters = dead_letter::take(&channel, 10).await.unwrap();
+    let letters = dead_letter::list(&engine, &Filter::default())
+        .await
+        .unwrap();
     assert_eq!(letters[0].code, "retries_exhausted");
     assert_eq!(letters[0].sender.as_deref(), Some("cq-jw"));
     assert_eq!(letters[0].event_id.as_deref(), Some("cq-5-3-0942-ack-jw"));

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod case_0942;
+mod contract;
 mod crash;
 mod delivery;
 mod support;

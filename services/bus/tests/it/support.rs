@@ -361,6 +361,24 @@ impl Agency {
                         .map(|k| k.to_string())
                         .unwrap_or_default(),
                     routing_key: d.routing_key.to_string(),
+                    headers: d
+                        .properties
+                        .headers()
+                        .as_ref()
+                        .map(|table| {
+                            table
+                                .inner()
+                                .iter()
+                                .filter_map(|(k, v)| match v {
+                                    lapin::types::AMQPValue::LongString(text) => Some((
+                                        k.to_string(),
+                                        String::from_utf8_lossy(text.as_bytes()).into_owned(),
+                                    )),
+                                    _ => None,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                     body: d.data,
                 });
             }
@@ -369,6 +387,56 @@ impl Agency {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The next refusal in this agency's queue, skipping notifications.
+    pub async fn expect_rejected(&self) -> (Received, cohandle_proto::Rejected) {
+        while let Some(message) = self.receive(Duration::from_secs(20)).await {
+            if message.kind == "cohandle.v1.Rejected" {
+                let rejected =
+                    cohandle_proto::decode_rejected(&message.content_type, &message.body).unwrap();
+                return (message, rejected);
+            }
+        }
+        panic!("{}: no Rejected arrived", self.code);
+    }
+
+    /// Publishes raw bytes with the properties a test chooses: the proposal header, the
+    /// message id, and whether the user-id is set.
+    pub async fn publish(
+        &self,
+        routing_key: &str,
+        body: &[u8],
+        proposal: Option<&str>,
+        message_id: Option<&str>,
+        with_user_id: bool,
+    ) {
+        let message = Inbound {
+            routing_key: routing_key.to_owned(),
+            proposal: proposal.map(str::to_owned),
+            message_id: message_id.map(str::to_owned),
+            user_id: self.code.clone(),
+            content_type: "application/json".to_owned(),
+            body: body.to_vec(),
+        };
+        let mut properties = message.properties();
+        if !with_user_id {
+            properties = lapin::BasicProperties::default()
+                .with_content_type("application/json".into())
+                .with_delivery_mode(2)
+                .with_headers(properties.headers().clone().unwrap_or_default());
+        }
+        cohandle_bus::publish::publish_confirmed(
+            &self.channel,
+            "cohandle.in",
+            routing_key,
+            properties,
+            body,
+            false,
+            "a test message",
+        )
+        .await
+        .unwrap();
     }
 
     /// Waits for a notification about `event` (by name) in this agency's queue, skipping
@@ -402,6 +470,8 @@ pub struct Received {
     pub message_id: String,
     pub content_type: String,
     pub routing_key: String,
+    /// The text headers.
+    pub headers: std::collections::BTreeMap<String, String>,
     pub body: Vec<u8>,
 }
 

@@ -85,5 +85,5 @@ async fn the_worker_declares_over_the_loaded_definitions_without_conflict() {
     .await;
     // RabbitMQ refuses a redeclaration with other arguments (PRECONDITION_FAILED).
     broker.declare().await;
-    assert_eq!(broker.ready(topology::DEAD_QUEUE).await, 0);
+    assert_eq!(broker.ready(topology::RETRY_QUEUE).await, 0);
 }

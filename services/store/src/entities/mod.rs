@@ -2,6 +2,7 @@
 
 pub mod agency;
 pub mod calendar_file;
+pub mod dead_letter;
 pub mod disclosure;
 pub mod feedback;
 pub mod history;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod dead_letters;
 mod engine;
 mod monitor;
 mod statistics;
