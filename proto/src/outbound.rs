@@ -1,6 +1,9 @@
 //! What the engine publishes: notifications of accepted events, and rejections.
 
-use cohandle_workflows::engine::{Notification, Recipient, Rejection, RejectionCode};
+use chrono::NaiveDate;
+use cohandle_workflows::engine::{
+    DeadlineNotice, Notification, Recipient, Rejection, RejectionCode,
+};
 use cohandle_workflows::event::{Event, EVENT_NAMES, INTERNAL_EVENTS};
 use cohandle_workflows::ids::{EventId, ProposalKey};
 
@@ -153,6 +156,15 @@ fn notification_to_wire(notice: &OutboundNotification) -> v1::Notification {
             .map(ToString::to_string)
             .unwrap_or_default(),
         state: n.state.clone(),
+        deadlines: n
+            .deadlines
+            .iter()
+            .map(|d| v1::DeadlineNotice {
+                name: d.name.clone(),
+                due: d.due.to_string(),
+                provisional: d.provisional,
+            })
+            .collect(),
     }
 }
 
@@ -232,6 +244,22 @@ fn notification_from_wire(wire: v1::Notification) -> Result<OutboundNotification
                 Some(agency("agency", wire.agency)?)
             },
             state: wire.state,
+            deadlines: wire
+                .deadlines
+                .into_iter()
+                .map(|d| {
+                    Ok(DeadlineNotice {
+                        due: NaiveDate::parse_from_str(&d.due, "%Y-%m-%d").map_err(|_| {
+                            Error::Invalid {
+                                field: "deadlines.due".to_owned(),
+                                why: "it is not a date like 2027-03-01",
+                            }
+                        })?,
+                        name: d.name,
+                        provisional: d.provisional,
+                    })
+                })
+                .collect::<Result<_, Error>>()?,
         },
     })
 }

@@ -137,6 +137,19 @@ pub struct Notification {
     pub agency: Option<AgencyCode>,
     /// The task's state after the event.
     pub state: Option<String>,
+    /// The running deadlines of the task `agency` names, after the event: what it must meet
+    /// by when, each marked when it is provisional.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deadlines: Vec<DeadlineNotice>,
+}
+
+/// A running deadline as a notification states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineNotice {
+    pub name: String,
+    pub due: NaiveDate,
+    /// The due date lies in a year whose official holiday arrangement is not loaded yet.
+    pub provisional: bool,
 }
 
 /// An intended side effect, carried out by the caller after the commit.
@@ -268,10 +281,33 @@ pub fn apply(
         .proposal
         .take()
         .expect("every accepted path leaves a proposal");
+    let mut effects = step.effects;
+    // Deadlines are told as they stand after the whole event, whichever effect came first.
+    for effect in &mut effects {
+        if let Effect::Notify(notice) = effect {
+            notice.deadlines = notice
+                .agency
+                .as_ref()
+                .and_then(|agency| proposal.task(agency))
+                .filter(|task| task.active)
+                .map(|task| {
+                    task.deadlines
+                        .iter()
+                        .filter(|(_, d)| !d.is_paused())
+                        .map(|(name, d)| DeadlineNotice {
+                            name: name.clone(),
+                            due: d.due,
+                            provisional: d.provisional,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+    }
     Ok(Decision {
         proposal,
         changes: step.changes,
-        effects: step.effects,
+        effects,
     })
 }
 
@@ -983,6 +1019,7 @@ impl Step<'_> {
                 event: event.to_owned(),
                 agency: agency.clone(),
                 state: state.clone(),
+                deadlines: Vec::new(),
             })
             .collect();
         self.effects

@@ -4,7 +4,9 @@ use cohandle_proto::{
     decode, decode_notification, decode_rejected, encode_notification, encode_rejected,
     ContentType, Error, OutboundNotification, Rejected, RejectedReason,
 };
-use cohandle_workflows::engine::{Notification, Recipient, Rejection, RejectionCode};
+use cohandle_workflows::engine::{
+    DeadlineNotice, Notification, Recipient, Rejection, RejectionCode,
+};
 use cohandle_workflows::{EventId, ProposalKey};
 
 use crate::samples::{code, every_event, PROPOSAL};
@@ -27,6 +29,11 @@ pub fn notifications() -> Vec<OutboundNotification> {
                 event: "submit_opinion".into(),
                 agency: Some(code("cq-jw")),
                 state: Some("opinion_sent".into()),
+                deadlines: vec![DeadlineNotice {
+                    name: "reply".into(),
+                    due: chrono::NaiveDate::from_ymd_opt(2027, 3, 1).expect("a date"),
+                    provisional: true,
+                }],
             },
         })
         .chain([OutboundNotification {
@@ -37,6 +44,7 @@ pub fn notifications() -> Vec<OutboundNotification> {
                 event: "assign".into(),
                 agency: None,
                 state: None,
+                deadlines: Vec::new(),
             },
         }])
         .collect()

@@ -240,6 +240,13 @@ fn on_1_december_2026_every_step_is_taken_with_provisional_deadlines() {
             "{definition}"
         );
         assert!(provisional_marks_follow_the_data(&w) >= 1, "{definition}");
+        // The lead's assignment notice tells it the reply's due date, marked provisional.
+        let told = w.effects.iter().any(|e| {
+            matches!(e, Effect::Notify(n) if n.event == "assign"
+                && n.deadlines.iter().any(|d| d.name == "reply"
+                    && d.due == date("2027-03-01") && d.provisional))
+        });
+        assert!(told, "{definition}: {:?}", w.effects);
         w.ok(agency("cq-kjj"), day, contact(day, true));
         w.ok(agency("cq-kjj"), day, draft(ResultClass::B, &[]));
         w.ok(agency("cq-kjj"), day, sign(day, true));
