@@ -134,7 +134,7 @@ pub async fn board(
         (table(&page, &query))
     };
     let filters = filters(&query, &visitor);
-    Ok(live::answer(&headers, part, |part| {
+    Ok(live::answer(&headers, &visitor.csrf(), part, |part| {
         page::shell(
             "期限看板",
             Some(&visitor),

@@ -182,13 +182,14 @@ fn timeline(view: &ProposalView) -> Markup {
                 @for e in &view.timeline {
                     tr data-event=(e.event) {
                         td { (e.seq) }
-                        td { (page::moment(e.recorded_at))
-                            @if e.occurred_at != e.recorded_at {
-                                div.muted { "发生于 " (page::moment(e.occurred_at)) } } }
+                        @let recorded = page::moment(e.recorded_at);
+                        @let occurred = page::moment(e.occurred_at);
+                        td { (recorded)
+                            @if occurred != recorded { div.muted { "发生于 " (occurred) } } }
                         td { (words::event(&e.event)) }
                         td { (e.agency.as_deref().unwrap_or("—")) }
                         td { (words::state(&e.from)) " → " (words::state(&e.to)) }
-                        td { (e.actor_agency) " · " (e.actor_role) }
+                        td { (e.actor_agency) " · " (words::actor_role(&e.actor_role)) }
                     }
                 }
             }

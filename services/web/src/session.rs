@@ -130,7 +130,9 @@ fn cookie(name: &'static str, value: String, tls: bool) -> Cookie<'static> {
 /// `/`: the visitor's first page, or the sign-in form.
 pub async fn home(visitor: Result<Visitor, SignInFirst>) -> Response {
     match visitor {
-        Ok(v) if v.principal.role == Role::Agency => Redirect::to("/tasks").into_response(),
+        Ok(v) if matches!(v.principal.role, Role::Agency | Role::CongressOffice) => {
+            Redirect::to("/tasks").into_response()
+        }
         Ok(_) => Redirect::to("/board").into_response(),
         Err(sign_in) => sign_in.into_response(),
     }

@@ -69,7 +69,7 @@ pub async fn my_tasks(
             }
         }
     };
-    Ok(live::answer(&headers, part, |part| {
+    Ok(live::answer(&headers, &visitor.csrf(), part, |part| {
         page::shell(title, Some(&visitor), part)
     }))
 }

@@ -25,6 +25,20 @@ pub fn task_role(name: &str) -> &str {
     }
 }
 
+/// The part a history row's sender played.
+pub fn actor_role(name: &str) -> &str {
+    match name {
+        "assigner" => "交办单位",
+        "lead" => "主办单位",
+        "co_handler" => "协办单位",
+        "congress_office" => "人大代表工作机构",
+        "supervisor" => "督查人员",
+        "timer" => "期限监控",
+        "engine" => "系统",
+        other => other,
+    }
+}
+
 pub fn state(name: &str) -> &str {
     match name {
         "new" => "未交办",
