@@ -4,8 +4,9 @@
 //! - [`session`]: sign-in with a bearer token kept in an `HttpOnly`, `SameSite=Strict`
 //!   cookie, sign-out, and the CSRF token every form carries.
 //! - [`board`]: the deadline board (counts, filters, pages, CSV export);
-//!   [`proposal`]: one proposal with its tasks, deadlines, reply, timeline and the
-//!   verification of its history chain; [`tasks`]: an agency's own tasks and the task page
+//!   [`proposal`]: one proposal with its tasks, each deadline (completed, open, overdue,
+//!   missed, provisional), the reply, the timeline and the verification of its history
+//!   chain; [`tasks`]: an agency's own tasks and the task page
 //!   with the forms of the steps its holder may take now ([`steps`]); [`statistics`]: the
 //!   figures per agency, with bars drawn in inline SVG.
 //! - [`page`]: the page shell and the one refusal page; [`words`]: the Chinese names of
@@ -15,8 +16,10 @@
 //! Every read and write goes through the same [`cohandle_api::Service`] methods as the API,
 //! so a page sees exactly what the token's API calls would, and a form is one
 //! `Service::submit` with an idempotency key generated into it. This crate never decides a
-//! transition, never queries the store beside the service (except the read-only history
-//! verification), and loads nothing from outside the binary.
+//! transition, never queries the store beside the service (except two reads of one visible
+//! proposal: its history verification and its deadline timers, for how each deadline
+//! ended), never writes the store but through `Service::submit`, and loads nothing from
+//! outside the binary.
 
 use std::future::Future;
 

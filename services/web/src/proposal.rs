@@ -9,10 +9,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use cohandle_api::dto::{ProposalQuery, ProposalView, TaskView};
 use cohandle_api::Service;
+use cohandle_store::entities::timer;
 use cohandle_store::history;
+use cohandle_workflows::definition::DeadlineKind;
 use cohandle_workflows::model::Task;
 use cohandle_workflows::ProposalKey;
 use maud::{html, Markup};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 
 use crate::page::{self, Refusal};
@@ -49,11 +52,14 @@ pub async fn proposal(
         .await
         .map_err(cohandle_api::Error::from)?;
     let today = service.today();
+    let records = deadline_records(&service, &view, today).await?;
     let title = format!("{} {}", view.info.number, view.info.title);
     let content = html! {
         (facts(&view))
         h2 { "承办任务与期限" }
         (tasks(&view, today))
+        h2 { "期限记录" }
+        (records)
         (reply(&view))
         h2 { "办理过程" }
         (timeline(&view))
@@ -129,6 +135,106 @@ pub fn deadlines(task: &Task, today: NaiveDate) -> Markup {
             }
         }
     }
+}
+
+/// How a deadline ended, or stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// The step came, and stopped the deadline before its expiry fired.
+    Met,
+    /// Running, not yet due.
+    Open,
+    /// Running and past due (the monitor has not fired it yet).
+    Overdue,
+    /// An obligation whose due date passed without the step.
+    Missed,
+    /// A window (dispute, feedback) that closed.
+    Closed,
+}
+
+impl Standing {
+    fn tag(self) -> Markup {
+        match self {
+            Self::Met => html! { span.tag.met data-standing="met" { "已完成" } },
+            Self::Open => html! { span.tag.soon data-standing="open" { "进行中" } },
+            Self::Overdue => html! { span.tag.late data-standing="overdue" { "已逾期" } },
+            Self::Missed => html! { span.tag.late data-standing="missed" { "逾期未办" } },
+            Self::Closed => html! { span.tag data-standing="closed" { "期满" } },
+        }
+    }
+}
+
+/// Every deadline of the tasks the visitor may read, from the deadline timers (the last
+/// generation of each: a moved deadline counts by its new date), with how it ended.
+async fn deadline_records(
+    service: &Service,
+    view: &ProposalView,
+    today: NaiveDate,
+) -> Result<Markup, Refusal> {
+    let readable: Vec<&str> = view
+        .tasks
+        .iter()
+        .filter(|t| t.record.is_some())
+        .map(|t| t.summary.agency.as_str())
+        .collect();
+    let timers = timer::Entity::find()
+        .filter(timer::Column::ProposalKey.eq(view.summary.key.as_str()))
+        .filter(timer::Column::Kind.eq("expiry"))
+        .filter(timer::Column::Agency.is_in(readable))
+        .order_by_asc(timer::Column::Agency)
+        .order_by_asc(timer::Column::Deadline)
+        .order_by_asc(timer::Column::Generation)
+        .all(service.engine().db())
+        .await
+        .map_err(|e| cohandle_api::Error::from(cohandle_store::Error::from(e)))?;
+    let definition = service
+        .engine()
+        .load(&view.summary.key)
+        .await
+        .map_err(cohandle_api::Error::from)?
+        .and_then(|(document, _)| service.engine().catalog().get(&document.definition).ok());
+    let window = |deadline: &str| {
+        definition
+            .as_ref()
+            .and_then(|d| d.deadlines.get(deadline))
+            .is_some_and(|rule| rule.kind == DeadlineKind::Window)
+    };
+    // The last generation of each (agency, deadline).
+    let mut last: Vec<&timer::Model> = Vec::new();
+    for t in &timers {
+        match last.last_mut() {
+            Some(prev) if prev.agency == t.agency && prev.deadline == t.deadline => *prev = t,
+            _ => last.push(t),
+        }
+    }
+    let calendar = service.engine().calendar();
+    Ok(html! {
+        table #deadline-records {
+            thead { tr { th { "承办单位" } th { "期限" } th { "到期日" } th { "结果" } } }
+            tbody {
+                @for t in &last {
+                    @let standing = match t.state.as_str() {
+                        "cancelled" => Standing::Met,
+                        "fired" if window(&t.deadline) => Standing::Closed,
+                        "fired" => Standing::Missed,
+                        _ if t.due_on < today => Standing::Overdue,
+                        _ => Standing::Open,
+                    };
+                    tr data-agency=(t.agency) data-deadline=(t.deadline) {
+                        td { (t.agency) }
+                        td { (words::deadline(&t.deadline)) }
+                        td { (t.due_on) }
+                        td { (standing.tag())
+                            @if matches!(standing, Standing::Open | Standing::Overdue) && calendar.is_provisional(t.due_on) {
+                                span.tag.provisional title="该年度官方节假日安排尚未发布，日期可能调整" { "临时" }
+                            }
+                        }
+                    }
+                }
+                @if last.is_empty() { tr { td colspan="4" .muted { "没有期限记录。" } } }
+            }
+        }
+    })
 }
 
 /// What the task has done so far: acknowledged, its opinion, its reply.

@@ -41,6 +41,11 @@ def test_a_supervisor_finds_the_overdue_proposal_opens_its_timeline_and_exports_
     timeline = b.driver.find_elements("css selector", "#timeline tbody tr")
     assert timeline and "交办" in timeline[0].text and "cq-zfbgt" in timeline[0].text
     assert "已逾期" in b.driver.find_element("id", "tasks").text
+    records = b.driver.find_element("id", "deadline-records")
+    # Past due: overdue, or missed once the monitor has fired its expiry.
+    assert records.find_elements(
+        "css selector", '[data-agency="cq-jw"] [data-standing="missed"], '
+                        '[data-agency="cq-jw"] [data-standing="overdue"]')
     assert "完整" in b.driver.find_element("id", "verify").text
     b.screenshot("proposal")
 

@@ -33,6 +33,9 @@ async fn the_supervisor_finds_the_overdue_opinions_and_opens_the_timeline() {
     assert!(page.text.contains("data-event=\"assign\""), "{}", page.text);
     assert!(page.text.contains("协办意见期限：2020-02-20"));
     assert!(page.text.contains("class=\"verify ok\""), "{}", page.text);
+    let record = "data-agency=\"cq-jw\" data-deadline=\"co_handler_opinion\"";
+    let at = page.text.find(record).unwrap();
+    assert!(page.text[at..].contains("data-standing=\"overdue\""));
 }
 
 #[tokio::test]
