@@ -4,8 +4,8 @@
 //! an agency's board holds its own tasks only.
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::Duration;
 use cohandle_api::dto::{DeadlineEntry, DeadlineQuery, Deadlines};
 use cohandle_api::Service;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::page::{self, Refusal};
 use crate::session::Visitor;
-use crate::{live, words};
+use crate::{export, live, words};
 
 /// How far ahead the board looks unless told.
 pub const DEFAULT_DAYS: i64 = 30;
@@ -235,68 +235,41 @@ pub async fn csv_export(
     Query(query): Query<BoardQuery>,
 ) -> Result<Response, Refusal> {
     let entries = all_entries(&service, &visitor, &query).await?;
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::from("\u{feff}".as_bytes()));
-    let failed = |e: csv::Error| {
-        Refusal::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            e.to_string(),
-        )
-    };
-    writer
-        .write_record([
-            "建议/提案",
-            "承办单位",
-            "角色",
-            "状态",
-            "期限",
-            "到期日",
-            "剩余工作日",
-            "是否逾期",
-            "临时日期",
-            "重点督办",
-            "届次",
-        ])
-        .map_err(failed)?;
-    for e in &entries {
-        let working_days = e
-            .working_days_left
-            .map(|n| n.to_string())
-            .unwrap_or_default();
-        writer
-            .write_record([
-                e.proposal.as_str(),
-                e.agency.as_str(),
-                words::task_role(&e.role),
-                words::state(&e.state),
-                e.deadline.as_deref().map_or("", words::deadline),
-                &e.due_on.to_string(),
-                &working_days,
-                if e.overdue { "是" } else { "否" },
-                if e.provisional { "是" } else { "否" },
-                if e.key_supervision { "是" } else { "否" },
-                e.session.as_str(),
-            ])
-            .map_err(failed)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| failed(csv::Error::from(e.into_error())))?;
-    let name = format!("deadlines-{}.csv", service.today());
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response())
+    let rows = entries.iter().map(|e| {
+        vec![
+            e.proposal.clone(),
+            e.agency.clone(),
+            words::task_role(&e.role).to_owned(),
+            words::state(&e.state).to_owned(),
+            e.deadline.as_deref().map_or("", words::deadline).to_owned(),
+            e.due_on.to_string(),
+            e.working_days_left
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            yes_or_no(e.overdue),
+            yes_or_no(e.provisional),
+            yes_or_no(e.key_supervision),
+            e.session.clone(),
+        ]
+    });
+    let header = [
+        "建议/提案",
+        "承办单位",
+        "角色",
+        "状态",
+        "期限",
+        "到期日",
+        "剩余工作日",
+        "是否逾期",
+        "临时日期",
+        "重点督办",
+        "届次",
+    ];
+    export::csv(&format!("deadlines-{}.csv", service.today()), &header, rows)
+}
+
+fn yes_or_no(flag: bool) -> String {
+    if flag { "是" } else { "否" }.to_owned()
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //!
 //! - [`session`]: sign-in with a bearer token kept in an `HttpOnly`, `SameSite=Strict`
 //!   cookie, sign-out, and the CSRF token every form carries.
-//! - [`board`]: the deadline board (counts, filters, pages, CSV export);
+//! - [`board`]: the deadline board (counts, filters, pages, CSV export through
+//!   [`export`]);
 //!   [`proposal`]: one proposal with its tasks, each deadline (completed, open, overdue,
 //!   missed, provisional), the reply, the timeline and the verification of its history
 //!   chain; [`tasks`]: an agency's own tasks and the task page
@@ -31,6 +32,7 @@ use tower_http::trace::TraceLayer;
 
 pub mod assets;
 pub mod board;
+pub mod export;
 pub mod live;
 pub mod page;
 pub mod proposal;
@@ -57,6 +59,7 @@ pub fn router(service: Service) -> Router {
             post(tasks::take_step),
         )
         .route("/statistics", get(statistics::statistics))
+        .route("/statistics.csv", get(statistics::csv_export))
         .route("/assets/{name}", get(assets::asset))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(page::panicked))

@@ -5,10 +5,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use cohandle_api::dto::{Figures, StatisticsQuery};
+use cohandle_api::dto::{Figures, StatisticsQuery, StatisticsView};
 use cohandle_api::Service;
 use maud::{html, Markup};
 
+use crate::export;
 use crate::page::{self, Refusal};
 use crate::session::Visitor;
 
@@ -20,24 +21,51 @@ fn share(figures: &Figures, class: &str) -> String {
     rate(figures.class_shares.get(class).copied())
 }
 
-fn row(name: &str, f: &Figures) -> Markup {
-    html! {
-        tr data-agency=(name) {
-            td { (name) }
-            td { (f.handler_tasks) }
-            td { (f.completed) }
-            td { (rate(f.completion_rate)) }
-            td { (f.replies) }
-            td { (rate(f.on_time_rate)) }
-            td { (rate(f.first_time_satisfaction_rate)) }
-            td { (rate(f.final_satisfaction_rate)) }
-            @for class in ["A", "B", "C", "D"] { td { (share(f, class)) } }
-        }
-    }
+/// The columns of the table and of its CSV.
+const COLUMNS: [&str; 12] = [
+    "单位",
+    "承办件数",
+    "办结",
+    "办结率",
+    "答复件数",
+    "按时答复率",
+    "首次满意率",
+    "最终满意率",
+    "A 类",
+    "B 类",
+    "C 类",
+    "D 类",
+];
+
+/// One row's cells, in the order of [`COLUMNS`].
+fn cells(name: &str, f: &Figures) -> Vec<String> {
+    let mut cells = vec![
+        name.to_owned(),
+        f.handler_tasks.to_string(),
+        f.completed.to_string(),
+        rate(f.completion_rate),
+        f.replies.to_string(),
+        rate(f.on_time_rate),
+        rate(f.first_time_satisfaction_rate),
+        rate(f.final_satisfaction_rate),
+    ];
+    cells.extend(["A", "B", "C", "D"].map(|class| share(f, class)));
+    cells
+}
+
+fn rows(view: &StatisticsView) -> Vec<Vec<String>> {
+    std::iter::once(cells("全部", &view.overall))
+        .chain(view.agencies.iter().map(|a| cells(&a.agency, &a.figures)))
+        .collect()
 }
 
 /// Horizontal bars of one rate per agency, 0–100 %.
-fn bars(caption: &str, rows: &[(&str, Option<f64>)]) -> Markup {
+fn bars(caption: &str, view: &StatisticsView, rate_of: fn(&Figures) -> Option<f64>) -> Markup {
+    let rows: Vec<(&str, Option<f64>)> = view
+        .agencies
+        .iter()
+        .map(|a| (a.agency.as_str(), rate_of(&a.figures)))
+        .collect();
     const ROW: usize = 24;
     const LABEL: usize = 110;
     const WIDTH: usize = 320;
@@ -59,44 +87,47 @@ fn bars(caption: &str, rows: &[(&str, Option<f64>)]) -> Markup {
     }
 }
 
+/// The figures the visitor may read: the API's `/v1/statistics`.
+async fn figures(service: &Service, visitor: &Visitor) -> Result<StatisticsView, Refusal> {
+    Ok(service
+        .statistics(&visitor.principal, StatisticsQuery::default())
+        .await?)
+}
+
 /// `/statistics`.
 pub async fn statistics(
     State(service): State<Service>,
     visitor: Visitor,
 ) -> Result<Response, Refusal> {
-    let view = service
-        .statistics(&visitor.principal, StatisticsQuery::default())
-        .await?;
-    let completion: Vec<(&str, Option<f64>)> = view
-        .agencies
-        .iter()
-        .map(|a| (a.agency.as_str(), a.figures.completion_rate))
-        .collect();
-    let on_time: Vec<(&str, Option<f64>)> = view
-        .agencies
-        .iter()
-        .map(|a| (a.agency.as_str(), a.figures.on_time_rate))
-        .collect();
+    let view = figures(&service, &visitor).await?;
     let content = html! {
+        p { a href="/statistics.csv" download { "导出 CSV" } }
         table #statistics {
-            thead { tr {
-                th { "单位" } th { "承办件数" } th { "办结" } th { "办结率" } th { "答复件数" }
-                th { "按时答复率" } th { "首次满意率" } th { "最终满意率" }
-                th { "A 类" } th { "B 类" } th { "C 类" } th { "D 类" }
-            } }
+            thead { tr { @for column in COLUMNS { th { (column) } } } }
             tbody {
-                (row("全部", &view.overall))
-                @for a in &view.agencies { (row(&a.agency, &a.figures)) }
+                @for row in rows(&view) {
+                    tr data-agency=(row[0]) { @for cell in &row { td { (cell) } } }
+                }
             }
         }
         p.muted { "满意率指满意和基本满意的回执所占比例；A–D 为首次答复中各类办理结果所占比例。" }
         div.steps {
-            (bars("办结率", &completion))
-            (bars("按时答复率", &on_time))
+            (bars("办结率", &view, |f| f.completion_rate))
+            (bars("按时答复率", &view, |f| f.on_time_rate))
         }
     };
     Ok(page::answer(
         StatusCode::OK,
         page::shell("办理统计", Some(&visitor), content),
     ))
+}
+
+/// `/statistics.csv`: the table above as CSV.
+pub async fn csv_export(
+    State(service): State<Service>,
+    visitor: Visitor,
+) -> Result<Response, Refusal> {
+    let view = figures(&service, &visitor).await?;
+    let name = format!("statistics-{}.csv", service.today());
+    export::csv(&name, &COLUMNS, rows(&view))
 }

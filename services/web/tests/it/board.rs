@@ -97,4 +97,12 @@ async fn statistics_show_every_agency_with_bars() {
     assert_eq!(page.status, 200);
     assert!(page.text.contains("data-agency=\"cq-kjj\""));
     assert!(page.text.contains("<svg"));
+    let csv = client.get(app.url("/statistics.csv")).send().await.unwrap();
+    let text = csv.text().await.unwrap();
+    assert!(
+        text.starts_with("\u{feff}单位,承办件数,办结,办结率"),
+        "{text}"
+    );
+    assert!(text.contains("\r\n全部,1,0,0.0%,"), "{text}");
+    assert!(text.contains("\r\ncq-kjj,1,"), "{text}");
 }

@@ -117,3 +117,21 @@ async fn the_assets_are_embedded_and_cached() {
     }
     assert_eq!(app.get(&client, "/assets/nothing.js").await.status, 404);
 }
+
+#[tokio::test]
+async fn the_api_answers_beside_the_workbench() {
+    let app = spawn_app().await;
+    let client = browser();
+    assert_eq!(app.get(&client, "/openapi.json").await.status, 200);
+    let me = client
+        .get(app.url("/v1/me"))
+        .bearer_auth(&app.secrets["jw"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 200);
+    // An unknown path is still the API's problem document, not a page.
+    let missing = app.get(&client, "/nothing-here").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.text.contains("no_such_route"));
+}
