@@ -1,10 +1,10 @@
 //! One proposal as a supervisor reads it: what it is, each task with its deadlines (open,
 //! overdue, provisional) and what it has done, the reply and the deputy's receipts, every
-//! step of the timeline (who, when), and whether its history chain verifies. Also the
-//! search that leads there.
+//! step of the timeline (who, when), and whether its history chain verifies; it refreshes
+//! itself when a step changes it. Also the search that leads there.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use cohandle_api::dto::{ProposalQuery, ProposalView, TaskView};
@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::page::{self, Refusal};
 use crate::session::Visitor;
-use crate::words;
+use crate::{live, words};
 
 /// Parses a key from a path, a missing proposal when it is not one.
 pub fn key(raw: String) -> Result<ProposalKey, Refusal> {
@@ -44,6 +44,7 @@ pub fn record(view: &TaskView) -> Option<Task> {
 pub async fn proposal(
     State(service): State<Service>,
     visitor: Visitor,
+    headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Result<Response, Refusal> {
     let key = key(raw)?;
@@ -74,10 +75,9 @@ pub async fn proposal(
             },
         }
     };
-    Ok(page::answer(
-        StatusCode::OK,
-        page::shell(&title, Some(&visitor), content),
-    ))
+    Ok(live::answer(&headers, &visitor.csrf(), content, |part| {
+        page::shell(&title, Some(&visitor), part)
+    }))
 }
 
 fn facts(view: &ProposalView) -> Markup {

@@ -24,8 +24,9 @@ pub async fn my_tasks(
     State(service): State<Service>,
     visitor: Visitor,
     headers: HeaderMap,
+    Query(page): Query<Paging>,
 ) -> Result<Response, Refusal> {
-    let (title, query) = match visitor.principal.role {
+    let (title, mut query) = match visitor.principal.role {
         Role::Agency => (
             "我的任务",
             TaskQuery {
@@ -45,6 +46,7 @@ pub async fn my_tasks(
         ),
         _ => return Ok(Redirect::to("/board").into_response()),
     };
+    query.cursor = page.cursor.clone().filter(|c| !c.is_empty());
     let tasks = service.list_tasks(&visitor.principal, query).await?;
     let today = service.today();
     let part = html! {
@@ -68,10 +70,22 @@ pub async fn my_tasks(
                 @if tasks.items.is_empty() { tr { td colspan="6" .muted { "没有待办的任务。" } } }
             }
         }
+        div.pager {
+            @if page.cursor.is_some() { a href="/tasks" { "第一页" } }
+            @if let Some(next) = &tasks.next_cursor {
+                a href={ "/tasks?" (serde_urlencoded::to_string([("cursor", next)]).unwrap_or_default()) } { "下一页" }
+            }
+        }
     };
     Ok(live::answer(&headers, &visitor.csrf(), part, |part| {
         page::shell(title, Some(&visitor), part)
     }))
+}
+
+/// A page of a list.
+#[derive(Debug, Deserialize)]
+pub struct Paging {
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -85,6 +85,30 @@ async fn a_co_handler_acknowledges_and_submits_its_opinion_once_per_form() {
 }
 
 #[tokio::test]
+async fn the_proposal_page_changes_its_etag_when_a_step_is_taken() {
+    let app = spawn_app().await;
+    let supervisor = app.signed_in("supervisor").await;
+    let path = format!("/proposals/{KEY}");
+    let etag = app.get(&supervisor, &path).await.headers["etag"].clone();
+    let ask = || {
+        supervisor
+            .get(app.url(&path))
+            .header("if-none-match", etag.clone())
+            .send()
+    };
+    assert_eq!(ask().await.unwrap().status().as_u16(), 304);
+    let jw = app.signed_in("jw").await;
+    app.take(&jw, &task_path("cq-jw"), "acknowledge", &[]).await;
+    let changed = ask().await.unwrap();
+    assert_eq!(changed.status().as_u16(), 200);
+    assert!(changed
+        .text()
+        .await
+        .unwrap()
+        .contains("data-event=\"acknowledge\""));
+}
+
+#[tokio::test]
 async fn the_engines_refusal_is_a_sentence_on_the_page() {
     let app = spawn_app().await;
     let client = app.signed_in("jw").await;
