@@ -3,7 +3,7 @@
 
 use std::any::Any;
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use cohandle_api::Role;
@@ -140,6 +140,29 @@ impl IntoResponse for Refusal {
         );
         answer(self.status, body)
     }
+}
+
+/// Headers every workbench answer carries: its own origin only for scripts, styles, fetches
+/// and form targets, never inside another site's frame, no type sniffing, no referrer to
+/// other origins.
+pub async fn guard_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
 }
 
 /// What a panicking handler answers.

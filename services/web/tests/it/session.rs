@@ -34,6 +34,9 @@ async fn signing_in_sets_an_httponly_strict_cookie_and_signing_out_drops_it() {
     assert_eq!(home.location(), "/board");
     let board = app.get(&client, "/board").await;
     assert_eq!(board.status, 200);
+    let policy = board.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"));
+    assert_eq!(board.headers["x-frame-options"], "DENY");
     assert!(board.text.contains("期限看板") && board.text.contains("cq-dc"));
 
     let csrf = field(&board.text, "action=\"/signout\"", "csrf");
