@@ -2,7 +2,7 @@
 //! in the form makes a second post the same step; the CSRF token, the role and the task's
 //! owner are checked; the engine's refusal comes back beside the form.
 
-use crate::support::{field, spawn_app, KEY};
+use crate::support::{field, spawn_app, spawn_app_on, Backend, TestApp, KEY};
 
 fn task_path(agency: &str) -> String {
     format!("/proposals/{KEY}/tasks/{agency}")
@@ -199,7 +199,15 @@ async fn another_agencys_task_is_refused_to_read_and_to_act_on() {
 
 #[tokio::test]
 async fn the_lead_drafts_signs_and_sends_and_the_congress_office_records_the_receipt() {
-    let app = spawn_app().await;
+    whole_case_through_forms(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn the_whole_case_through_forms_on_sqlite() {
+    whole_case_through_forms(spawn_app_on(Backend::Sqlite).await).await;
+}
+
+async fn whole_case_through_forms(app: TestApp) {
     for who in ["jw", "czj"] {
         let client = app.signed_in(who).await;
         let path = task_path(&format!("cq-{who}"));

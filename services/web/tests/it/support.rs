@@ -1,4 +1,4 @@
-//! `spawn_app`: each test gets its own PostgreSQL database, a server on port 0 with the API
+//! `spawn_app`: each test gets its own PostgreSQL database (or SQLite file), a server on port 0 with the API
 //! and the workbench, a token per party of case 0942, and case 0942's assignment under the
 //! key [`KEY`], made on 2020-01-20 with the clock on 2020-02-26 (so the co-handlers'
 //! opinions, due 2020-02-20, are overdue).
@@ -36,14 +36,31 @@ fn postgres_server() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
-/// A PostgreSQL database of its own, dropped after the test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of its own: a PostgreSQL database dropped after the test, or a SQLite file
+/// in a directory deleted after it.
 struct TestDb {
     url: String,
-    name: String,
+    name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDb {
-    async fn new() -> Self {
+    async fn new(backend: Backend) -> Self {
+        if backend == Backend::Sqlite {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("web.db").display());
+            return Self {
+                url,
+                name: None,
+                _dir: Some(dir),
+            };
+        }
         let name = format!("cohandle_web_test_{}", uuid::Uuid::new_v4().simple());
         let admin = Database::connect(format!("{}/postgres", postgres_server()))
             .await
@@ -55,14 +72,18 @@ impl TestDb {
         admin.close().await.unwrap();
         Self {
             url: format!("{}/{name}", postgres_server()),
-            name,
+            name: Some(name),
+            _dir: None,
         }
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let Some(name) = &self.name else {
+            return;
+        };
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
         let server = postgres_server();
         // Drop cannot await: a fresh runtime on another thread.
         let _ = std::thread::spawn(move || {
@@ -138,8 +159,13 @@ pub fn assignment(key: &str, day: &str) -> AssignRequest {
     .unwrap()
 }
 
+/// A server over PostgreSQL.
 pub async fn spawn_app() -> TestApp {
-    let db = TestDb::new().await;
+    spawn_app_on(Backend::Postgres).await
+}
+
+pub async fn spawn_app_on(backend: Backend) -> TestApp {
+    let db = TestDb::new(backend).await;
     let conn = connect::connect_and_migrate(&db.url).await.unwrap();
     let clock = Arc::new(ManualClock::new(at("2020-01-20")));
     let engine = Engine::new(
