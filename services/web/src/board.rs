@@ -32,6 +32,8 @@ pub struct BoardQuery {
     pub key: Option<String>,
     /// `yes`: only overdue; `no`: only upcoming.
     pub overdue: Option<String>,
+    /// A workflow definition's name.
+    pub definition: Option<String>,
     pub cursor: Option<String>,
 }
 
@@ -62,6 +64,7 @@ impl BoardQuery {
             agency: given(self.agency.as_ref()).map(str::to_owned),
             overdue: yes_no(self.overdue.as_ref()),
             key_supervision: yes_no(self.key.as_ref()),
+            definition: given(self.definition.as_ref()).map(str::to_owned),
             cursor: given(self.cursor.as_ref()).map(str::to_owned),
             limit: Some(limit),
         }
@@ -75,6 +78,7 @@ impl BoardQuery {
             ("agency", &self.agency),
             ("key", &self.key),
             ("overdue", &self.overdue),
+            ("definition", &self.definition),
         ];
         for (name, value) in fields {
             if let Some(v) = given(value.as_ref()) {
@@ -133,7 +137,7 @@ pub async fn board(
         }
         (table(&page, &query))
     };
-    let filters = filters(&query, &visitor);
+    let filters = filters(&query, &visitor, &definitions(&service));
     Ok(live::answer(&headers, &visitor.csrf(), part, |part| {
         page::shell(
             "期限看板",
@@ -146,7 +150,20 @@ pub async fn board(
     }))
 }
 
-fn filters(query: &BoardQuery, visitor: &Visitor) -> Markup {
+/// The loaded workflow definitions, by name and title, each once.
+fn definitions(service: &Service) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = service
+        .engine()
+        .catalog()
+        .all()
+        .map(|d| (d.name.clone(), d.title.clone()))
+        .collect();
+    all.sort();
+    all.dedup_by(|a, b| a.0 == b.0);
+    all
+}
+
+fn filters(query: &BoardQuery, visitor: &Visitor, definitions: &[(String, String)]) -> Markup {
     let selected = |value: &Option<String>, option: &str| given(value.as_ref()) == Some(option);
     html! {
         form.filters method="get" action="/board" {
@@ -159,6 +176,14 @@ fn filters(query: &BoardQuery, visitor: &Visitor) -> Markup {
                     option value="" { "全部" }
                     option value="yes" selected[selected(&query.key, "yes")] { "仅重点督办" }
                     option value="no" selected[selected(&query.key, "no")] { "非重点督办" }
+                }
+            }
+            label { "办理规则"
+                select name="definition" {
+                    option value="" { "全部" }
+                    @for (name, title) in definitions {
+                        option value=(name) selected[selected(&query.definition, name)] { (title) }
+                    }
                 }
             }
             label { "逾期"
@@ -283,6 +308,7 @@ mod tests {
             agency: Some(String::new()),
             key: Some("yes".into()),
             overdue: None,
+            definition: None,
             cursor: None,
         };
         assert_eq!(

@@ -21,6 +21,16 @@ async fn the_supervisor_finds_the_overdue_opinions_and_opens_the_timeline() {
         .contains(&format!("data-proposal=\"{KEY}\" data-agency=\"cq-jw\"")));
     assert!(board.text.contains("重点督办"));
 
+    let cppcc = app.get(&client, "/board?definition=cppcc-proposal").await;
+    assert!(
+        cppcc.text.contains("data-count=\"overdue\">0<"),
+        "{}",
+        cppcc.text
+    );
+    let ours = app
+        .get(&client, "/board?definition=chongqing-deputy-suggestion")
+        .await;
+    assert!(ours.text.contains("data-count=\"overdue\">2<"));
     let only_late = app.get(&client, "/board?overdue=yes&agency=cq-czj").await;
     assert!(only_late.text.contains("data-agency=\"cq-czj\""));
     assert!(!only_late.text.contains("data-agency=\"cq-jw\""));
