@@ -67,8 +67,8 @@ fn bars(caption: &str, view: &StatisticsView, rate_of: fn(&Figures) -> Option<f6
         .map(|a| (a.agency.as_str(), rate_of(&a.figures)))
         .collect();
     const ROW: usize = 24;
-    const LABEL: usize = 110;
-    const WIDTH: usize = 320;
+    const LABEL: usize = 100;
+    const WIDTH: usize = 260;
     let height = rows.len() * ROW + 8;
     html! {
         figure.card {
@@ -111,7 +111,7 @@ pub async fn statistics(
             }
         }
         p.muted { "满意率指满意和基本满意的回执所占比例；A–D 为首次答复中各类办理结果所占比例。" }
-        div.steps {
+        div.charts {
             (bars("办结率", &view, |f| f.completion_rate))
             (bars("按时答复率", &view, |f| f.on_time_rate))
         }

@@ -22,6 +22,11 @@ def test_every_role_signs_in_and_out(browser):
         assert agency in b.driver.find_element("css selector", "header .who").text
         if who == "jw":
             b.screenshot("tasks-agency")
+        if who == "supervisor":
+            b.driver.find_element("link text", "统计").click()
+            wait_for(lambda: b.driver.find_elements("css selector", "#statistics svg, svg.bars"))
+            assert b.driver.find_element("css selector", '#statistics tr[data-agency="cq-kjj"]')
+            b.screenshot("statistics")
         b.sign_out()
     b.open("/board")
     assert b.driver.current_url.endswith("/signin")
