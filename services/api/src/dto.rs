@@ -740,6 +740,9 @@ pub struct DeadlineQuery {
     /// `true`: only overdue; `false`: only upcoming.
     pub overdue: Option<bool>,
     pub key_supervision: Option<bool>,
+    /// Only proposals handled under this workflow definition (its name, e.g.
+    /// `chongqing-deputy-suggestion`).
+    pub definition: Option<String>,
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     pub limit: Option<u64>,

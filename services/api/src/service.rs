@@ -528,6 +528,14 @@ impl Service {
         if let Some(flag) = query.key_supervision {
             find = find.filter(task::Column::KeySupervision.eq(flag));
         }
+        if let Some(definition) = query.definition {
+            let mut under = Query::select();
+            under
+                .column(proposal::Column::Key)
+                .from(proposal::Entity)
+                .and_where(Expr::col(proposal::Column::DefinitionName).eq(definition));
+            find = find.filter(task::Column::ProposalKey.in_subquery(under));
+        }
         let rows = find.all(self.db()).await.map_err(db_error)?;
         let page = Page::from_rows(rows, limit, |t| {
             Cursor::encode(&(t.due_on, t.proposal_key.clone(), t.position))

@@ -56,10 +56,11 @@ enum Command {
     Calendar(CalendarCommand),
     /// Benchmarks that print their figures against limits measured in the same run.
     Bench(bench_cmd::BenchArgs),
-    /// Serve the HTTP API alone on `http.listen` until SIGTERM or Ctrl-C.
+    /// Serve the HTTP API and the web workbench alone on `http.listen` until SIGTERM or
+    /// Ctrl-C.
     Api,
-    /// Run every role in one process: the HTTP API and the deadline monitor (and the broker
-    /// roles when `amqp.url` is set), until SIGTERM or Ctrl-C.
+    /// Run every role in one process: the HTTP API with the web workbench and the deadline
+    /// monitor (and the broker roles when `amqp.url` is set), until SIGTERM or Ctrl-C.
     Serve,
     /// Manage the API's bearer tokens (per agency and role, stored hashed).
     #[command(subcommand)]

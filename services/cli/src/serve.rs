@@ -1,6 +1,6 @@
-//! `cohandle api` and `cohandle serve`: the HTTP API alone, or every role in one process,
-//! sharing one engine and one shutdown signal (SIGTERM or Ctrl-C). Each role finishes what
-//! it is doing before the process ends.
+//! `cohandle api` and `cohandle serve`: the HTTP API and the web workbench alone, or every
+//! role in one process, sharing one engine and one shutdown signal (SIGTERM or Ctrl-C).
+//! Each role finishes what it is doing before the process ends.
 
 use anyhow::Context;
 use cohandle_api::Service;
@@ -49,9 +49,9 @@ pub async fn run(settings: &Settings, engine: Engine, roles: Roles) -> anyhow::R
     let service = Service::new(engine.clone());
     let api_stop = shutdown.clone().wait();
     running.spawn(async move {
-        let result = cohandle_api::serve(listener, service, api_stop)
+        let result = cohandle_web::serve(listener, service, api_stop)
             .await
-            .context("serving the HTTP API");
+            .context("serving the HTTP API and the workbench");
         ("api", result)
     });
     if roles == Roles::All {
@@ -66,6 +66,7 @@ pub async fn run(settings: &Settings, engine: Engine, roles: Roles) -> anyhow::R
         spawn_broker_roles(settings, &engine, &shutdown, &mut running)?;
     }
     println!("cohandle API on http://{address} (OpenAPI document at /openapi.json)");
+    println!("workbench on http://{address}/ (sign in with a token from `cohandle token create`)");
     if roles == Roles::All {
         println!("deadline monitor running");
     }

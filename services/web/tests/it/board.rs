@@ -1,0 +1,118 @@
+//! The supervisors' views: the deadline board (counts, the overdue rows, ETag), the CSV
+//! export, the proposal page with its timeline and history verification, statistics.
+
+use crate::support::{spawn_app, KEY};
+
+#[tokio::test]
+async fn the_supervisor_finds_the_overdue_opinions_and_opens_the_timeline() {
+    let app = spawn_app().await;
+    let client = app.signed_in("supervisor").await;
+    let board = app.get(&client, "/board").await;
+    assert_eq!(board.status, 200);
+    // The two co-handlers' opinions were due on 2020-02-20.
+    assert!(
+        board.text.contains("data-count=\"overdue\">2<"),
+        "{}",
+        board.text
+    );
+    assert!(board.text.contains("已逾期"));
+    assert!(board
+        .text
+        .contains(&format!("data-proposal=\"{KEY}\" data-agency=\"cq-jw\"")));
+    assert!(board.text.contains("重点督办"));
+
+    let cppcc = app.get(&client, "/board?definition=cppcc-proposal").await;
+    assert!(
+        cppcc.text.contains("data-count=\"overdue\">0<"),
+        "{}",
+        cppcc.text
+    );
+    let ours = app
+        .get(&client, "/board?definition=chongqing-deputy-suggestion")
+        .await;
+    assert!(ours.text.contains("data-count=\"overdue\">2<"));
+    let only_late = app.get(&client, "/board?overdue=yes&agency=cq-czj").await;
+    assert!(only_late.text.contains("data-agency=\"cq-czj\""));
+    assert!(!only_late.text.contains("data-agency=\"cq-jw\""));
+
+    let page = app.get(&client, &format!("/proposals/{KEY}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page
+        .text
+        .contains("关于对渝东南地区制造企业科学研究大力扶持的建议"));
+    assert!(page.text.contains("data-event=\"assign\""), "{}", page.text);
+    assert!(page.text.contains("协办意见期限：2020-02-20"));
+    assert!(page.text.contains("class=\"verify ok\""), "{}", page.text);
+    let record = "data-agency=\"cq-jw\" data-deadline=\"co_handler_opinion\"";
+    let at = page.text.find(record).unwrap();
+    assert!(page.text[at..].contains("data-standing=\"overdue\""));
+}
+
+#[tokio::test]
+async fn an_unchanged_board_answers_304_to_its_etag_in_the_same_session_only() {
+    let app = spawn_app().await;
+    let client = app.signed_in("supervisor").await;
+    let board = app.get(&client, "/board").await;
+    let etag = board.headers["etag"].to_str().unwrap().to_owned();
+    let board_if_changed = |client: reqwest::Client| {
+        let request = client.get(app.url("/board")).header("if-none-match", &etag);
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(
+        board_if_changed(client.clone()).await.status().as_u16(),
+        304
+    );
+    // The admin's board lists the same rows, but the page around them is the admin's.
+    let other = board_if_changed(app.signed_in("admin").await).await;
+    assert_eq!(other.status().as_u16(), 200);
+    assert_eq!(other.headers()["vary"], "Cookie");
+}
+
+#[tokio::test]
+async fn the_csv_export_has_a_bom_and_one_row_per_deadline() {
+    let app = spawn_app().await;
+    let client = app.signed_in("supervisor").await;
+    let csv = client
+        .get(app.url("/board.csv?overdue=yes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let bytes = csv.bytes().await.unwrap();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows[0].starts_with("建议/提案,承办单位"));
+    assert_eq!(
+        rows[1],
+        format!("{KEY},cq-jw,协办,待签收,协办意见期限,2020-02-20,-4,是,否,是,市五届人大三次会议")
+    );
+    assert!(
+        rows[2].starts_with(&format!("{KEY},cq-czj,协办,")),
+        "{}",
+        rows[2]
+    );
+}
+
+#[tokio::test]
+async fn statistics_show_every_agency_with_bars() {
+    let app = spawn_app().await;
+    let client = app.signed_in("supervisor").await;
+    let page = app.get(&client, "/statistics").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("data-agency=\"cq-kjj\""));
+    assert!(page.text.contains("<svg"));
+    let csv = client.get(app.url("/statistics.csv")).send().await.unwrap();
+    let text = csv.text().await.unwrap();
+    assert!(
+        text.starts_with("\u{feff}单位,承办件数,办结,办结率"),
+        "{text}"
+    );
+    assert!(text.contains("\r\n全部,1,0,0.0%,"), "{text}");
+    assert!(text.contains("\r\ncq-kjj,1,"), "{text}");
+}
