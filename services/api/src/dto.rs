@@ -152,7 +152,7 @@ pub struct AssignRequest {
     /// The new proposal's key, unique across sessions.
     #[schema(value_type = String, example = "cq-5-3-0942")]
     pub key: ProposalKey,
-    /// When it happened; now when absent.
+    /// When it happened, as the sender says: kept as its claim, no later than now (plus the allowed skew); deadlines count by the moment the step is recorded. Now when absent.
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
     /// Workflow definition name; its newest version is kept for the proposal's life.
@@ -187,7 +187,7 @@ impl AssignRequest {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepRequest {
-    /// When it happened; now when absent. The body may be left empty.
+    /// When it happened, as the sender says: kept as its claim, no later than now (plus the allowed skew); deadlines count by the moment the step is recorded. Now when absent. The body may be left empty.
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -536,9 +536,12 @@ pub struct TimelineEntry {
     pub to: String,
     pub actor_agency: String,
     pub actor_role: String,
+    /// The time the sender gives for the event: its claim (for an imported past event, the
+    /// historical time it was decided at).
     pub occurred_at: DateTime<Utc>,
+    /// When the engine recorded the step; deadlines are met or missed by it (imports aside).
     pub recorded_at: DateTime<Utc>,
-    /// The event's content.
+    /// The event's content, with the dates its document declares (`sent_on`, `signed_on` …).
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
 }

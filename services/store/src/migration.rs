@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(StatisticsByAgency),
             Box::new(AgencyStatistics),
             Box::new(RoomForUpdates),
+            Box::new(ReplyRecordedOn),
         ]
     }
 }
@@ -154,6 +155,38 @@ impl MigrationTrait for CreateTokens {
     }
 }
 
+/// Adds a column to `table`, unless it is there: a database created after the column joined
+/// its entity already has it.
+async fn add_column(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    column: &mut ColumnDef,
+) -> Result<(), DbErr> {
+    let name = column.get_column_name();
+    if manager.has_column(table, &name).await? {
+        return Ok(());
+    }
+    manager
+        .alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .add_column(column)
+                .to_owned(),
+        )
+        .await
+}
+
+async fn drop_column(manager: &SchemaManager<'_>, table: &str, column: &str) -> Result<(), DbErr> {
+    manager
+        .alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .drop_column(Alias::new(column))
+                .to_owned(),
+        )
+        .await
+}
+
 /// A history row can say what a change did beyond its states (a deadline moved).
 struct HistoryDetail;
 
@@ -166,29 +199,16 @@ impl MigrationName for HistoryDetail {
 #[async_trait::async_trait]
 impl MigrationTrait for HistoryDetail {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // A database created after this column joined the entity already has it.
-        if manager.has_column("history", "detail").await? {
-            return Ok(());
-        }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("history"))
-                    .add_column(ColumnDef::new(Alias::new("detail")).text().null())
-                    .to_owned(),
-            )
-            .await
+        add_column(
+            manager,
+            "history",
+            ColumnDef::new(Alias::new("detail")).text().null(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("history"))
-                    .drop_column(Alias::new("detail"))
-                    .to_owned(),
-            )
-            .await
+        drop_column(manager, "history", "detail").await
     }
 }
 
@@ -417,4 +437,29 @@ async fn set_fillfactors(manager: &SchemaManager<'_>, fill: fn(u8) -> u8) -> Res
             .await?;
     }
     Ok(())
+}
+
+/// A reply keeps the date the engine recorded it on beside the date its letter declares.
+struct ReplyRecordedOn;
+
+impl MigrationName for ReplyRecordedOn {
+    fn name(&self) -> &str {
+        "m20261201_000101_reply_recorded_on"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ReplyRecordedOn {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        add_column(
+            manager,
+            "replies",
+            ColumnDef::new(Alias::new("recorded_on")).date().null(),
+        )
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop_column(manager, "replies", "recorded_on").await
+    }
 }
