@@ -422,7 +422,7 @@ pub struct ChangeView {
 /// An accepted event. A retry with the same `Idempotency-Key` answers this again, unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WriteOutcome {
-    /// The `Idempotency-Key`, which is the event's id.
+    /// The event's id: `http/<agency>/<role>/<Idempotency-Key>`, the key scoped to its caller.
     pub event_id: String,
     pub proposal: String,
     pub event: String,

@@ -43,8 +43,8 @@ pub enum Error {
         /// The refusal is the first outcome of an `Idempotency-Key` seen before.
         replayed: bool,
     },
-    /// The `Idempotency-Key` was already spent on a different request.
-    #[error("the Idempotency-Key {key:?} was already used for a different request")]
+    /// The caller already spent its `Idempotency-Key` on a different request.
+    #[error("the Idempotency-Key of event {key:?} was already used by this caller for a different request")]
     KeyReused { key: String },
     #[error(transparent)]
     Store(#[from] cohandle_store::Error),

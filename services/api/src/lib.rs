@@ -55,7 +55,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
     info(
         title = "cohandle",
         description = "Routes deputies' suggestions (人大代表建议) and CPPCC proposals (政协提案) among co-handling agencies. \
-Every write is an event sent through the engine's one path and is idempotent by its `Idempotency-Key` header, which becomes the event's id. \
+Every write is an event sent through the engine's one path and is idempotent by its `Idempotency-Key` header, the caller's own: the event's id is `http/<agency>/<role>/<key>`. \
 The bearer token decides the sender's agency and role; errors are `application/problem+json` (RFC 9457) with a stable `code`."
     ),
     modifiers(&BearerAuth),

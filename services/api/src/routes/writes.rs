@@ -39,7 +39,7 @@ fn admit<P, B>(
     body: With<B>,
 ) -> Result<(EventId, P, B), Error> {
     access::may_send(principal, event)?;
-    let IdempotencyKey(id) = key?;
+    let id = key?.event_id(principal)?;
     let ApiPath(path) = path?;
     let JsonBody(body) = body?;
     Ok((id, path, body))
@@ -67,9 +67,11 @@ async fn send(
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // only described: the header is read by `IdempotencyKey`
 pub struct IdempotencyHeader {
-    /// A unique id of the client's choosing (letters, digits, `- _ . : /`, at most 128
-    /// characters), sent again unchanged on a retry. It becomes the event's id: a retry
-    /// answers the first outcome, with `Idempotent-Replayed: true`.
+    /// A unique id of the client's choosing (ASCII letters, digits and `- _ . : /`,
+    /// beginning with a letter or a digit, at most 128 characters), sent again unchanged on
+    /// a retry: a retry answers the first outcome, with `Idempotent-Replayed: true`. A key
+    /// is the caller's own (its agency and role): the event's id is
+    /// `http/<agency>/<role>/<key>`, so the same key from another caller is another event.
     #[param(rename = "Idempotency-Key")]
     idempotency_key: String,
 }
@@ -88,7 +90,7 @@ pub async fn assign(
     body: With<AssignRequest>,
 ) -> Answer {
     access::may_send(&p, "assign")?;
-    let IdempotencyKey(id) = key?;
+    let id = key?.event_id(&p)?;
     let JsonBody(r) = body?;
     let (proposal, occurred_at) = (r.key.clone(), r.occurred_at);
     send(&s, &p, id, proposal, occurred_at, r.into_body()).await
