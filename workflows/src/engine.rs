@@ -379,7 +379,21 @@ impl Step<'_> {
                 }
                 Role::Assigner
             }
-            ActorKind::CongressOffice => Role::CongressOffice,
+            ActorKind::CongressOffice => {
+                let offices = &self.definition.settings.congress_offices;
+                if !offices.contains(&actor.agency) {
+                    return Err(reject(
+                        RejectionCode::ActorNotAllowed,
+                        format!(
+                            "{} does not relay receipts for proposals under {}: its congress offices are {}",
+                            actor.agency,
+                            self.definition.reference(),
+                            offices.iter().map(AgencyCode::as_str).collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+                Role::CongressOffice
+            }
             ActorKind::Supervisor => Role::Supervisor,
             ActorKind::Timer => Role::Timer,
             ActorKind::Agency => match task {

@@ -582,3 +582,39 @@ fn a_window_is_kept_by_the_time_the_step_is_recorded_not_the_time_it_claims() {
     // The same claim recorded in time is taken.
     assert!(w.apply(&event, at("2020-03-03")).is_ok());
 }
+
+#[test]
+fn only_the_congress_offices_of_the_definition_relay_receipts() {
+    let mut w = assigned();
+    let stranger = cohandle_workflows::Actor {
+        agency: code("cq-nowhere"),
+        kind: cohandle_workflows::ActorKind::CongressOffice,
+    };
+    let message = refused(
+        &mut w,
+        stranger,
+        "2020-03-03",
+        feedback("cq-kjj", Satisfaction::Satisfied, "2020-03-03"),
+        RejectionCode::ActorNotAllowed,
+    );
+    assert!(message.contains("cq-rdgw"), "{message}");
+    // The definition's own office gets past the sender check (and on to the state's).
+    refused(
+        &mut w,
+        congress(),
+        "2020-03-03",
+        feedback("cq-kjj", Satisfaction::Satisfied, "2020-03-03"),
+        RejectionCode::WrongState,
+    );
+}
+
+#[test]
+fn a_definition_with_congress_office_steps_names_its_offices() {
+    let text = include_str!("../../definitions/chongqing-deputy-suggestion.toml")
+        .replace("congress_offices = [\"cq-rdgw\"]", "");
+    let problems = cohandle_workflows::Catalog::default()
+        .load("chongqing-deputy-suggestion.toml", &text)
+        .unwrap_err()
+        .to_string();
+    assert!(problems.contains("congress_offices"), "{problems}");
+}

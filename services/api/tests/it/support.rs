@@ -289,6 +289,28 @@ impl TestApp {
         (version, inbox)
     }
 
+    /// Gives party `name` a token of `agency` and `role`, written straight into the tokens
+    /// table (as one issued before the checks that refuse it now would be).
+    pub async fn token_as(&mut self, name: &'static str, agency: &str, role: Role) {
+        use sea_orm::ActiveValue::Set;
+        let secret = format!("{}test-{name}-{agency}", cohandle_api::auth::SECRET_PREFIX);
+        let row = cohandle_store::entities::token::ActiveModel {
+            id: Set(format!("tok_test_{name}")),
+            name: Set(name.to_owned()),
+            agency: Set(agency.to_owned()),
+            role: Set(role.as_str().to_owned()),
+            secret_hash: Set(cohandle_api::auth::secret_hash(&secret)),
+            created_at: Set(at("2020-01-01")),
+            expires_at: Set(None),
+            revoked_at: Set(None),
+        };
+        cohandle_store::entities::token::Entity::insert(row)
+            .exec(self.engine.db())
+            .await
+            .unwrap();
+        self.tokens.insert(name, secret);
+    }
+
     /// Moves the clock and lets the monitor fire whatever fell due, as `serve` would.
     pub async fn advance_to(&self, moment: DateTime<Utc>) {
         self.clock.set(moment);
