@@ -56,6 +56,18 @@ impl Role {
         }
     }
 
+    /// The agency kind (`agencies.kind`) this role's tokens are issued to; admin tokens go
+    /// to any registered agency.
+    pub fn kind(self) -> Option<&'static str> {
+        match self {
+            Self::Assigner => Some("assigner"),
+            Self::Agency => Some("agency"),
+            Self::CongressOffice => Some("congress_office"),
+            Self::Supervisor => Some("supervisor"),
+            Self::Admin => None,
+        }
+    }
+
     /// The kind of actor the engine sees for events sent under this role, if it sends any.
     pub fn actor_kind(self) -> Option<ActorKind> {
         match self {

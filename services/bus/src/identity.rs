@@ -123,8 +123,8 @@ pub fn check(event: &Event, user: &str, registered: Option<ActorKind>) -> Result
         return Err(Refusal::new(
             "unknown_sender",
             format!(
-                "RabbitMQ user {user:?} is not a registered agency; register it in the agencies \
-                 table, then replay this message"
+                "RabbitMQ user {user:?} is not a registered agency; register it \
+                 (`cohandle agency add`), then replay this message"
             ),
         ));
     };

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cohandle_store::{connect, Engine, ManualClock, SystemClock};
 use cohandle_workflows::Catalog;
 
+mod agencies;
 mod bench_cmd;
 mod bus_cmd;
 mod campaign_cmd;
@@ -61,6 +62,9 @@ enum Command {
     /// Run every role in one process: the HTTP API and the deadline monitor (and the broker
     /// roles when `amqp.url` is set), until SIGTERM or Ctrl-C.
     Serve,
+    /// Register and list agencies (tokens are issued only to registered agencies).
+    #[command(subcommand)]
+    Agency(agencies::AgencyCommand),
     /// Manage the API's bearer tokens (per agency and role, stored hashed).
     #[command(subcommand)]
     Token(tokens::TokenCommand),
@@ -296,6 +300,7 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
             serve::run(&settings, engine, roles).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Agency(command) => agencies::run(&db, command).await,
         Command::Token(token) => tokens::run(&db, token).await,
         Command::Worker | Command::Relay | Command::Dlq(_) => {
             let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));

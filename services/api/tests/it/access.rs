@@ -274,6 +274,7 @@ async fn every_role_on_every_endpoint_is_allowed_or_refused_as_the_table_says() 
             .await,
             201,
         );
+        register(&app.engine, "cq-spare", "agency").await;
         let spare = app
             .post(
                 "admin",

@@ -107,6 +107,22 @@ pub fn at(day: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// Registers an agency of `kind` (tokens are issued only to registered agencies).
+pub async fn register(engine: &Engine, code: &str, kind: &str) {
+    use sea_orm::ActiveValue::Set;
+    cohandle_store::entities::agency::Entity::insert(
+        cohandle_store::entities::agency::ActiveModel {
+            code: Set(code.to_owned()),
+            name: Set(code.to_owned()),
+            kind: Set(kind.to_owned()),
+            created_at: Set(at("2020-01-01")),
+        },
+    )
+    .exec(engine.db())
+    .await
+    .unwrap();
+}
+
 /// The parties of the tests: name → (agency, role).
 pub const PARTIES: &[(&str, &str, Role)] = &[
     ("assigner", "cq-zfbgt", Role::Assigner),
@@ -194,6 +210,9 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         clock.clone(),
     );
     let mut secrets = BTreeMap::new();
+    for (_, agency, role) in PARTIES {
+        register(&engine, agency, role.kind().unwrap_or("supervisor")).await;
+    }
     for (name, agency, role) in PARTIES {
         let new = NewToken {
             agency: AgencyCode::parse(*agency).unwrap(),
