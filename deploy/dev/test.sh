@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: starts (or installs) PostgreSQL and RabbitMQ,
-# then checks formatting and lints and runs every test, unit and integration.
+# then checks formatting and lints, runs every test, unit and integration, and checks the
+# HTTP API against its OpenAPI document with schemathesis (installed with pip if missing).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.."
 
@@ -11,3 +12,5 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cohandle-target}"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# The HTTP API against its served OpenAPI document, with a token of every role (bounded).
+deploy/dev/conformance.sh

@@ -148,6 +148,19 @@ id_type!(
     EVENT
 );
 
+impl ProposalKey {
+    /// The alphabet as a regular expression, for documents such as the OpenAPI description.
+    pub const PATTERN: &'static str = "^[a-z0-9][a-z0-9._-]{0,127}$";
+}
+
+impl AgencyCode {
+    /// The alphabet as a regular expression, for documents such as the OpenAPI description.
+    pub const PATTERN: &'static str = "^[a-z0-9][a-z0-9._-]{0,63}$";
+}
+
+/// An `Idempotency-Key` as a regular expression (see [`check_idempotency_key`]).
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$";
+
 /// The longest `Idempotency-Key` the HTTP door takes.
 pub const IDEMPOTENCY_KEY_MAX: usize = 128;
 

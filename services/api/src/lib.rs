@@ -58,7 +58,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 Every write is an event sent through the engine's one path and is idempotent by its `Idempotency-Key` header, the caller's own: the event's id is `http/<agency>/<role>/<key>`. \
 The bearer token decides the sender's agency and role; errors are `application/problem+json` (RFC 9457) with a stable `code`."
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ClosedVariants),
+    components(schemas(dto::ProposalKeyText, dto::AgencyCodeText, dto::IdempotencyKeyText)),
     tags(
         (name = "assigner", description = "The office that assigns (交办) and decides disputes, disagreements and extensions"),
         (name = "lead agency", description = "The lead (主办), sole or split handler: from signing for the task to publishing the reply"),
@@ -87,6 +88,31 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Request bodies refuse unknown fields (`deny_unknown_fields`); utoipa says so for structs
+/// but not for the variants of a tagged enum, so the document is closed here for those.
+struct ClosedVariants;
+
+impl utoipa::Modify for ClosedVariants {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let Some(RefOr::T(Schema::OneOf(one_of))) =
+            components.schemas.get_mut("DisputeDecisionRequest")
+        else {
+            return;
+        };
+        for item in &mut one_of.items {
+            if let RefOr::T(Schema::Object(object)) = item {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
     }
 }
 

@@ -90,15 +90,31 @@ async fn may_issue(
 pub struct NewToken {
     /// The agency the token acts for, e.g. `cq-kjj`: a registered agency, of the role's kind
     /// (`assigner`, `agency`, `congress_office`, `supervisor`; admin tokens: any).
-    #[schema(value_type = String, example = "cq-kjj")]
+    #[schema(value_type = crate::dto::AgencyCodeText)]
     pub agency: AgencyCode,
     pub role: Role,
     /// A label for people, e.g. the system or person using it.
     #[serde(default)]
     pub name: Option<String>,
     /// Days until it expires (1 to 3650); never when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_days")]
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
+}
+
+/// A whole number of days, written `30` or `30.0`: JSON Schema counts both as integers, so
+/// a client generated from the document may send either.
+fn whole_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(days) = Option::<f64>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if days.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&days) {
+        return Err(serde::de::Error::custom(format!(
+            "expires_in_days is {days}; give a whole number of days, 1 to {MAX_DAYS}"
+        )));
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // whole, in range
+    Ok(Some(days as u32))
 }
 
 /// A token as listed: never its secret.
