@@ -178,16 +178,22 @@ impl Problem {
     }
 }
 
+/// The `code` of a problem answer, kept on the response for the access audit.
+#[derive(Debug, Clone)]
+pub struct ProblemCode(pub String);
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
             body,
         )
-            .into_response()
+            .into_response();
+        response.extensions_mut().insert(ProblemCode(self.code));
+        response
     }
 }
 

@@ -6,11 +6,13 @@
 //! - [`history`]: the hash chain over each proposal's history and its verification.
 //! - [`statistics`]: the per-agency counters the one path keeps for the supervisors'
 //!   statistics, and their recount from the rows.
+//! - [`audit`]: the access audit, one row per HTTP request, and its search.
 //! - [`connect`]: opening `database.url`; [`clock`]: the injected clock.
 //!
 //! This crate never talks to the broker or to HTTP clients, and never decides a transition
 //! itself: every decision is `cohandle_workflows::apply`.
 
+pub mod audit;
 mod bulk;
 pub mod clock;
 pub mod connect;

@@ -5,7 +5,8 @@ use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 use sea_orm_migration::prelude::*;
 
 use crate::entities::{
-    agency, disclosure, feedback, history, inbox, outbox, proposal, reply, task, timer, token,
+    access_audit, agency, disclosure, feedback, history, inbox, outbox, proposal, reply, task,
+    timer, token,
 };
 
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(AgencyStatistics),
             Box::new(RoomForUpdates),
             Box::new(ReplyRecordedOn),
+            Box::new(AccessAudit),
         ]
     }
 }
@@ -461,5 +463,45 @@ impl MigrationTrait for ReplyRecordedOn {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_column(manager, "replies", "recorded_on").await
+    }
+}
+
+/// The access audit: one row per HTTP request.
+struct AccessAudit;
+
+impl MigrationName for AccessAudit {
+    fn name(&self) -> &str {
+        "m20261201_000102_access_audit"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AccessAudit {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create(manager, access_audit::Entity).await?;
+        for statement in [
+            index("access_audit_at", access_audit::Entity, &["at"]),
+            index(
+                "access_audit_agency",
+                access_audit::Entity,
+                &["agency", "at"],
+            ),
+            index(
+                "access_audit_proposal",
+                access_audit::Entity,
+                &["proposal_key", "at"],
+            ),
+        ] {
+            manager.create_index(statement).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE IF EXISTS access_audit")
+            .await?;
+        Ok(())
     }
 }

@@ -543,16 +543,7 @@ async fn a_congress_office_acts_on_its_own_offices_proposals_only() {
             .await;
         app.token_as("cppcc_office", "cq-zxtaw", Role::CongressOffice)
             .await;
-        expect(
-            &app.post(
-                "assigner",
-                "/v1/proposals",
-                "a",
-                assignment("cq-p", "2020-02-26"),
-            )
-            .await,
-            201,
-        );
+        app.assign("cq-p").await;
         let feedback = json!({"satisfaction": "satisfied", "received_on": "2020-02-26"});
         for office in ["fake_office", "cppcc_office"] {
             let before = app.version_and_inbox("cq-p").await;

@@ -308,6 +308,21 @@ impl TestApp {
         (version, inbox)
     }
 
+    /// Assigns proposal `key` (lead cq-kjj, co-handlers cq-jw and cq-czj, on 2020-02-26) as
+    /// the assigner, which must create it.
+    pub async fn assign(&self, key: &str) {
+        let key_header = format!("{key}-assign");
+        let created = self
+            .post(
+                "assigner",
+                "/v1/proposals",
+                &key_header,
+                assignment(key, "2020-02-26"),
+            )
+            .await;
+        expect(&created, 201);
+    }
+
     /// Gives party `name` a token of `agency` and `role`, written straight into the tokens
     /// table (as one issued before the checks that refuse it now would be).
     pub async fn token_as(&mut self, name: &'static str, agency: &str, role: Role) {

@@ -39,7 +39,7 @@ async fn migrations_run_from_empty_and_again() {
         let applied = cohandle_store::migration::Migrator::get_applied_migrations(&conn)
             .await
             .unwrap();
-        assert_eq!(applied.len(), 9, "{backend:?}");
+        assert_eq!(applied.len(), 10, "{backend:?}");
         assert_eq!(proposal::Entity::find().count(&conn).await.unwrap(), 0);
         if backend == Backend::Postgres {
             // One text value a query returns (as `value`).
