@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: starts (or installs) PostgreSQL and RabbitMQ,
-# then checks formatting and lints and runs every test, unit and integration, and the
-# workbench in real Chromium (installed from Debian's packages when missing).
+# then checks formatting and lints, runs every test, unit and integration, checks the HTTP
+# API against its OpenAPI document with schemathesis (installed with pip if missing), and
+# the workbench in real Chromium (installed from Debian's packages when missing).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.."
 
@@ -14,3 +15,5 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 deploy/dev/browser-test.sh
+# The HTTP API against its served OpenAPI document, with a token of every role (bounded).
+deploy/dev/conformance.sh

@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use crate::calendar::DurationSpec;
 use crate::event::{Role, EVENT_NAMES, INTERNAL_EVENTS, PROPOSAL_EVENTS};
+use crate::ids::AgencyCode;
 use crate::model::{DefinitionRef, Machine, ProposalKind, ResultClass};
 use crate::registry::{self, ArgKind, Call};
 
@@ -141,6 +142,11 @@ pub struct Settings {
     /// Reasons for which a deadline's clock may be stopped (with `pause_deadline`).
     #[serde(default)]
     pub pause_reasons: Vec<String>,
+    /// The congress offices (人代工委; for CPPCC proposals, the proposal committee) that relay
+    /// deputies' receipts for the proposals under this definition: its jurisdiction's. Any
+    /// other sender of the `congress_office` kind is refused (`actor_not_allowed`).
+    #[serde(default)]
+    pub congress_offices: Vec<AgencyCode>,
 }
 
 fn default_clock_skew() -> u32 {
@@ -413,6 +419,17 @@ impl Validator<'_> {
                     machine.as_str()
                 ));
             }
+        }
+
+        let relayed = machines.values().any(|m| {
+            m.transitions
+                .iter()
+                .any(|t| t.actors.contains(&Role::CongressOffice))
+        });
+        if relayed && raw.settings.congress_offices.is_empty() {
+            self.whole(
+                "settings.congress_offices is empty, but a transition is sent by the congress_office: name the offices (agency codes) that relay receipts for these proposals".into(),
+            );
         }
 
         if !self.problems.is_empty() {

@@ -59,7 +59,8 @@ pub enum RejectionCode {
     AlreadyExists,
     /// A deadline cannot be computed (e.g. outside the holiday data).
     Calendar,
-    /// The event's time lies too far ahead of the engine's clock, or before its proposal
+    /// The event's time, or a date its document declares (sent, signed, written …), lies
+    /// too far ahead of the event's own time and the engine's clock, or before its proposal
     /// was assigned.
     ClockSkew,
 }
@@ -190,7 +191,10 @@ pub struct Decision {
 }
 
 /// Decides one event. `current` is `None` for a proposal the engine has not seen; `now` is
-/// the engine's clock reading, used only to refuse events from the far future.
+/// the moment the engine records the step (its clock reading; for an import, the past
+/// moment the import brings). That moment, never a date the event's document declares,
+/// decides whether a deadline is met: a declared date is kept as the document's claim and
+/// must lie between the assignment and the event's time (plus the allowed skew).
 pub fn apply(
     definition: &Definition,
     calendar: &Calendar,
@@ -231,11 +235,12 @@ pub fn apply(
             ));
         }
     }
+    check_declared_dates(event, current, now, skew)?;
     let mut step = Step {
         definition,
         calendar,
         event,
-        date: event_date(event),
+        date: china_date(now),
         proposal: None,
         changes: Vec::new(),
         effects: Vec::new(),
@@ -311,20 +316,61 @@ pub fn apply(
     })
 }
 
-/// The date an event speaks of: the date its content gives, else its time in China.
-fn event_date(event: &Event) -> NaiveDate {
-    match &event.body {
-        Body::Assign(a) => a.assigned_on,
+/// The dates an event's document declares (written, signed, sent, received …), by field.
+fn declared_dates(body: &Body) -> Vec<(&'static str, NaiveDate)> {
+    match body {
+        Body::Assign(a) => vec![("assigned_on", a.assigned_on)],
         Body::SubmitOpinion(o) => o
             .submitted_on
-            .unwrap_or_else(|| china_date(event.occurred_at)),
-        Body::RecordContact(c) => c.on,
-        Body::SignReply(s) => s.signed_on,
-        Body::SendReply(d) => d.sent_on,
-        Body::RecordFeedback { feedback, .. } => feedback.received_on,
-        Body::RecordDisclosure(d) => d.published_on.unwrap_or(d.written_on),
-        _ => china_date(event.occurred_at),
+            .map(|d| ("submitted_on", d))
+            .into_iter()
+            .collect(),
+        Body::RecordContact(c) => vec![("on", c.on)],
+        Body::SignReply(s) => vec![("signed_on", s.signed_on)],
+        Body::SendReply(d) => vec![("sent_on", d.sent_on)],
+        Body::RecordFeedback { feedback, .. } => vec![("received_on", feedback.received_on)],
+        Body::RecordDisclosure(d) => std::iter::once(("written_on", d.written_on))
+            .chain(d.published_on.map(|p| ("published_on", p)))
+            .collect(),
+        _ => Vec::new(),
     }
+}
+
+/// A declared date lies between the proposal's assignment and the event's own time (the
+/// earlier of the time it gives and the time it is recorded) plus the allowed skew: a
+/// document cannot be dated after it reached the engine, nor before its proposal existed.
+fn check_declared_dates(
+    event: &Event,
+    current: Option<&Proposal>,
+    now: DateTime<Utc>,
+    skew: Duration,
+) -> Result<(), Rejection> {
+    let latest = china_date(event.occurred_at.min(now) + skew);
+    for (field, date) in declared_dates(&event.body) {
+        if date > latest {
+            return Err(Rejection::new(
+                RejectionCode::ClockSkew,
+                format!(
+                    "{field} is {date}, after the event's own time ({}, recorded {now}) and the allowed skew",
+                    event.occurred_at
+                ),
+            ));
+        }
+        let before_assignment = |p: &&Proposal| date < p.assigned_on;
+        if let Some(existing) = current
+            .filter(|_| !matches!(event.body, Body::Assign(_)))
+            .filter(before_assignment)
+        {
+            return Err(Rejection::new(
+                RejectionCode::ClockSkew,
+                format!(
+                    "{field} is {date}, before proposal {} was assigned on {}",
+                    existing.key, existing.assigned_on
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The working state of one `apply`.
@@ -332,7 +378,7 @@ pub(crate) struct Step<'a> {
     pub(crate) definition: &'a Definition,
     pub(crate) calendar: &'a Calendar,
     pub(crate) event: &'a Event,
-    /// The date the event speaks of.
+    /// The date (in China) the engine records the step on: what deadlines are met by.
     pub(crate) date: NaiveDate,
     pub(crate) proposal: Option<Proposal>,
     pub(crate) changes: Vec<Change>,
@@ -369,7 +415,21 @@ impl Step<'_> {
                 }
                 Role::Assigner
             }
-            ActorKind::CongressOffice => Role::CongressOffice,
+            ActorKind::CongressOffice => {
+                let offices = &self.definition.settings.congress_offices;
+                if !offices.contains(&actor.agency) {
+                    return Err(reject(
+                        RejectionCode::ActorNotAllowed,
+                        format!(
+                            "{} does not relay receipts for proposals under {}: its congress offices are {}",
+                            actor.agency,
+                            self.definition.reference(),
+                            offices.iter().map(AgencyCode::as_str).collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+                Role::CongressOffice
+            }
             ActorKind::Supervisor => Role::Supervisor,
             ActorKind::Timer => Role::Timer,
             ActorKind::Agency => match task {

@@ -22,12 +22,12 @@ fn names() -> impl Strategy<Value = Vec<String>> {
 }
 
 fn agency() -> impl Strategy<Value = AgencyCode> {
-    "[a-z0-9\u{4e00}-\u{4e20}][a-z0-9._\u{4e00}-\u{4e20}-]{0,15}"
+    "[a-z0-9][a-z0-9._-]{0,15}"
         .prop_map(|s| AgencyCode::parse(s).expect("the pattern makes valid codes"))
 }
 
 fn proposal_key() -> impl Strategy<Value = ProposalKey> {
-    "[a-zA-Z0-9][a-zA-Z0-9._:/-]{0,30}"
+    "[a-z0-9][a-z0-9._-]{0,30}"
         .prop_map(|s| ProposalKey::parse(s).expect("the pattern makes valid keys"))
 }
 

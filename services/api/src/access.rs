@@ -2,17 +2,19 @@
 //!
 //! - **Roles** decide which events a token may send at all ([`SENDERS`]). Supervisors and
 //!   admins send none; the timer's events never come from outside.
-//! - **Scope** decides which proposals and tasks a token sees and acts on. Supervisors,
-//!   admins and the congress office (which relays every deputy's receipt) see everything;
-//!   an assigner or an agency sees the proposals it assigned or has a task in, and within
-//!   them the tasks it holds, plus its co-handlers' tasks when it leads, and every task of
-//!   a proposal it assigned.
+//! - **Scope** decides which proposals and tasks a token sees and acts on. Supervisors and
+//!   admins see everything; a congress office sees the proposals of its jurisdiction, those
+//!   run under a definition that names it among the offices relaying receipts
+//!   (`settings.congress_offices`), with all their tasks; an assigner or an agency sees the
+//!   proposals it assigned or has a task in, and within them the tasks it holds, plus its
+//!   co-handlers' tasks when it leads, and every task of a proposal it assigned.
 //!
 //! The engine checks again, against the workflow definition, that the sender plays the
 //! right part in the proposal; this module refuses earlier and with a clearer reason.
 
 use cohandle_store::entities::task;
-use cohandle_workflows::AgencyCode;
+use cohandle_workflows::model::DefinitionRef;
+use cohandle_workflows::{AgencyCode, Catalog};
 
 use crate::auth::{Principal, Role};
 use crate::Error;
@@ -107,21 +109,23 @@ pub enum Scope {
     All,
     /// Only what this agency assigned or has a task in.
     Own(AgencyCode),
+    /// A congress office's: the proposals run under these definitions (those that name it
+    /// in `settings.congress_offices`), with every task.
+    Relays(Vec<DefinitionRef>),
 }
 
 impl Scope {
-    pub fn of(principal: &Principal) -> Self {
+    pub fn of(principal: &Principal, catalog: &Catalog) -> Self {
         match principal.role {
-            Role::Supervisor | Role::Admin | Role::CongressOffice => Self::All,
+            Role::Supervisor | Role::Admin => Self::All,
+            Role::CongressOffice => Self::Relays(
+                catalog
+                    .all()
+                    .filter(|d| d.settings.congress_offices.contains(&principal.agency))
+                    .map(|d| d.reference())
+                    .collect(),
+            ),
             Role::Assigner | Role::Agency => Self::Own(principal.agency.clone()),
-        }
-    }
-
-    /// The agency the scope is limited to, if any.
-    pub fn agency(&self) -> Option<&str> {
-        match self {
-            Self::All => None,
-            Self::Own(code) => Some(code.as_str()),
         }
     }
 }
@@ -130,6 +134,7 @@ impl Scope {
 #[derive(Debug, Clone)]
 pub struct Parties<'a> {
     pub assigner: &'a str,
+    pub definition: &'a DefinitionRef,
     pub tasks: &'a [task::Model],
 }
 
@@ -137,6 +142,7 @@ impl Parties<'_> {
     pub fn sees_proposal(&self, scope: &Scope) -> bool {
         match scope {
             Scope::All => true,
+            Scope::Relays(definitions) => definitions.contains(self.definition),
             Scope::Own(me) => {
                 self.assigner == me.as_str() || self.tasks.iter().any(|t| t.agency == me.as_str())
             }
@@ -148,6 +154,7 @@ impl Parties<'_> {
     pub fn sees_task(&self, scope: &Scope, agency: &str) -> bool {
         match scope {
             Scope::All => true,
+            Scope::Relays(definitions) => definitions.contains(self.definition),
             Scope::Own(me) => {
                 let me = me.as_str();
                 if agency == me || self.assigner == me {
@@ -215,8 +222,13 @@ mod tests {
             task("a", "co_handler"),
             task("b", "co_handler"),
         ];
+        let definition = DefinitionRef {
+            name: "d".into(),
+            version: 1,
+        };
         let parties = Parties {
             assigner: "office",
+            definition: &definition,
             tasks: &tasks,
         };
         let own = |c: &str| Scope::Own(AgencyCode::parse(c).unwrap());
@@ -227,5 +239,7 @@ mod tests {
         assert!(parties.sees_task(&own("office"), "lead"));
         assert!(!parties.sees_proposal(&own("stranger")));
         assert!(parties.sees_proposal(&Scope::All));
+        assert!(parties.sees_task(&Scope::Relays(vec![definition.clone()]), "b"));
+        assert!(!parties.sees_proposal(&Scope::Relays(Vec::new())));
     }
 }

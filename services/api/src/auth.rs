@@ -56,6 +56,18 @@ impl Role {
         }
     }
 
+    /// The agency kind (`agencies.kind`) this role's tokens are issued to; admin tokens go
+    /// to any registered agency.
+    pub fn kind(self) -> Option<&'static str> {
+        match self {
+            Self::Assigner => Some("assigner"),
+            Self::Agency => Some("agency"),
+            Self::CongressOffice => Some("congress_office"),
+            Self::Supervisor => Some("supervisor"),
+            Self::Admin => None,
+        }
+    }
+
     /// The kind of actor the engine sees for events sent under this role, if it sends any.
     pub fn actor_kind(self) -> Option<ActorKind> {
         match self {
@@ -183,6 +195,22 @@ pub async fn authenticate(
     })
 }
 
+/// Where the door leaves the caller it authenticated, so that the access audit, which sees
+/// only the request and its answer, can name it.
+#[derive(Debug, Clone, Default)]
+pub struct CallerSlot(std::sync::Arc<std::sync::Mutex<Option<Principal>>>);
+
+impl CallerSlot {
+    fn set(&self, principal: &Principal) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(principal.clone());
+    }
+
+    /// The caller, once a handler authenticated it.
+    pub fn get(&self) -> Option<Principal> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 impl FromRequestParts<Service> for Principal {
     type Rejection = Error;
 
@@ -196,6 +224,9 @@ impl FromRequestParts<Service> for Principal {
         let now = service.engine().clock().now();
         let principal = authenticate(service.engine().db(), now, header).await?;
         tracing::Span::current().record("agency", principal.agency.as_str());
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            slot.set(&principal);
+        }
         Ok(principal)
     }
 }

@@ -14,15 +14,30 @@ use cohandle_workflows::{AgencyCode, Body, ProposalKey};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::Error;
-
 /// Mirrors a unit-only domain enum, with conversions both ways written as exhaustive matches.
+/// The wire names are the variants' names in snake case, written at the enum (`rename_all`)
+/// rather than per variant: utoipa does not read a `rename` whose text comes from a macro
+/// argument, and would document `DeputySuggestion` where the server speaks
+/// `deputy_suggestion`. `$text` states each name; a test checks it against serde and the
+/// document. `verbatim` keeps the variants' own names (`A`, `B` …).
 macro_rules! mirror {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        mirror!(@enum [#[serde(rename_all = "snake_case")]] $(#[$meta])* $name { $($(#[$vmeta])* $variant = $text),+ });
+    };
+    (verbatim $(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        mirror!(@enum [] $(#[$meta])* $name { $($(#[$vmeta])* $variant = $text),+ });
+    };
+    (@enum [$($naming:tt)*] $(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        $($naming)*
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every variant with the name it has on the wire.
+            pub const WIRE_NAMES: &'static [(Self, &'static str)] = &[$(($name::$variant, $text)),+];
         }
 
         impl From<$name> for model::$name {
@@ -56,6 +71,7 @@ mirror!(
     DisclosureConsent { FullText = "full_text", TitleOnly = "title_only" }
 );
 mirror!(
+    verbatim
     /// Result class of a reply: A solved, B being solved, C later, D for reference.
     ResultClass { A = "A", B = "B", C = "C", D = "D" }
 );
@@ -74,6 +90,49 @@ mirror!(
 mirror!(
     /// How much of a reply is published.
     DisclosureScope { Full = "full", Summary = "summary", Withheld = "withheld" }
+);
+
+/// Documents a string with the pattern of a validated identifier.
+macro_rules! text_schema {
+    ($(#[$doc:meta])* $name:ident, $pattern:expr, $example:literal) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some($pattern))
+                    .examples([serde_json::json!($example)])
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+text_schema!(
+    /// A proposal key: `a-z 0-9 - _ .` (ASCII, lower case), beginning with a letter or a digit,
+    /// at most 128 characters.
+    ProposalKeyText,
+    ProposalKey::PATTERN,
+    "cq-5-3-0942"
+);
+text_schema!(
+    /// An agency code: `a-z 0-9 - _ .` (ASCII, lower case), beginning with a letter or a
+    /// digit, at most 64 characters.
+    AgencyCodeText,
+    AgencyCode::PATTERN,
+    "cq-jw"
+);
+text_schema!(
+    /// A client's `Idempotency-Key`: `A-Z a-z 0-9 - _ . : /`, beginning with a letter or a
+    /// digit, at most 128 characters.
+    IdempotencyKeyText,
+    cohandle_workflows::ids::IDEMPOTENCY_KEY_PATTERN,
+    "jw-ack-0942"
 );
 
 /// The proposal as submitted.
@@ -140,7 +199,7 @@ impl From<model::ProposalInfo> for ProposalInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandlerPart {
-    #[schema(value_type = String, example = "cq-kjj")]
+    #[schema(value_type = AgencyCodeText)]
     pub agency: AgencyCode,
     pub role: TaskRole,
 }
@@ -150,9 +209,9 @@ pub struct HandlerPart {
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     /// The new proposal's key, unique across sessions.
-    #[schema(value_type = String, example = "cq-5-3-0942")]
+    #[schema(value_type = ProposalKeyText)]
     pub key: ProposalKey,
-    /// When it happened; now when absent.
+    /// When it happened, as the sender says: kept as its claim, no later than now (plus the allowed skew); deadlines count by the moment the step is recorded. Now when absent.
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
     /// Workflow definition name; its newest version is kept for the proposal's life.
@@ -187,7 +246,7 @@ impl AssignRequest {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepRequest {
-    /// When it happened; now when absent. The body may be left empty.
+    /// When it happened, as the sender says: kept as its claim, no later than now (plus the allowed skew); deadlines count by the moment the step is recorded. Now when absent. The body may be left empty.
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -229,7 +288,7 @@ pub struct OpinionRequest {
 pub struct DisagreementRequest {
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
-    #[schema(value_type = String, example = "cq-jw")]
+    #[schema(value_type = AgencyCodeText)]
     pub co_handler: AgencyCode,
     pub reason: String,
 }
@@ -269,7 +328,7 @@ pub struct DraftRequest {
     pub summary: String,
     /// The co-handlers whose views the draft states.
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<AgencyCodeText>)]
     pub co_handler_views: Vec<AgencyCode>,
     #[serde(default)]
     pub commits_funds: bool,
@@ -340,44 +399,39 @@ pub struct DisclosureRequest {
     pub withheld_reason: Option<String>,
 }
 
-/// Keep the task with the agency, or move it to another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DecisionKind {
-    Keep,
-    Reassign,
-}
-
-/// The assigner's decision on an agency's dispute of its task.
+/// The assigner's decision on an agency's dispute of its task: keep it with the agency, or
+/// move it to another (`to`, which only a reassignment carries).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DisputeDecisionRequest {
-    #[serde(default)]
-    pub occurred_at: Option<DateTime<Utc>>,
-    pub decision: DecisionKind,
-    /// The agency that takes the task over; required for `reassign`, refused for `keep`.
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub to: Option<AgencyCode>,
-    pub reason: String,
+#[serde(tag = "decision", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DisputeDecisionRequest {
+    /// The agency keeps the task.
+    Keep {
+        #[serde(default)]
+        occurred_at: Option<DateTime<Utc>>,
+        reason: String,
+    },
+    /// The task moves to another agency.
+    Reassign {
+        #[serde(default)]
+        occurred_at: Option<DateTime<Utc>>,
+        /// The agency that takes the task over.
+        #[schema(value_type = AgencyCodeText)]
+        to: AgencyCode,
+        reason: String,
+    },
 }
 
 impl DisputeDecisionRequest {
-    pub fn decision(self) -> Result<DisputeDecision, Error> {
-        match (self.decision, self.to) {
-            (DecisionKind::Keep, None) => Ok(DisputeDecision::Keep {
-                reason: self.reason,
-            }),
-            (DecisionKind::Reassign, Some(to)) => Ok(DisputeDecision::Reassign {
-                to,
-                reason: self.reason,
-            }),
-            (DecisionKind::Keep, Some(_)) => Err(Error::invalid_body(
-                "decision keep takes no `to`: the task stays with its agency",
-            )),
-            (DecisionKind::Reassign, None) => Err(Error::invalid_body(
-                "decision reassign needs `to`: the agency that takes the task over",
-            )),
+    pub fn occurred_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Keep { occurred_at, .. } | Self::Reassign { occurred_at, .. } => *occurred_at,
+        }
+    }
+
+    pub fn decision(self) -> DisputeDecision {
+        match self {
+            Self::Keep { reason, .. } => DisputeDecision::Keep { reason },
+            Self::Reassign { to, reason, .. } => DisputeDecision::Reassign { to, reason },
         }
     }
 }
@@ -388,7 +442,7 @@ impl DisputeDecisionRequest {
 pub struct MergeRequest {
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
-    #[schema(value_type = String)]
+    #[schema(value_type = ProposalKeyText)]
     pub target: ProposalKey,
 }
 
@@ -398,7 +452,7 @@ pub struct MergeRequest {
 pub struct AbsorbRequest {
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
-    #[schema(value_type = String)]
+    #[schema(value_type = ProposalKeyText)]
     pub source: ProposalKey,
     pub deputies: Vec<String>,
 }
@@ -422,7 +476,7 @@ pub struct ChangeView {
 /// An accepted event. A retry with the same `Idempotency-Key` answers this again, unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WriteOutcome {
-    /// The `Idempotency-Key`, which is the event's id.
+    /// The event's id: `http/<agency>/<role>/<Idempotency-Key>`, the key scoped to its caller.
     pub event_id: String,
     pub proposal: String,
     pub event: String,
@@ -536,9 +590,12 @@ pub struct TimelineEntry {
     pub to: String,
     pub actor_agency: String,
     pub actor_role: String,
+    /// The time the sender gives for the event: its claim (for an imported past event, the
+    /// historical time it was decided at).
     pub occurred_at: DateTime<Utc>,
+    /// When the engine recorded the step; deadlines are met or missed by it (imports aside).
     pub recorded_at: DateTime<Utc>,
-    /// The event's content.
+    /// The event's content, with the dates its document declares (`sent_on`, `signed_on` …).
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
 }
@@ -709,6 +766,7 @@ pub struct ProposalQuery {
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 
@@ -725,6 +783,7 @@ pub struct TaskQuery {
     pub open: Option<bool>,
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 
@@ -745,6 +804,7 @@ pub struct DeadlineQuery {
     pub definition: Option<String>,
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 
@@ -764,12 +824,51 @@ pub struct StatisticsQuery {
 pub struct PageQuery {
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each mirrored enum's document lists exactly the words serde writes and reads.
+    #[test]
+    fn mirrored_enums_are_documented_as_they_are_spoken() {
+        fn documented<M>(wire: &'static [(M, &'static str)])
+        where
+            M: Serialize
+                + for<'de> Deserialize<'de>
+                + utoipa::PartialSchema
+                + PartialEq
+                + std::fmt::Debug
+                + Copy
+                + 'static,
+        {
+            let schema = serde_json::to_value(M::schema()).unwrap();
+            let listed: Vec<&str> = schema["enum"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no enum in {schema}"))
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let spoken: Vec<&str> = wire.iter().map(|(_, text)| *text).collect();
+            assert_eq!(listed, spoken);
+            for (variant, text) in wire {
+                assert_eq!(serde_json::to_value(variant).unwrap(), *text);
+                let read: M = serde_json::from_value(serde_json::json!(text)).unwrap();
+                assert_eq!(read, *variant);
+            }
+        }
+        documented(ProposalKind::WIRE_NAMES);
+        documented(AssignmentMode::WIRE_NAMES);
+        documented(TaskRole::WIRE_NAMES);
+        documented(DisclosureConsent::WIRE_NAMES);
+        documented(ResultClass::WIRE_NAMES);
+        documented(Satisfaction::WIRE_NAMES);
+        documented(ContactMethod::WIRE_NAMES);
+        documented(DisclosureScope::WIRE_NAMES);
+    }
 
     /// The mirrors must read and write the same words as the domain.
     #[test]
@@ -830,16 +929,17 @@ mod tests {
     }
 
     #[test]
-    fn a_dispute_decision_needs_to_exactly_when_it_reassigns() {
-        let req = |decision, to: Option<&str>| DisputeDecisionRequest {
-            occurred_at: None,
-            decision,
-            to: to.map(|t| AgencyCode::parse(t).unwrap()),
-            reason: "r".into(),
-        };
-        assert!(req(DecisionKind::Keep, None).decision().is_ok());
-        assert!(req(DecisionKind::Reassign, Some("cq-x")).decision().is_ok());
-        assert!(req(DecisionKind::Keep, Some("cq-x")).decision().is_err());
-        assert!(req(DecisionKind::Reassign, None).decision().is_err());
+    fn a_dispute_decision_carries_to_exactly_when_it_reassigns() {
+        let read = |json: serde_json::Value| serde_json::from_value::<DisputeDecisionRequest>(json);
+        assert!(read(serde_json::json!({"decision": "keep", "reason": "r"})).is_ok());
+        let moved = read(serde_json::json!({"decision": "reassign", "to": "cq-x", "reason": "r"}));
+        assert!(matches!(
+            moved.unwrap().decision(),
+            DisputeDecision::Reassign { .. }
+        ));
+        assert!(
+            read(serde_json::json!({"decision": "keep", "to": "cq-x", "reason": "r"})).is_err()
+        );
+        assert!(read(serde_json::json!({"decision": "reassign", "reason": "r"})).is_err());
     }
 }

@@ -43,8 +43,8 @@ pub enum Error {
         /// The refusal is the first outcome of an `Idempotency-Key` seen before.
         replayed: bool,
     },
-    /// The `Idempotency-Key` was already spent on a different request.
-    #[error("the Idempotency-Key {key:?} was already used for a different request")]
+    /// The caller already spent its `Idempotency-Key` on a different request.
+    #[error("the Idempotency-Key of event {key:?} was already used by this caller for a different request")]
     KeyReused { key: String },
     #[error(transparent)]
     Store(#[from] cohandle_store::Error),
@@ -178,16 +178,22 @@ impl Problem {
     }
 }
 
+/// The `code` of a problem answer, kept on the response for the access audit.
+#[derive(Debug, Clone)]
+pub struct ProblemCode(pub String);
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
             body,
         )
-            .into_response()
+            .into_response();
+        response.extensions_mut().insert(ProblemCode(self.code));
+        response
     }
 }
 

@@ -7,9 +7,11 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use cohandle_workflows::ids::{check_idempotency_key, IDEMPOTENCY_KEY_MAX};
 use cohandle_workflows::EventId;
 use serde::de::DeserializeOwned;
 
+use crate::auth::Principal;
 use crate::Error;
 
 /// The header whose value becomes the event id.
@@ -137,9 +139,19 @@ where
     }
 }
 
-/// The client's `Idempotency-Key`, which becomes the event's id.
+/// The client's `Idempotency-Key`. It is the caller's own: the event's id is
+/// `http/<agency>/<role>/<key>` ([`IdempotencyKey::event_id`]), so the same key sent by
+/// another agency or role is another event, and no one can take another's keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(pub EventId);
+pub struct IdempotencyKey(pub String);
+
+impl IdempotencyKey {
+    /// The id of the event the caller sends under this key.
+    pub fn event_id(&self, principal: &Principal) -> Result<EventId, Error> {
+        EventId::from_http(&principal.agency, principal.role.as_str(), &self.0)
+            .map_err(|e| Error::bad_request("idempotency_key_invalid", e.to_string()))
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = Error;
@@ -148,14 +160,15 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         let value = parts.headers.get(IDEMPOTENCY_KEY).ok_or_else(|| {
             Error::bad_request(
                 "idempotency_key_missing",
-                "every write needs an Idempotency-Key header: a unique id of your choosing (letters, digits, - _ . : /, at most 128), sent again unchanged on a retry",
+                format!("every write needs an Idempotency-Key header: a unique id of your choosing (A-Z a-z 0-9 - _ . : /, beginning with a letter or digit, at most {IDEMPOTENCY_KEY_MAX}), sent again unchanged on a retry"),
             )
         })?;
         let text = value.to_str().map_err(|_| {
             Error::bad_request("idempotency_key_invalid", "the Idempotency-Key is not text")
         })?;
-        EventId::parse(text.trim())
-            .map(Self)
-            .map_err(|e| Error::bad_request("idempotency_key_invalid", e.to_string()))
+        let key = text.trim();
+        check_idempotency_key(key)
+            .map_err(|e| Error::bad_request("idempotency_key_invalid", e.to_string()))?;
+        Ok(Self(key.to_owned()))
     }
 }

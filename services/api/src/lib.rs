@@ -55,10 +55,11 @@ pub const BODY_LIMIT: usize = 64 * 1024;
     info(
         title = "cohandle",
         description = "Routes deputies' suggestions (人大代表建议) and CPPCC proposals (政协提案) among co-handling agencies. \
-Every write is an event sent through the engine's one path and is idempotent by its `Idempotency-Key` header, which becomes the event's id. \
+Every write is an event sent through the engine's one path and is idempotent by its `Idempotency-Key` header, the caller's own: the event's id is `http/<agency>/<role>/<key>`. \
 The bearer token decides the sender's agency and role; errors are `application/problem+json` (RFC 9457) with a stable `code`."
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ClosedVariants),
+    components(schemas(dto::ProposalKeyText, dto::AgencyCodeText, dto::IdempotencyKeyText)),
     tags(
         (name = "assigner", description = "The office that assigns (交办) and decides disputes, disagreements and extensions"),
         (name = "lead agency", description = "The lead (主办), sole or split handler: from signing for the task to publishing the reply"),
@@ -87,6 +88,31 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Request bodies refuse unknown fields (`deny_unknown_fields`); utoipa says so for structs
+/// but not for the variants of a tagged enum, so the document is closed here for those.
+struct ClosedVariants;
+
+impl utoipa::Modify for ClosedVariants {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let Some(RefOr::T(Schema::OneOf(one_of))) =
+            components.schemas.get_mut("DisputeDecisionRequest")
+        else {
+            return;
+        };
+        for item in &mut one_of.items {
+            if let RefOr::T(Schema::Object(object)) = item {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
     }
 }
 
@@ -153,7 +179,7 @@ pub fn router(service: Service) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(service.clone(), count))
+        .layer(middleware::from_fn_with_state(service.clone(), observe))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
@@ -186,23 +212,75 @@ async fn method_not_allowed() -> Response {
     .into_response()
 }
 
-/// Counts every answer by route template (never the raw path, which would explode the
-/// label set) and status.
-async fn count(State(service): State<Service>, request: Request, next: Next) -> Response {
+/// Observes every request: counts its answer by route template (never the raw path, which
+/// would explode the label set) and status, and keeps it in the access audit (等保 2.0) —
+/// time, token, agency, role, method, route, proposal, outcome, latency — as a row of
+/// `access_audit` and a JSON log line (target `cohandle::audit`), before the answer leaves.
+async fn observe(State(service): State<Service>, mut request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .map(|p| p.as_str().to_owned());
+    let path = request.uri().path().to_owned();
     let method = request.method().as_str().to_owned();
+    let caller = auth::CallerSlot::default();
+    request.extensions_mut().insert(caller.clone());
+    let at = service.engine().clock().now();
     let started = tokio::time::Instant::now();
     let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
     service.metrics().request(
         &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
+        route.as_deref().unwrap_or("unmatched"),
+        status,
+        elapsed,
     );
+    let principal = caller.get();
+    let entry = cohandle_store::audit::Entry {
+        id: 0,
+        at,
+        token_id: principal.as_ref().and_then(|p| p.token_id.clone()),
+        agency: principal.as_ref().map(|p| p.agency.to_string()),
+        role: principal.as_ref().map(|p| p.role.as_str().to_owned()),
+        proposal_key: proposal_named(route.as_deref(), &path, &response),
+        route: route.unwrap_or_else(|| path.chars().take(512).collect()),
+        method,
+        status: i32::from(status),
+        code: response
+            .extensions()
+            .get::<error::ProblemCode>()
+            .map(|c| c.0.clone()),
+        latency_us: i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX),
+    };
+    tracing::info!(
+        target: "cohandle::audit",
+        record = %cohandle_store::audit::as_json(&entry),
+        "access"
+    );
+    if let Err(error) = cohandle_store::audit::record(service.engine().db(), entry).await {
+        tracing::error!(message = "Failed to keep a request in the access audit", %error);
+    }
     response
+}
+
+/// The proposal a request names: the `{key}` of its route, or the `Location` of a proposal
+/// an assignment created.
+fn proposal_named(route: Option<&str>, path: &str, response: &Response) -> Option<String> {
+    const PREFIX: &str = "/v1/proposals/";
+    if route.is_some_and(|r| r.starts_with("/v1/proposals/{key}")) {
+        let rest = path.strip_prefix(PREFIX)?;
+        return rest
+            .split('/')
+            .next()
+            .map(|k| k.chars().take(128).collect());
+    }
+    let location = response.headers().get(axum::http::header::LOCATION)?;
+    location
+        .to_str()
+        .ok()?
+        .strip_prefix(PREFIX)
+        .map(|k| k.chars().take(128).collect())
 }
 
 /// Serves the API on `listener` until `shutdown` completes; requests in flight finish first.

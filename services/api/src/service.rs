@@ -9,6 +9,7 @@ use cohandle_store::engine::Recorded;
 use cohandle_store::entities::{history, proposal, task};
 use cohandle_store::{queries, Engine, Outcome, Source};
 use cohandle_workflows::engine::{china_date, Change};
+use cohandle_workflows::model::DefinitionRef;
 use cohandle_workflows::{Body, Event, EventId, Proposal, ProposalKey};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
@@ -177,15 +178,16 @@ impl Service {
     /// An agency acts only on proposals it assigned or has a task in. An unknown proposal is
     /// left to the engine, which refuses it as `unknown_proposal` (and keeps it for replay).
     async fn may_act_on(&self, principal: &Principal, key: &ProposalKey) -> Result<(), Error> {
-        let scope = Scope::of(principal);
+        let scope = self.scope(principal);
         if scope == Scope::All {
             return Ok(());
         }
-        let Some((assigner, tasks)) = self.parties(key.as_str()).await? else {
+        let Some((assigner, definition, tasks)) = self.parties(key.as_str()).await? else {
             return Ok(());
         };
         let parties = Parties {
             assigner: &assigner,
+            definition: &definition,
             tasks: &tasks,
         };
         if parties.sees_proposal(&scope) {
@@ -241,19 +243,31 @@ impl Service {
 
     // --- reads ---------------------------------------------------------------------------
 
-    async fn parties(&self, key: &str) -> Result<Option<(String, Vec<task::Model>)>, Error> {
-        let assigner: Option<String> = proposal::Entity::find_by_id(key.to_owned())
+    /// What `principal` sees.
+    fn scope(&self, principal: &Principal) -> Scope {
+        Scope::of(principal, self.engine.catalog())
+    }
+
+    /// A proposal's assigner, definition and tasks; `None` when there is no such proposal.
+    async fn parties(
+        &self,
+        key: &str,
+    ) -> Result<Option<(String, DefinitionRef, Vec<task::Model>)>, Error> {
+        let head: Option<(String, String, i32)> = proposal::Entity::find_by_id(key.to_owned())
             .select_only()
             .column(proposal::Column::Assigner)
+            .column(proposal::Column::DefinitionName)
+            .column(proposal::Column::DefinitionVersion)
             .into_tuple()
             .one(self.db())
             .await
             .map_err(db_error)?;
-        let Some(assigner) = assigner else {
+        let Some((assigner, name, version)) = head else {
             return Ok(None);
         };
+        let definition = definition_ref(key, name, version)?;
         let tasks = queries::tasks_of(self.db(), key).await?;
-        Ok(Some((assigner, tasks)))
+        Ok(Some((assigner, definition, tasks)))
     }
 
     /// Proposals the caller may see, filtered, a page at a time.
@@ -302,14 +316,19 @@ impl Service {
             find =
                 find.filter(proposal::Column::Key.in_subquery(proposals_with_task(&agency, true)));
         }
-        if let Scope::Own(me) = Scope::of(principal) {
-            find = find.filter(
-                Condition::any()
-                    .add(proposal::Column::Assigner.eq(me.as_str()))
-                    .add(
-                        proposal::Column::Key.in_subquery(proposals_with_task(me.as_str(), false)),
-                    ),
-            );
+        match self.scope(principal) {
+            Scope::All => {}
+            Scope::Own(me) => {
+                find = find.filter(
+                    Condition::any()
+                        .add(proposal::Column::Assigner.eq(me.as_str()))
+                        .add(
+                            proposal::Column::Key
+                                .in_subquery(proposals_with_task(me.as_str(), false)),
+                        ),
+                );
+            }
+            Scope::Relays(definitions) => find = find.filter(under(&definitions)),
         }
         let rows = find.all(self.db()).await.map_err(db_error)?;
         Page::from_rows(rows, limit, |p| Cursor::encode(&(p.key.clone(),)))
@@ -329,9 +348,15 @@ impl Service {
             .map_err(db_error)?
             .ok_or_else(|| not_found(key.as_str()))?;
         let tasks = queries::tasks_of(self.db(), key.as_str()).await?;
-        let scope = Scope::of(principal);
+        let scope = self.scope(principal);
+        let definition = definition_ref(
+            key.as_str(),
+            row.definition_name.clone(),
+            row.definition_version,
+        )?;
         let parties = Parties {
             assigner: &row.assigner,
+            definition: &definition,
             tasks: &tasks,
         };
         if !parties.sees_proposal(&scope) {
@@ -371,13 +396,14 @@ impl Service {
         key: &ProposalKey,
         agency: &cohandle_workflows::AgencyCode,
     ) -> Result<TaskView, Error> {
-        let (assigner, tasks) = self
+        let (assigner, definition, tasks) = self
             .parties(key.as_str())
             .await?
             .ok_or_else(|| not_found(key.as_str()))?;
-        let scope = Scope::of(principal);
+        let scope = self.scope(principal);
         let parties = Parties {
             assigner: &assigner,
+            definition: &definition,
             tasks: &tasks,
         };
         if !parties.sees_proposal(&scope) {
@@ -416,15 +442,26 @@ impl Service {
         &self,
         principal: &Principal,
         agency: Option<String>,
-    ) -> Result<(Option<String>, Option<String>), Error> {
+    ) -> Result<TaskScope, Error> {
+        let scope = |agency, assigner, definitions| TaskScope {
+            agency,
+            assigner,
+            definitions,
+        };
         match (principal.role, agency) {
             (Role::Agency, Some(other)) if other != principal.agency.as_str() => Err(Error::forbidden(
                 "not_your_agency",
                 format!("an agency token reads its own tasks only: {} may not list those of {other}", principal.agency),
             )),
-            (Role::Agency, _) => Ok((Some(principal.agency.to_string()), None)),
-            (Role::Assigner, agency) => Ok((agency, Some(principal.agency.to_string()))),
-            (_, agency) => Ok((agency, None)),
+            (Role::Agency, _) => Ok(scope(Some(principal.agency.to_string()), None, None)),
+            (Role::Assigner, agency) => Ok(scope(agency, Some(principal.agency.to_string()), None)),
+            (Role::CongressOffice, agency) => {
+                let Scope::Relays(definitions) = self.scope(principal) else {
+                    unreachable!("a congress office's scope is the definitions it relays for")
+                };
+                Ok(scope(agency, None, Some(definitions)))
+            }
+            (_, agency) => Ok(scope(agency, None, None)),
         }
     }
 
@@ -436,7 +473,7 @@ impl Service {
         query: TaskQuery,
     ) -> Result<Page<TaskSummary>, Error> {
         let limit = pagination::limit(query.limit)?;
-        let (agency, assigner) = self.task_scope(principal, query.agency)?;
+        let within = self.task_scope(principal, query.agency)?;
         let mut find = task::Entity::find()
             .order_by_asc(task::Column::ProposalKey)
             .order_by_asc(task::Column::Position)
@@ -453,7 +490,7 @@ impl Service {
                     ),
             );
         }
-        find = scope_tasks(find, agency, assigner);
+        find = within.filter(find);
         if let Some(state) = query.state {
             find = find.filter(task::Column::State.eq(state));
         }
@@ -491,7 +528,7 @@ impl Service {
         let until = query
             .until
             .unwrap_or(today + Duration::days(DEFAULT_HORIZON_DAYS));
-        let (agency, assigner) = self.task_scope(principal, query.agency)?;
+        let within = self.task_scope(principal, query.agency)?;
         let mut find = task::Entity::find()
             .filter(task::Column::Active.eq(true))
             .filter(task::Column::Terminal.eq(false))
@@ -519,7 +556,7 @@ impl Service {
                     ),
             );
         }
-        find = scope_tasks(find, agency, assigner);
+        find = within.filter(find);
         match query.overdue {
             Some(true) => find = find.filter(task::Column::DueOn.lt(today)),
             Some(false) => find = find.filter(task::Column::DueOn.gte(today)),
@@ -648,29 +685,60 @@ fn proposals_with_task(agency: &str, active_only: bool) -> sea_orm::sea_query::S
     select
 }
 
-/// Limits a task query to one agency's tasks, and to the proposals an assigner assigned
-/// (plus its own tasks).
-fn scope_tasks(
-    mut find: sea_orm::Select<task::Entity>,
+/// The part of the tasks a list may show: one agency's, the proposals an assigner
+/// assigned (plus its own tasks), those under a congress office's definitions.
+struct TaskScope {
     agency: Option<String>,
     assigner: Option<String>,
-) -> sea_orm::Select<task::Entity> {
-    if let Some(agency) = agency {
-        find = find.filter(task::Column::Agency.eq(agency));
+    definitions: Option<Vec<DefinitionRef>>,
+}
+
+impl TaskScope {
+    fn filter(self, mut find: sea_orm::Select<task::Entity>) -> sea_orm::Select<task::Entity> {
+        if let Some(agency) = self.agency {
+            find = find.filter(task::Column::Agency.eq(agency));
+        }
+        if let Some(assigner) = self.assigner {
+            let mut assigned = Query::select();
+            assigned
+                .column(proposal::Column::Key)
+                .from(proposal::Entity)
+                .and_where(Expr::col(proposal::Column::Assigner).eq(assigner.as_str()));
+            find = find.filter(
+                Condition::any()
+                    .add(task::Column::Agency.eq(assigner))
+                    .add(task::Column::ProposalKey.in_subquery(assigned)),
+            );
+        }
+        if let Some(definitions) = self.definitions {
+            let mut relayed = Query::select();
+            relayed
+                .column(proposal::Column::Key)
+                .from(proposal::Entity)
+                .cond_where(under(&definitions));
+            find = find.filter(task::Column::ProposalKey.in_subquery(relayed));
+        }
+        find
     }
-    if let Some(assigner) = assigner {
-        let mut assigned = Query::select();
-        assigned
-            .column(proposal::Column::Key)
-            .from(proposal::Entity)
-            .and_where(Expr::col(proposal::Column::Assigner).eq(assigner.as_str()));
-        find = find.filter(
-            Condition::any()
-                .add(task::Column::Agency.eq(assigner))
-                .add(task::Column::ProposalKey.in_subquery(assigned)),
-        );
-    }
-    find
+}
+
+fn definition_ref(key: &str, name: String, version: i32) -> Result<DefinitionRef, Error> {
+    let version = u32::try_from(version)
+        .map_err(|_| corrupt(format!("proposal {key}: definition version {version}")))?;
+    Ok(DefinitionRef { name, version })
+}
+
+/// Proposals run under one of `definitions` (none when the list is empty).
+fn under(definitions: &[DefinitionRef]) -> Condition {
+    definitions
+        .iter()
+        .fold(Condition::any().add(Expr::value(false)), |any, d| {
+            any.add(
+                Condition::all()
+                    .add(proposal::Column::DefinitionName.eq(d.name.as_str()))
+                    .add(proposal::Column::DefinitionVersion.eq(i64::from(d.version))),
+            )
+        })
 }
 
 fn task_view(document: &Proposal, row: &task::Model, with_record: bool) -> Result<TaskView, Error> {

@@ -1,13 +1,14 @@
 //! Issuing, listing and revoking bearer tokens; shared by `cohandle token …` and the admin
 //! endpoints. A secret is returned once, at creation, and only its hash is kept.
 
+use axum::http::StatusCode;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use cohandle_store::entities::token;
+use cohandle_store::entities::{agency, token};
 use cohandle_workflows::AgencyCode;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -19,20 +20,101 @@ use crate::Error;
 /// The longest life a token can be given, in days.
 pub const MAX_DAYS: u32 = 3650;
 
+/// The most tokens an agency may hold at once for one role (neither revoked nor expired):
+/// issuing is not idempotent (a secret is shown once and not kept), so it is bounded.
+pub const MAX_ACTIVE_PER_ROLE: u64 = 20;
+
+/// Refuses a token for an agency that is not registered, or registered as another kind,
+/// and one beyond [`MAX_ACTIVE_PER_ROLE`].
+async fn may_issue(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    new: &NewToken,
+) -> Result<(), Error> {
+    let store = cohandle_store::Error::from;
+    let unprocessable = |code, detail: String| Error::Body {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        detail,
+    };
+    let registered = agency::Entity::find_by_id(new.agency.to_string())
+        .one(db)
+        .await
+        .map_err(store)?
+        .ok_or_else(|| {
+            unprocessable(
+                "agency_unknown",
+                format!(
+                    "agency {} is not registered; register it first (`cohandle agency add {} --kind …`)",
+                    new.agency, new.agency
+                ),
+            )
+        })?;
+    if let Some(kind) = new.role.kind().filter(|k| *k != registered.kind) {
+        return Err(unprocessable(
+            "agency_kind_mismatch",
+            format!(
+                "agency {} is registered as {}, so it takes no {} token (those go to agencies of kind {kind})",
+                new.agency, registered.kind, new.role
+            ),
+        ));
+    }
+    let active = token::Entity::find()
+        .filter(token::Column::Agency.eq(new.agency.as_str()))
+        .filter(token::Column::Role.eq(new.role.as_str()))
+        .filter(token::Column::RevokedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(token::Column::ExpiresAt.is_null())
+                .add(token::Column::ExpiresAt.gt(now)),
+        )
+        .count(db)
+        .await
+        .map_err(store)?;
+    if active >= MAX_ACTIVE_PER_ROLE {
+        return Err(Error::Body {
+            status: StatusCode::CONFLICT,
+            code: "too_many_tokens",
+            detail: format!(
+                "agency {} already holds {active} active {} tokens, the most allowed ({MAX_ACTIVE_PER_ROLE}); revoke one first",
+                new.agency, new.role
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// What to issue.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
-    /// The agency the token acts for, e.g. `cq-kjj`.
-    #[schema(value_type = String, example = "cq-kjj")]
+    /// The agency the token acts for, e.g. `cq-kjj`: a registered agency, of the role's kind
+    /// (`assigner`, `agency`, `congress_office`, `supervisor`; admin tokens: any).
+    #[schema(value_type = crate::dto::AgencyCodeText)]
     pub agency: AgencyCode,
     pub role: Role,
     /// A label for people, e.g. the system or person using it.
     #[serde(default)]
     pub name: Option<String>,
     /// Days until it expires (1 to 3650); never when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_days")]
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
+}
+
+/// A whole number of days, written `30` or `30.0`: JSON Schema counts both as integers, so
+/// a client generated from the document may send either.
+fn whole_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(days) = Option::<f64>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if days.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&days) {
+        return Err(serde::de::Error::custom(format!(
+            "expires_in_days is {days}; give a whole number of days, 1 to {MAX_DAYS}"
+        )));
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // whole, in range
+    Ok(Some(days as u32))
 }
 
 /// A token as listed: never its secret.
@@ -79,7 +161,7 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     Ok(bytes)
 }
 
-/// Issues a token valid from `now`.
+/// Issues a token valid from `now`, for a registered agency of the role's kind.
 #[tracing::instrument(skip_all, fields(agency = %new.agency, role = %new.role))]
 pub async fn create(
     db: &DatabaseConnection,
@@ -95,6 +177,7 @@ pub async fn create(
             )))
         }
     };
+    may_issue(db, now, &new).await?;
     let id = format!("tok_{}", hex::encode(random_bytes::<8>()?));
     let secret = format!(
         "{SECRET_PREFIX}{}",

@@ -108,12 +108,23 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<(String, String)>, Err
 
 /// Checks the envelope's claims against the authenticated sender.
 pub fn check(event: &Event, user: &str, registered: Option<ActorKind>) -> Result<(), Refusal> {
+    // The HTTP door's ids are its callers' keys: taken here first, they would be squatted.
+    if event.id.is_http() {
+        return Err(Refusal::new(
+            "reserved_event_id",
+            format!(
+                "event id {:?} begins with {:?}, which is reserved for events sent over HTTP; choose another id",
+                event.id.as_str(),
+                cohandle_workflows::EventId::HTTP_PREFIX
+            ),
+        ));
+    }
     let Some(kind) = registered else {
         return Err(Refusal::new(
             "unknown_sender",
             format!(
-                "RabbitMQ user {user:?} is not a registered agency; register it in the agencies \
-                 table, then replay this message"
+                "RabbitMQ user {user:?} is not a registered agency; register it \
+                 (`cohandle agency add`), then replay this message"
             ),
         ));
     };
@@ -138,4 +149,36 @@ pub fn check(event: &Event, user: &str, registered: Option<ActorKind>) -> Result
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cohandle_workflows::{Actor, AgencyCode, Body, EventId, ProposalKey};
+
+    fn acknowledgement(id: &str) -> Event {
+        Event {
+            id: EventId::parse(id).unwrap(),
+            proposal: ProposalKey::parse("cq-5-3-0942").unwrap(),
+            actor: Actor {
+                agency: AgencyCode::parse("cq-czj").unwrap(),
+                kind: ActorKind::Agency,
+            },
+            occurred_at: chrono::DateTime::UNIX_EPOCH,
+            body: Body::Acknowledge,
+        }
+    }
+
+    #[test]
+    fn an_http_callers_event_id_cannot_be_taken_over_the_bus() {
+        let squat = acknowledgement("http/cq-jw/agency/jw-ack-X");
+        let refusal = check(&squat, "cq-czj", Some(ActorKind::Agency)).unwrap_err();
+        assert_eq!(refusal.code, "reserved_event_id");
+        assert!(check(
+            &acknowledgement("czj-ack-1"),
+            "cq-czj",
+            Some(ActorKind::Agency)
+        )
+        .is_ok());
+    }
 }

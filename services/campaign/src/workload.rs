@@ -614,6 +614,22 @@ async fn decided(
         .collect()
 }
 
+/// The id the engine keeps a planned step under: its own over the bus; over HTTP the id
+/// is the `Idempotency-Key` scoped to the sender (`http/<agency>/<role>/<key>`).
+fn stored_id(step: &Step) -> String {
+    let event = &step.event;
+    if step.door == Door::Bus {
+        return event.id.to_string();
+    }
+    let role = match event.actor.kind {
+        ActorKind::Assigner => "assigner",
+        ActorKind::CongressOffice => "congress_office",
+        _ => "agency",
+    };
+    EventId::from_http(&event.actor.agency, role, event.id.as_str())
+        .map_or_else(|_| event.id.to_string(), |id| id.to_string())
+}
+
 /// Counters the report reads.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -655,7 +671,7 @@ impl Drive {
         for step in plan.steps {
             let id = step.event.id.to_string();
             let index = self.ledger.record(Sent {
-                event_id: Some(id.clone()),
+                event_id: Some(stored_id(&step)),
                 proposal: Some(plan.key.clone()),
                 door: step.door,
                 hostile: false,

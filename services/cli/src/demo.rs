@@ -55,9 +55,10 @@ pub async fn run(engine: &Engine, clock: &Arc<ManualClock>) -> anyhow::Result<()
             .context("creating the agencies")?;
     }
     say!("Case 0942 (市五届人大三次会议第0942号建议), replayed through the API's service layer:\n");
-    // The events are recorded as coming from the CLI, but take the API's path: role and
-    // scope checks, the actor taken from the principal, idempotency by event id.
-    let service = Service::new(engine.clone()).with_source(Source::Cli);
+    // The events take the API's path (role and scope checks, the actor taken from the
+    // principal, idempotency by key) but are recorded as an import: each is decided at its
+    // real 2020 time, and the inbox marks it `import`.
+    let service = Service::new(engine.clone()).with_source(Source::Import);
     for event in cohandle_workflows::cases::case_0942() {
         // The monitor fires whatever fell due before this step, as it would have then.
         clock.set(event.occurred_at);

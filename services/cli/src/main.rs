@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cohandle_store::{connect, Engine, ManualClock, SystemClock};
 use cohandle_workflows::Catalog;
 
+mod agencies;
+mod audit_cmd;
 mod bench_cmd;
 mod bus_cmd;
 mod campaign_cmd;
@@ -62,6 +64,12 @@ enum Command {
     /// Run every role in one process: the HTTP API with the web workbench and the deadline
     /// monitor (and the broker roles when `amqp.url` is set), until SIGTERM or Ctrl-C.
     Serve,
+    /// Search the access audit: every HTTP request with its caller and outcome.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
+    /// Register and list agencies (tokens are issued only to registered agencies).
+    #[command(subcommand)]
+    Agency(agencies::AgencyCommand),
     /// Manage the API's bearer tokens (per agency and role, stored hashed).
     #[command(subcommand)]
     Token(tokens::TokenCommand),
@@ -306,6 +314,8 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
             serve::run(&settings, engine, roles).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Agency(command) => agencies::run(&db, command).await,
+        Command::Audit(command) => audit_cmd::run(&db, command).await,
         Command::Token(token) => tokens::run(&db, token).await,
         Command::Worker | Command::Relay | Command::Dlq(_) => {
             let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use cohandle_workflows::definition::DeadlineKind;
-use cohandle_workflows::engine::{Change, Effect, Notification, Recipient};
+use cohandle_workflows::engine::{china_date, Change, Effect, Notification, Recipient};
 use cohandle_workflows::model::{ContactMethod, DisclosureScope};
 use cohandle_workflows::{
     apply, Body, Calendar, Catalog, Definition, Event, Proposal, Rejection, RejectionCode,
@@ -39,6 +39,10 @@ pub enum Source {
     Timer,
     Cli,
     Replay,
+    /// Past cases brought in with their historical times (`cohandle demo`, imports): each
+    /// event is decided at the time it gives, never later than the clock, and marked so in
+    /// the inbox. No door that takes input from outside uses it.
+    Import,
 }
 
 impl Source {
@@ -49,6 +53,17 @@ impl Source {
             Self::Timer => "timer",
             Self::Cli => "cli",
             Self::Replay => "replay",
+            Self::Import => "import",
+        }
+    }
+
+    /// The moment an event is decided and recorded at: the engine's clock, except for the
+    /// engine's own timers (their scheduled moment, when the monitor runs late) and imports
+    /// (the time they give). Either is capped by the clock.
+    pub fn decided_at(self, event: &Event, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Timer | Self::Import => event.occurred_at.trunc_subsecs(6).min(now),
+            Self::Bus | Self::Api | Self::Cli | Self::Replay => now,
         }
     }
 }
@@ -509,10 +524,12 @@ impl Engine {
             let entry = loaded
                 .get_mut(&key)
                 .expect("every proposal of the batch is loaded");
+            let decided_at = source.decided_at(event, now);
             let decided = self
                 .definition_for(entry.proposal.as_ref(), event)
                 .and_then(|def| {
-                    apply(&def, &calendar, entry.proposal.as_ref(), event, now).map(|d| (def, d))
+                    apply(&def, &calendar, entry.proposal.as_ref(), event, decided_at)
+                        .map(|d| (def, d))
                 });
             let outcome = match decided {
                 Ok((def, decision)) => {
@@ -536,6 +553,7 @@ impl Engine {
                         entry.proposal.as_ref(),
                         &decision.proposal,
                         event,
+                        china_date(decided_at),
                     );
                     for (n, effect) in decision.effects.iter().enumerate() {
                         match effect {
@@ -1275,7 +1293,15 @@ fn task_active(m: task::Model) -> task::ActiveModel {
 
 /// Rows for the statistics tables, written when an event adds to them, and what they change
 /// in the counters.
-fn project(writes: &mut Writes, before: Option<&Proposal>, after: &Proposal, event: &Event) {
+/// `recorded_on` is the date the engine recorded the event on: a reply is on time when it
+/// was recorded by its due date, whatever date the letter declares.
+fn project(
+    writes: &mut Writes,
+    before: Option<&Proposal>,
+    after: &Proposal,
+    event: &Event,
+    recorded_on: NaiveDate,
+) {
     let agency = match &event.body {
         Body::SendReply(_) | Body::RecordDisclosure(_) => event.actor.agency.clone(),
         Body::RecordFeedback { agency, .. } => agency.clone(),
@@ -1299,7 +1325,7 @@ fn project(writes: &mut Writes, before: Option<&Proposal>, after: &Proposal, eve
             };
             let round = task.replies.len() as i32;
             let result_class = format!("{:?}", draft.result_class);
-            let on_time = due_before.is_none_or(|due| dispatch.sent_on <= due);
+            let on_time = due_before.is_none_or(|due| recorded_on <= due);
             let met_deputy = task
                 .contacts
                 .iter()
@@ -1316,6 +1342,7 @@ fn project(writes: &mut Writes, before: Option<&Proposal>, after: &Proposal, eve
                 signer: Set(signature.signer.clone()),
                 signed_on: Set(signature.signed_on),
                 sent_on: Set(dispatch.sent_on),
+                recorded_on: Set(Some(recorded_on)),
                 due_on: Set(due_before),
                 on_time: Set(on_time),
                 met_deputy: Set(met_deputy),

@@ -9,11 +9,13 @@
 //! - [`statistics`]: the per-agency counters the one path keeps for the supervisors'
 //!   statistics, and their recount from the rows.
 //! - [`calendars`]: the holiday files loaded at run time, which every engine picks up.
+//! - [`audit`]: the access audit, one row per HTTP request, and its search.
 //! - [`connect`]: opening `database.url`; [`clock`]: the injected clock.
 //!
 //! This crate never talks to the broker or to HTTP clients, and never decides a transition
 //! itself: every decision is `cohandle_workflows::apply`.
 
+pub mod audit;
 mod bulk;
 pub mod calendars;
 pub mod clock;

@@ -5,8 +5,8 @@ use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 use sea_orm_migration::prelude::*;
 
 use crate::entities::{
-    agency, calendar_file, dead_letter, disclosure, feedback, history, inbox, outbox, proposal,
-    reply, task, timer, token,
+    access_audit, agency, calendar_file, dead_letter, disclosure, feedback, history, inbox, outbox,
+    proposal, reply, task, timer, token,
 };
 
 #[derive(Debug)]
@@ -25,6 +25,8 @@ impl MigratorTrait for Migrator {
             Box::new(AgencyStatistics),
             Box::new(RoomForUpdates),
             Box::new(CalendarFiles),
+            Box::new(ReplyRecordedOn),
+            Box::new(AccessAudit),
             Box::new(DeadLetters),
         ]
     }
@@ -157,6 +159,38 @@ impl MigrationTrait for CreateTokens {
     }
 }
 
+/// Adds a column to `table`, unless it is there: a database created after the column joined
+/// its entity already has it.
+async fn add_column(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    column: &mut ColumnDef,
+) -> Result<(), DbErr> {
+    let name = column.get_column_name();
+    if manager.has_column(table, &name).await? {
+        return Ok(());
+    }
+    manager
+        .alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .add_column(column)
+                .to_owned(),
+        )
+        .await
+}
+
+async fn drop_column(manager: &SchemaManager<'_>, table: &str, column: &str) -> Result<(), DbErr> {
+    manager
+        .alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .drop_column(Alias::new(column))
+                .to_owned(),
+        )
+        .await
+}
+
 /// A history row can say what a change did beyond its states (a deadline moved).
 struct HistoryDetail;
 
@@ -169,29 +203,16 @@ impl MigrationName for HistoryDetail {
 #[async_trait::async_trait]
 impl MigrationTrait for HistoryDetail {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // A database created after this column joined the entity already has it.
-        if manager.has_column("history", "detail").await? {
-            return Ok(());
-        }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("history"))
-                    .add_column(ColumnDef::new(Alias::new("detail")).text().null())
-                    .to_owned(),
-            )
-            .await
+        add_column(
+            manager,
+            "history",
+            ColumnDef::new(Alias::new("detail")).text().null(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("history"))
-                    .drop_column(Alias::new("detail"))
-                    .to_owned(),
-            )
-            .await
+        drop_column(manager, "history", "detail").await
     }
 }
 
@@ -482,6 +503,71 @@ impl MigrationTrait for CalendarFiles {
         manager
             .get_connection()
             .execute_unprepared("DROP TABLE IF EXISTS calendar_files")
+            .await?;
+        Ok(())
+    }
+}
+
+/// A reply keeps the date the engine recorded it on beside the date its letter declares.
+struct ReplyRecordedOn;
+
+impl MigrationName for ReplyRecordedOn {
+    fn name(&self) -> &str {
+        "m20261201_000101_reply_recorded_on"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ReplyRecordedOn {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        add_column(
+            manager,
+            "replies",
+            ColumnDef::new(Alias::new("recorded_on")).date().null(),
+        )
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop_column(manager, "replies", "recorded_on").await
+    }
+}
+
+/// The access audit: one row per HTTP request.
+struct AccessAudit;
+
+impl MigrationName for AccessAudit {
+    fn name(&self) -> &str {
+        "m20261201_000102_access_audit"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AccessAudit {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create(manager, access_audit::Entity).await?;
+        for statement in [
+            index("access_audit_at", access_audit::Entity, &["at"]),
+            index(
+                "access_audit_agency",
+                access_audit::Entity,
+                &["agency", "at"],
+            ),
+            index(
+                "access_audit_proposal",
+                access_audit::Entity,
+                &["proposal_key", "at"],
+            ),
+        ] {
+            manager.create_index(statement).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE IF EXISTS access_audit")
             .await?;
         Ok(())
     }

@@ -506,3 +506,116 @@ fn a_nul_character_in_any_text_is_invalid_payload() {
     );
     assert!(message.contains("NUL"), "{message}");
 }
+
+#[test]
+fn a_declared_date_after_the_event_is_clock_skew() {
+    let mut w = assigned();
+    // A letter signed in 2030, a reply dated two days ahead, an opinion of tomorrow+1.
+    let message = refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-10",
+        sign("2030-01-01", true),
+        RejectionCode::ClockSkew,
+    );
+    assert!(message.contains("signed_on"), "{message}");
+    refused(
+        &mut w,
+        agency("cq-kjj"),
+        "2020-03-10",
+        send("2020-03-12", &["郎平权"]),
+        RejectionCode::ClockSkew,
+    );
+    refused(
+        &mut w,
+        agency("cq-jw"),
+        "2020-03-10",
+        opinion("渝教函〔2020〕1号", "2020-03-12"),
+        RejectionCode::ClockSkew,
+    );
+    // Within the allowed skew (24 hours) a date of tomorrow is a clock a little ahead.
+    w.ok(agency("cq-jw"), "2020-03-10", Body::Acknowledge);
+    w.ok(
+        agency("cq-jw"),
+        "2020-03-10",
+        opinion("渝教函〔2020〕1号", "2020-03-11"),
+    );
+}
+
+#[test]
+fn a_declared_date_before_the_assignment_is_clock_skew() {
+    let mut w = assigned();
+    let message = refused(
+        &mut w,
+        agency("cq-jw"),
+        "2020-03-10",
+        opinion("渝教函〔2020〕1号", "2020-02-01"),
+        RejectionCode::ClockSkew,
+    );
+    assert!(message.contains("before proposal"), "{message}");
+}
+
+#[test]
+fn a_window_is_kept_by_the_time_the_step_is_recorded_not_the_time_it_claims() {
+    let mut w = assigned();
+    let window_due = w
+        .due("cq-jw", "dispute_window")
+        .expect("the dispute window runs");
+    // Recorded a month after the window closed, claiming a time inside it.
+    let late = (window_due + Duration::days(30)).to_string();
+    let mut event = w.event(
+        agency("cq-jw"),
+        "2020-03-03",
+        Body::Dispute {
+            reason: "不属于本单位职责".into(),
+        },
+    );
+    event.occurred_at = at("2020-03-03");
+    let rejection = w
+        .apply(&event, at(&late))
+        .expect_err("the window has closed");
+    assert_eq!(
+        rejection.code,
+        RejectionCode::GuardFailed,
+        "{}",
+        rejection.message
+    );
+    // The same claim recorded in time is taken.
+    assert!(w.apply(&event, at("2020-03-03")).is_ok());
+}
+
+#[test]
+fn only_the_congress_offices_of_the_definition_relay_receipts() {
+    let mut w = assigned();
+    let stranger = cohandle_workflows::Actor {
+        agency: code("cq-nowhere"),
+        kind: cohandle_workflows::ActorKind::CongressOffice,
+    };
+    let message = refused(
+        &mut w,
+        stranger,
+        "2020-03-03",
+        feedback("cq-kjj", Satisfaction::Satisfied, "2020-03-03"),
+        RejectionCode::ActorNotAllowed,
+    );
+    assert!(message.contains("cq-rdgw"), "{message}");
+    // The definition's own office gets past the sender check (and on to the state's).
+    refused(
+        &mut w,
+        congress(),
+        "2020-03-03",
+        feedback("cq-kjj", Satisfaction::Satisfied, "2020-03-03"),
+        RejectionCode::WrongState,
+    );
+}
+
+#[test]
+fn a_definition_with_congress_office_steps_names_its_offices() {
+    let text = include_str!("../../definitions/chongqing-deputy-suggestion.toml")
+        .replace("congress_offices = [\"cq-rdgw\"]", "");
+    let problems = cohandle_workflows::Catalog::default()
+        .load("chongqing-deputy-suggestion.toml", &text)
+        .unwrap_err()
+        .to_string();
+    assert!(problems.contains("congress_offices"), "{problems}");
+}

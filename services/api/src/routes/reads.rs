@@ -8,8 +8,8 @@ use cohandle_workflows::{AgencyCode, ProposalKey};
 use super::{ok, tags, ReadErrors};
 use crate::auth::Principal;
 use crate::dto::{
-    DeadlineQuery, Deadlines, Me, ProposalQuery, ProposalSummary, ProposalView, StatisticsQuery,
-    StatisticsView, TaskQuery, TaskSummary, TaskView,
+    AgencyCodeText, DeadlineQuery, Deadlines, Me, ProposalKeyText, ProposalQuery, ProposalSummary,
+    ProposalView, StatisticsQuery, StatisticsView, TaskQuery, TaskSummary, TaskView,
 };
 use crate::extract::{ApiPath, ApiQuery};
 use crate::pagination::Page;
@@ -34,7 +34,7 @@ pub async fn list_proposals(
 /// One proposal with its tasks and whole timeline. An agency sees the records and history
 /// rows of the tasks it may read.
 #[utoipa::path(get, path = "/v1/proposals/{key}", tag = tags::READS,
-    params(("key" = String, Path, description = "The proposal's key")),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key")),
     responses((status = 200, body = ProposalView), ReadErrors), security(("bearer" = [])))]
 pub async fn get_proposal(
     State(s): State<Service>,
@@ -48,7 +48,7 @@ pub async fn get_proposal(
 /// One agency's task in a proposal, with its record: its own, a lead's co-handlers', or
 /// any for the assigner of the proposal and for supervisors.
 #[utoipa::path(get, path = "/v1/proposals/{key}/tasks/{agency}", tag = tags::READS,
-    params(("key" = String, Path, description = "The proposal's key"), ("agency" = String, Path, description = "The task's agency")),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), ("agency" = AgencyCodeText, Path, description = "The task's agency")),
     responses((status = 200, body = TaskView), ReadErrors), security(("bearer" = [])))]
 pub async fn get_task(
     State(s): State<Service>,

@@ -16,10 +16,10 @@ use super::WriteErrors;
 use crate::access;
 use crate::auth::Principal;
 use crate::dto::{
-    AbsorbRequest, AssignRequest, ContactRequest, DisagreementRequest, DisclosureRequest,
-    DisputeDecisionRequest, DraftRequest, ExtensionRequest, FeedbackRequest, MergeRequest,
-    NoteRequest, OpinionRequest, ReasonRequest, ReplyRequest, SettlementRequest, SignatureRequest,
-    StepRequest, WriteOutcome,
+    AbsorbRequest, AgencyCodeText, AssignRequest, ContactRequest, DisagreementRequest,
+    DisclosureRequest, DisputeDecisionRequest, DraftRequest, ExtensionRequest, FeedbackRequest,
+    IdempotencyKeyText, MergeRequest, NoteRequest, OpinionRequest, ProposalKeyText, ReasonRequest,
+    ReplyRequest, SettlementRequest, SignatureRequest, StepRequest, WriteOutcome,
 };
 use crate::extract::{ApiPath, IdempotencyKey, JsonBody};
 use crate::service::{Command, Service};
@@ -39,7 +39,7 @@ fn admit<P, B>(
     body: With<B>,
 ) -> Result<(EventId, P, B), Error> {
     access::may_send(principal, event)?;
-    let IdempotencyKey(id) = key?;
+    let id = key?.event_id(principal)?;
     let ApiPath(path) = path?;
     let JsonBody(body) = body?;
     Ok((id, path, body))
@@ -67,10 +67,12 @@ async fn send(
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // only described: the header is read by `IdempotencyKey`
 pub struct IdempotencyHeader {
-    /// A unique id of the client's choosing (letters, digits, `- _ . : /`, at most 128
-    /// characters), sent again unchanged on a retry. It becomes the event's id: a retry
-    /// answers the first outcome, with `Idempotent-Replayed: true`.
-    #[param(rename = "Idempotency-Key")]
+    /// A unique id of the client's choosing (ASCII letters, digits and `- _ . : /`,
+    /// beginning with a letter or a digit, at most 128 characters), sent again unchanged on
+    /// a retry: a retry answers the first outcome, with `Idempotent-Replayed: true`. A key
+    /// is the caller's own (its agency and role): the event's id is
+    /// `http/<agency>/<role>/<key>`, so the same key from another caller is another event.
+    #[param(rename = "Idempotency-Key", value_type = IdempotencyKeyText)]
     idempotency_key: String,
 }
 
@@ -88,7 +90,7 @@ pub async fn assign(
     body: With<AssignRequest>,
 ) -> Answer {
     access::may_send(&p, "assign")?;
-    let IdempotencyKey(id) = key?;
+    let id = key?.event_id(&p)?;
     let JsonBody(r) = body?;
     let (proposal, occurred_at) = (r.key.clone(), r.occurred_at);
     send(&s, &p, id, proposal, occurred_at, r.into_body()).await
@@ -96,7 +98,7 @@ pub async fn assign(
 
 /// Decide an agency's dispute of its task: keep it there, or reassign it.
 #[utoipa::path(post, path = "/v1/proposals/{key}/tasks/{agency}/dispute-decision", tag = tags::ASSIGNER,
-    params(("key" = String, Path, description = "The proposal's key"), ("agency" = String, Path, description = "The disputing agency"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), ("agency" = AgencyCodeText, Path, description = "The disputing agency"), IdempotencyHeader),
     request_body = DisputeDecisionRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn decide_dispute(
@@ -107,8 +109,8 @@ pub async fn decide_dispute(
     body: With<DisputeDecisionRequest>,
 ) -> Answer {
     let (id, (proposal, agency), r) = admit(&p, "decide_dispute", key, path, body)?;
-    let occurred_at = r.occurred_at;
-    let decision = r.decision()?;
+    let occurred_at = r.occurred_at();
+    let decision = r.decision();
     send(
         &s,
         &p,
@@ -122,7 +124,7 @@ pub async fn decide_dispute(
 
 /// Settle the lead's disagreement with a co-handler's opinion.
 #[utoipa::path(post, path = "/v1/proposals/{key}/disagreements/{co_handler}/settlement", tag = tags::ASSIGNER,
-    params(("key" = String, Path, description = "The proposal's key"), ("co_handler" = String, Path, description = "The co-handler the lead disagrees with"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), ("co_handler" = AgencyCodeText, Path, description = "The co-handler the lead disagrees with"), IdempotencyHeader),
     request_body = SettlementRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn settle_disagreement(
@@ -142,7 +144,7 @@ pub async fn settle_disagreement(
 
 /// Approve an agency's request for more time.
 #[utoipa::path(post, path = "/v1/proposals/{key}/tasks/{agency}/extension/approval", tag = tags::ASSIGNER,
-    params(("key" = String, Path, description = "The proposal's key"), ("agency" = String, Path, description = "The agency that asked"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), ("agency" = AgencyCodeText, Path, description = "The agency that asked"), IdempotencyHeader),
     request_body(content = StepRequest, description = "May be empty"),
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn approve_extension(
@@ -166,7 +168,7 @@ pub async fn approve_extension(
 
 /// Refuse an agency's request for more time.
 #[utoipa::path(post, path = "/v1/proposals/{key}/tasks/{agency}/extension/refusal", tag = tags::ASSIGNER,
-    params(("key" = String, Path, description = "The proposal's key"), ("agency" = String, Path, description = "The agency that asked"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), ("agency" = AgencyCodeText, Path, description = "The agency that asked"), IdempotencyHeader),
     request_body = ReasonRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn refuse_extension(
@@ -186,7 +188,7 @@ pub async fn refuse_extension(
 
 /// Merge this proposal into an identical one (并案); its tasks stop.
 #[utoipa::path(post, path = "/v1/proposals/{key}/merge", tag = tags::ASSIGNER,
-    params(("key" = String, Path, description = "The proposal merged away"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal merged away"), IdempotencyHeader),
     request_body = MergeRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn merge_into(
@@ -210,7 +212,7 @@ pub async fn merge_into(
 
 /// Take in the deputies of a proposal merged into this one; each still gets a reply.
 #[utoipa::path(post, path = "/v1/proposals/{key}/absorption", tag = tags::ASSIGNER,
-    params(("key" = String, Path, description = "The proposal that absorbs"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal that absorbs"), IdempotencyHeader),
     request_body = AbsorbRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn absorb(
@@ -232,7 +234,7 @@ pub async fn absorb(
 
 /// Sign for the handler's task (签收).
 #[utoipa::path(post, path = "/v1/proposals/{key}/sign-for", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body(content = StepRequest, description = "May be empty"),
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn sign_for(
@@ -248,7 +250,7 @@ pub async fn sign_for(
 
 /// Disagree with a co-handler's opinion; the assigner settles it.
 #[utoipa::path(post, path = "/v1/proposals/{key}/disagreements", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = DisagreementRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn raise_disagreement(
@@ -268,7 +270,7 @@ pub async fn raise_disagreement(
 
 /// Record a contact with the deputy (phone, meeting, letter).
 #[utoipa::path(post, path = "/v1/proposals/{key}/contacts", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = ContactRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn record_contact(
@@ -290,7 +292,7 @@ pub async fn record_contact(
 
 /// Draft the reply (答复函), with its result class and document number.
 #[utoipa::path(post, path = "/v1/proposals/{key}/draft", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = DraftRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn draft_reply(
@@ -313,7 +315,7 @@ pub async fn draft_reply(
 
 /// Return the draft for rework (the head did not sign it).
 #[utoipa::path(post, path = "/v1/proposals/{key}/draft/return", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = ReasonRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn return_draft(
@@ -337,7 +339,7 @@ pub async fn return_draft(
 
 /// The head signs the reply (审签).
 #[utoipa::path(post, path = "/v1/proposals/{key}/signature", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = SignatureRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn sign_reply(
@@ -359,7 +361,7 @@ pub async fn sign_reply(
 
 /// Send the signed reply to the deputies (答复).
 #[utoipa::path(post, path = "/v1/proposals/{key}/reply", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = ReplyRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn send_reply(
@@ -380,7 +382,7 @@ pub async fn send_reply(
 
 /// Report progress on a class B reply being carried out.
 #[utoipa::path(post, path = "/v1/proposals/{key}/progress", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = NoteRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn report_progress(
@@ -404,7 +406,7 @@ pub async fn report_progress(
 
 /// Conclude the follow-up of a class B reply.
 #[utoipa::path(post, path = "/v1/proposals/{key}/follow-up/conclusion", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = NoteRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn conclude_follow_up(
@@ -428,7 +430,7 @@ pub async fn conclude_follow_up(
 
 /// Record the face-to-face consultation after a repeated dissatisfaction.
 #[utoipa::path(post, path = "/v1/proposals/{key}/consultation", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = NoteRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn record_consultation(
@@ -452,7 +454,7 @@ pub async fn record_consultation(
 
 /// Ask the assigner for more time on the reply.
 #[utoipa::path(post, path = "/v1/proposals/{key}/extension", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = ExtensionRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn request_extension(
@@ -472,7 +474,7 @@ pub async fn request_extension(
 
 /// Record the publication (公开) of the reply.
 #[utoipa::path(post, path = "/v1/proposals/{key}/disclosure", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = DisclosureRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn record_disclosure(
@@ -498,7 +500,7 @@ pub async fn record_disclosure(
 
 /// Stop the reply deadline's clock for a reason the definition allows.
 #[utoipa::path(post, path = "/v1/proposals/{key}/clock/pause", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = ReasonRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn pause_clock(
@@ -522,7 +524,7 @@ pub async fn pause_clock(
 
 /// Restart a stopped clock with the time that was left.
 #[utoipa::path(post, path = "/v1/proposals/{key}/clock/resume", tag = tags::LEAD,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body(content = StepRequest, description = "May be empty"),
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn resume_clock(
@@ -540,7 +542,7 @@ pub async fn resume_clock(
 
 /// Acknowledge a co-handling task (签收).
 #[utoipa::path(post, path = "/v1/proposals/{key}/acknowledgement", tag = tags::PARTNER,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body(content = StepRequest, description = "May be empty"),
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn acknowledge(
@@ -556,7 +558,7 @@ pub async fn acknowledge(
 
 /// Send the co-handler's written opinion (协办意见) to the lead.
 #[utoipa::path(post, path = "/v1/proposals/{key}/opinion", tag = tags::PARTNER,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = OpinionRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn submit_opinion(
@@ -577,7 +579,7 @@ pub async fn submit_opinion(
 
 /// Dispute the assignment (申请调整), within the dispute window; lead or co-handler.
 #[utoipa::path(post, path = "/v1/proposals/{key}/dispute", tag = tags::PARTNER,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = ReasonRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn dispute(
@@ -601,7 +603,7 @@ pub async fn dispute(
 
 /// Decline a co-handling task, with a reason.
 #[utoipa::path(post, path = "/v1/proposals/{key}/decline", tag = tags::PARTNER,
-    params(("key" = String, Path, description = "The proposal's key"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), IdempotencyHeader),
     request_body = ReasonRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn decline(
@@ -627,7 +629,7 @@ pub async fn decline(
 
 /// Record the deputy's feedback receipt (回执) on a handler's reply.
 #[utoipa::path(post, path = "/v1/proposals/{key}/tasks/{agency}/feedback", tag = tags::CONGRESS_OFFICE,
-    params(("key" = String, Path, description = "The proposal's key"), ("agency" = String, Path, description = "The agency whose reply the receipt answers"), IdempotencyHeader),
+    params(("key" = ProposalKeyText, Path, description = "The proposal's key"), ("agency" = AgencyCodeText, Path, description = "The agency whose reply the receipt answers"), IdempotencyHeader),
     request_body = FeedbackRequest,
     responses((status = 200, body = WriteOutcome), WriteErrors), security(("bearer" = [])))]
 pub async fn record_feedback(

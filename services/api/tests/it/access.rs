@@ -274,6 +274,7 @@ async fn every_role_on_every_endpoint_is_allowed_or_refused_as_the_table_says() 
             .await,
             201,
         );
+        register(&app.engine, "cq-spare", "agency").await;
         let spare = app
             .post(
                 "admin",
@@ -529,5 +530,61 @@ async fn agency_a_cannot_read_agency_b_task() {
             .await;
         expect(&answer, 409);
         assert_eq!(answer.code(), "wrong_state");
+    }
+}
+
+#[tokio::test]
+async fn a_congress_office_acts_on_its_own_offices_proposals_only() {
+    for backend in BACKENDS {
+        let mut app = spawn_app(backend).await;
+        // An office of no jurisdiction (a code that exists nowhere), and the CPPCC's office,
+        // which relays for CPPCC proposals, not for deputies' suggestions.
+        app.token_as("fake_office", "cq-nowhere", Role::CongressOffice)
+            .await;
+        app.token_as("cppcc_office", "cq-zxtaw", Role::CongressOffice)
+            .await;
+        app.assign("cq-p").await;
+        let feedback = json!({"satisfaction": "satisfied", "received_on": "2020-02-26"});
+        for office in ["fake_office", "cppcc_office"] {
+            let before = app.version_and_inbox("cq-p").await;
+            let write = app
+                .post(
+                    office,
+                    "/v1/proposals/cq-p/tasks/cq-kjj/feedback",
+                    "fb",
+                    feedback.clone(),
+                )
+                .await;
+            expect(&write, 403);
+            assert_eq!(write.code(), "not_your_proposal", "{office}");
+            assert_eq!(app.version_and_inbox("cq-p").await, before);
+            expect(&app.get(office, "/v1/proposals/cq-p").await, 403);
+            expect(
+                &app.get(office, "/v1/proposals/cq-p/tasks/cq-kjj").await,
+                403,
+            );
+            for list in [
+                "/v1/proposals",
+                "/v1/tasks",
+                "/v1/deadlines?until=2021-01-01",
+            ] {
+                let listed = app.get(office, list).await;
+                expect(&listed, 200);
+                assert_eq!(listed.body["items"], json!([]), "{office} {list}");
+            }
+        }
+        // The office the definition names reads and relays as before.
+        expect(&app.get("congress", "/v1/proposals/cq-p").await, 200);
+        let listed = app.get("congress", "/v1/tasks").await;
+        assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(3));
+        let write = app
+            .post(
+                "congress",
+                "/v1/proposals/cq-p/tasks/cq-kjj/feedback",
+                "fb",
+                feedback,
+            )
+            .await;
+        assert_eq!(write.code(), "wrong_state", "{}", write.body);
     }
 }

@@ -22,7 +22,15 @@ async fn case_0942_runs_end_to_end_over_http() {
                 event.id,
                 answer.body
             );
-            assert_eq!(answer.body["event_id"], event.id.as_str());
+            let role = match event.actor.kind {
+                cohandle_workflows::ActorKind::Assigner => "assigner",
+                cohandle_workflows::ActorKind::CongressOffice => "congress_office",
+                _ => "agency",
+            };
+            assert_eq!(
+                answer.body["event_id"],
+                format!("http/{}/{role}/{}", event.actor.agency, event.id)
+            );
         }
         let case = app.get("supervisor", "/v1/proposals/cq-5-3-0942").await;
         expect(&case, 200);

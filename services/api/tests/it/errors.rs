@@ -74,6 +74,7 @@ async fn a_retry_answers_the_first_outcome_and_changes_nothing() {
             .await;
         expect(&reused, 422);
         assert_eq!(reused.code(), "idempotency_key_reused");
+        // Another caller's key is not the lead's: the same key is another event.
         let by_other = app
             .post(
                 "jw",
@@ -82,8 +83,9 @@ async fn a_retry_answers_the_first_outcome_and_changes_nothing() {
                 json!({}),
             )
             .await;
-        expect(&by_other, 422);
-        assert_eq!(by_other.code(), "idempotency_key_reused");
+        expect(&by_other, 200);
+        assert!(!by_other.replayed());
+        assert_eq!(by_other.body["event_id"], "http/cq-jw/agency/sign-1");
 
         let metrics = app.get("", "/metrics").await;
         let text = metrics.body.as_str().unwrap();
@@ -410,4 +412,106 @@ async fn unknown_routes_and_methods_are_problems_too() {
         .await;
     expect(&wrong_method, 405);
     assert!(wrong_method.is_problem());
+}
+
+#[tokio::test]
+async fn an_idempotency_key_cannot_be_squatted_by_another_caller() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        // Another agency writes first under jw's key: to a proposal that does not exist
+        // (kept as unknown_proposal) and, as its assigner, to a real one.
+        let squat = app
+            .post(
+                "outsider",
+                "/v1/proposals/cq-nowhere/acknowledgement",
+                "jw-ack-X",
+                json!({}),
+            )
+            .await;
+        assert_eq!(squat.code(), "unknown_proposal", "{}", squat.body);
+        expect(
+            &app.post(
+                "assigner",
+                "/v1/proposals",
+                "jw-ack-X",
+                assignment("cq-q", "2020-02-26"),
+            )
+            .await,
+            201,
+        );
+        // jw's own acknowledgement under its key is its own event.
+        let mine = app
+            .post(
+                "jw",
+                "/v1/proposals/cq-q/acknowledgement",
+                "jw-ack-X",
+                json!({}),
+            )
+            .await;
+        expect(&mine, 200);
+        assert_eq!(mine.body["event_id"], "http/cq-jw/agency/jw-ack-X");
+        let again = app
+            .post(
+                "jw",
+                "/v1/proposals/cq-q/acknowledgement",
+                "jw-ack-X",
+                json!({}),
+            )
+            .await;
+        expect(&again, 200);
+        assert!(again.replayed());
+    }
+}
+
+#[tokio::test]
+async fn keys_outside_the_alphabet_are_refused_on_every_route() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        for key in [
+            "..",
+            "ext-q/tasks/cq-jw",
+            "\u{FF23}\u{FF31}-5-3-0942",
+            "\u{441}q-5-3-0942",
+            "CQ-5-3-0942",
+        ] {
+            let assigned = app
+                .post(
+                    "assigner",
+                    "/v1/proposals",
+                    "k",
+                    assignment(key, "2020-02-26"),
+                )
+                .await;
+            expect(&assigned, 422);
+            assert_eq!(assigned.code(), "body_invalid", "{key}: {}", assigned.body);
+            assert!(assigned.headers.get("location").is_none());
+        }
+        for path in [
+            "/v1/proposals/%EF%BC%A3%EF%BC%B1-5-3-0942/sign-for",
+            "/v1/proposals/%D1%81q-5-3-0942/sign-for",
+            "/v1/proposals/cq-5-3-0942/tasks/%D1%81q-jw/feedback",
+        ] {
+            let who = if path.ends_with("feedback") {
+                "congress"
+            } else {
+                "lead"
+            };
+            let refused = app.post(who, path, "k2", json!({})).await;
+            expect(&refused, 400);
+            assert_eq!(refused.code(), "path_invalid", "{path}");
+        }
+        assert_eq!(
+            proposal_count(&app).await,
+            0,
+            "no proposal was created under a look-alike key"
+        );
+    }
+}
+
+async fn proposal_count(app: &TestApp) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    cohandle_store::entities::proposal::Entity::find()
+        .count(app.engine.db())
+        .await
+        .unwrap()
 }

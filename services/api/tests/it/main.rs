@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod audit;
 mod case_0942;
 mod errors;
 mod openapi;

@@ -56,6 +56,40 @@ async fn the_served_document_is_openapi_3_and_describes_every_route() {
             "{r} is not defined"
         );
     }
+    // What the server takes is what the document says: enum values as spoken, bounds and
+    // the alphabets of keys, codes and Idempotency-Keys.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["ProposalKind"]["enum"],
+        serde_json::json!(["deputy_suggestion", "cppcc_proposal"])
+    );
+    assert_eq!(
+        schemas["AssignmentMode"]["enum"][1],
+        "lead_with_co_handlers"
+    );
+    assert_eq!(
+        schemas["ProposalKeyText"]["pattern"],
+        cohandle_workflows::ProposalKey::PATTERN
+    );
+    assert_eq!(
+        schemas["NewToken"]["properties"]["expires_in_days"]["minimum"],
+        1
+    );
+    let list = &doc["paths"]["/v1/proposals"]["get"]["parameters"];
+    let limit = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(
+        (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+        (&serde_json::json!(1), &serde_json::json!(200))
+    );
+    let sign_for = &doc["paths"]["/v1/proposals/{key}/sign-for"]["post"]["parameters"];
+    for p in sign_for.as_array().unwrap() {
+        assert!(p["schema"]["$ref"].is_string(), "{p}");
+    }
     // The request bodies refuse unknown fields.
     assert_eq!(
         doc["components"]["schemas"]["OpinionRequest"]["additionalProperties"],

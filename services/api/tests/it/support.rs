@@ -107,6 +107,22 @@ pub fn at(day: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// Registers an agency of `kind` (tokens are issued only to registered agencies).
+pub async fn register(engine: &Engine, code: &str, kind: &str) {
+    use sea_orm::ActiveValue::Set;
+    cohandle_store::entities::agency::Entity::insert(
+        cohandle_store::entities::agency::ActiveModel {
+            code: Set(code.to_owned()),
+            name: Set(code.to_owned()),
+            kind: Set(kind.to_owned()),
+            created_at: Set(at("2020-01-01")),
+        },
+    )
+    .exec(engine.db())
+    .await
+    .unwrap();
+}
+
 /// The parties of the tests: name → (agency, role).
 pub const PARTIES: &[(&str, &str, Role)] = &[
     ("assigner", "cq-zfbgt", Role::Assigner),
@@ -194,6 +210,9 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         clock.clone(),
     );
     let mut secrets = BTreeMap::new();
+    for (_, agency, role) in PARTIES {
+        register(&engine, agency, role.kind().unwrap_or("supervisor")).await;
+    }
     for (name, agency, role) in PARTIES {
         let new = NewToken {
             agency: AgencyCode::parse(*agency).unwrap(),
@@ -287,6 +306,43 @@ impl TestApp {
             .map(|p| p.version);
         let inbox = inbox::Entity::find().count(self.engine.db()).await.unwrap();
         (version, inbox)
+    }
+
+    /// Assigns proposal `key` (lead cq-kjj, co-handlers cq-jw and cq-czj, on 2020-02-26) as
+    /// the assigner, which must create it.
+    pub async fn assign(&self, key: &str) {
+        let key_header = format!("{key}-assign");
+        let created = self
+            .post(
+                "assigner",
+                "/v1/proposals",
+                &key_header,
+                assignment(key, "2020-02-26"),
+            )
+            .await;
+        expect(&created, 201);
+    }
+
+    /// Gives party `name` a token of `agency` and `role`, written straight into the tokens
+    /// table (as one issued before the checks that refuse it now would be).
+    pub async fn token_as(&mut self, name: &'static str, agency: &str, role: Role) {
+        use sea_orm::ActiveValue::Set;
+        let secret = format!("{}test-{name}-{agency}", cohandle_api::auth::SECRET_PREFIX);
+        let row = cohandle_store::entities::token::ActiveModel {
+            id: Set(format!("tok_test_{name}")),
+            name: Set(name.to_owned()),
+            agency: Set(agency.to_owned()),
+            role: Set(role.as_str().to_owned()),
+            secret_hash: Set(cohandle_api::auth::secret_hash(&secret)),
+            created_at: Set(at("2020-01-01")),
+            expires_at: Set(None),
+            revoked_at: Set(None),
+        };
+        cohandle_store::entities::token::Entity::insert(row)
+            .exec(self.engine.db())
+            .await
+            .unwrap();
+        self.tokens.insert(name, secret);
     }
 
     /// Moves the clock and lets the monitor fire whatever fell due, as `serve` would.

@@ -12,6 +12,7 @@ use crate::support::*;
 async fn issued_tokens_work_until_revoked_or_expired() {
     for backend in BACKENDS {
         let app = spawn_app(backend).await;
+        register(&app.engine, "cq-jxw", "agency").await;
         let issued = app
             .post("admin", "/v1/tokens", "-", json!({"agency": "cq-jxw", "role": "agency", "name": "经信委系统", "expires_in_days": 1}))
             .await;
@@ -118,5 +119,63 @@ async fn issued_tokens_work_until_revoked_or_expired() {
             )
             .await;
         expect(&too_long, 422);
+    }
+}
+
+#[tokio::test]
+async fn tokens_go_only_to_registered_agencies_of_their_kind_and_are_bounded() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let issue = |agency: &'static str, role: &'static str| {
+            app.post(
+                "admin",
+                "/v1/tokens",
+                "-",
+                json!({"agency": agency, "role": role}),
+            )
+        };
+        let before = token::Entity::find()
+            .all(app.engine.db())
+            .await
+            .unwrap()
+            .len();
+        let unknown = issue("cq-nowhere", "congress_office").await;
+        expect(&unknown, 422);
+        assert_eq!(unknown.code(), "agency_unknown");
+        let mismatch = issue("cq-jw", "congress_office").await;
+        expect(&mismatch, 422);
+        assert_eq!(mismatch.code(), "agency_kind_mismatch");
+        assert_eq!(
+            token::Entity::find()
+                .all(app.engine.db())
+                .await
+                .unwrap()
+                .len(),
+            before,
+            "nothing was issued"
+        );
+
+        // A fuzzer minting tokens is stopped at the bound; revoking one makes room.
+        let mut last = None;
+        for _ in 1..cohandle_api::tokens::MAX_ACTIVE_PER_ROLE {
+            let issued = issue("cq-czj", "agency").await;
+            expect(&issued, 201);
+            last = issued.body["id"].as_str().map(str::to_owned);
+        }
+        let refused = issue("cq-czj", "agency").await;
+        expect(&refused, 409);
+        assert_eq!(refused.code(), "too_many_tokens");
+        let id = last.unwrap();
+        let revoked = app
+            .send(
+                reqwest::Method::DELETE,
+                "admin",
+                &format!("/v1/tokens/{id}"),
+                None,
+                None,
+            )
+            .await;
+        expect(&revoked, 200);
+        expect(&issue("cq-czj", "agency").await, 201);
     }
 }

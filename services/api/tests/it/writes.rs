@@ -51,7 +51,7 @@ async fn ready_to_draft(app: &TestApp, key: &str) {
             app,
             who,
             &format!("{p}/opinion"),
-            json!({"document_number": number, "summary": "意见", "submitted_on": "2020-03-16"}),
+            json!({"document_number": number, "summary": "意见", "submitted_on": "2020-02-26"}),
         )
         .await;
         assert_eq!(opinion["changes"][0]["to"], "opinion_sent");
@@ -68,7 +68,10 @@ fn draft(class: &str) -> Value {
     })
 }
 
+/// Signs and sends the reply on `day`: the engine's clock is moved there, since a letter
+/// cannot be dated after the moment it is recorded.
 async fn sign_and_send(app: &TestApp, p: &str, day: &str) {
+    app.clock.set(at(day));
     step(
         app,
         "lead",
@@ -230,6 +233,7 @@ async fn handling_with_disagreement_extension_clock_and_follow_up() {
         );
         step(&app, "lead", &format!("{p}/clock/resume"), Value::Null).await;
 
+        app.clock.set(at("2020-03-20"));
         step(&app, "lead", &format!("{p}/contacts"), json!({"method": "meeting", "on": "2020-03-20", "deputy_agreed": true, "note": "沟通见面"})).await;
         step(&app, "lead", &format!("{p}/draft"), draft("B")).await;
         let returned = step(
@@ -243,6 +247,7 @@ async fn handling_with_disagreement_extension_clock_and_follow_up() {
         step(&app, "lead", &format!("{p}/draft"), draft("B")).await;
         sign_and_send(&app, p, "2020-04-10").await;
 
+        app.clock.set(at("2020-04-24"));
         let feedback = step(
             &app,
             "congress",
@@ -266,6 +271,7 @@ async fn handling_with_disagreement_extension_clock_and_follow_up() {
         )
         .await;
         assert_eq!(concluded["state"], "closed");
+        app.clock.set(at("2020-09-16"));
         step(&app, "lead", &format!("{p}/disclosure"), json!({
             "index_number": "11500000MB15895317/2020-00763", "topic": "科技", "genre": "人大建议办理",
             "issuing_body": "市科技局", "written_on": "2020-04-10", "published_on": "2020-09-16", "scope": "full"
@@ -288,10 +294,12 @@ async fn a_second_dissatisfaction_ends_in_consultation() {
         ready_to_draft(&app, "cq-c").await;
         step(&app, "lead", &format!("{p}/draft"), draft("A")).await;
         sign_and_send(&app, p, "2020-04-10").await;
+        app.clock.set(at("2020-04-24"));
         let first = step(&app, "congress", &format!("{p}/tasks/cq-kjj/feedback"), json!({"satisfaction": "dissatisfied", "comments": "未解决", "received_on": "2020-04-24"})).await;
         assert_eq!(first["changes"][0]["to"], "rehandling");
         step(&app, "lead", &format!("{p}/draft"), draft("A")).await;
         sign_and_send(&app, p, "2020-05-10").await;
+        app.clock.set(at("2020-05-20"));
         let second = step(
             &app,
             "congress",

@@ -1,5 +1,6 @@
 //! SeaORM entities: one module per table.
 
+pub mod access_audit;
 pub mod agency;
 pub mod calendar_file;
 pub mod dead_letter;

@@ -16,8 +16,13 @@ pub struct Model {
     pub result_class: String,
     pub signer: String,
     pub signed_on: Date,
+    /// The date the letter declares it was sent: the agency's claim.
     pub sent_on: Date,
+    /// The date (in China) the engine recorded the reply on, which decides `on_time`;
+    /// unknown for replies recorded before it was kept.
+    pub recorded_on: Option<Date>,
     pub due_on: Option<Date>,
+    /// Recorded by the due date (`recorded_on <= due_on`), whatever `sent_on` says.
     pub on_time: bool,
     pub met_deputy: bool,
 }

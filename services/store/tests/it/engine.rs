@@ -470,3 +470,69 @@ async fn a_tampered_history_row_is_found() {
         assert_eq!(broken.seq, 4);
     }
 }
+
+/// Case 0942 up to the signature at its real times, then its reply recorded on `day` (long
+/// after the reply deadline of 2020-05-26), still declaring `sent_on` 2020-04-10.
+async fn reply_recorded_on(backend: Backend, day: &str, source: Source) -> reply::Model {
+    let db = TestDb::new(backend).await;
+    let clock = clock("2020-02-26");
+    let engine = engine_at(&db, clock.clone()).await;
+    let events = case_events();
+    let send = events
+        .iter()
+        .position(|e| e.body.name() == "send_reply")
+        .unwrap();
+    for e in &events[..send] {
+        clock.set(e.occurred_at);
+        assert!(engine
+            .apply(e.clone(), Source::Bus)
+            .await
+            .unwrap()
+            .is_applied());
+    }
+    clock.set(at(day));
+    let outcome = engine.apply(events[send].clone(), source).await.unwrap();
+    assert!(outcome.is_applied(), "{outcome:?}");
+    reply::Entity::find()
+        .one(engine.db())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_reply_recorded_late_is_late_whatever_date_its_letter_declares() {
+    for backend in BACKENDS {
+        let late = reply_recorded_on(backend, "2020-09-01", Source::Api).await;
+        assert_eq!(
+            late.sent_on,
+            date("2020-04-10"),
+            "the letter's date is kept"
+        );
+        assert_eq!(late.recorded_on, Some(date("2020-09-01")));
+        assert_eq!(late.due_on, Some(date("2020-05-26")));
+        assert!(!late.on_time, "{backend:?}: recorded after its deadline");
+        // An import is decided at the time it gives: the real case was on time.
+        let imported = reply_recorded_on(backend, "2020-09-01", Source::Import).await;
+        assert_eq!(imported.recorded_on, Some(date("2020-04-10")));
+        assert!(imported.on_time, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_import_is_marked_in_the_inbox() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let engine = engine_at(&db, clock("2026-12-01")).await;
+    let first = case_events().remove(0);
+    assert!(engine
+        .apply(first.clone(), Source::Import)
+        .await
+        .unwrap()
+        .is_applied());
+    let row = inbox::Entity::find_by_id(first.id.to_string())
+        .one(engine.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.source, "import");
+}
