@@ -277,9 +277,24 @@ async fn health_readiness_metrics_and_me() {
 /// as provisional; readiness and metrics tell the operator.
 #[tokio::test]
 async fn on_1_december_2026_steps_are_taken_with_provisional_deadlines() {
-    let app = spawn_app(Backend::Postgres).await;
+    let mut app = spawn_app(Backend::Postgres).await;
     let day = "2026-12-01";
     app.clock.set(at(day));
+    // The CPPCC definition's receipts come from its own office (政协提案委).
+    register(&app.engine, "cq-zxtaw", "congress_office").await;
+    let office = cohandle_api::tokens::create(
+        app.engine.db(),
+        at("2026-11-30"),
+        cohandle_api::tokens::NewToken {
+            agency: cohandle_workflows::AgencyCode::parse("cq-zxtaw").unwrap(),
+            role: cohandle_api::Role::CongressOffice,
+            name: Some("cppcc office".to_owned()),
+            expires_in_days: None,
+        },
+    )
+    .await
+    .unwrap();
+    app.tokens.insert("cppcc_office", office.secret);
     for (n, definition) in [
         "chongqing-deputy-suggestion",
         "cppcc-proposal",
@@ -334,9 +349,14 @@ async fn on_1_december_2026_steps_are_taken_with_provisional_deadlines() {
                 .await;
             expect(&answer, 200);
         }
+        let office = if definition == "cppcc-proposal" {
+            "cppcc_office"
+        } else {
+            "congress"
+        };
         let receipt = app
             .post(
-                "congress",
+                office,
                 &format!("{p}/tasks/cq-kjj/feedback"),
                 &format!("{key}-feedback"),
                 json!({"satisfaction": "dissatisfied", "comments": "未解决", "received_on": day}),
