@@ -37,7 +37,7 @@ ROLES = {
     "czj": ("cq-czj", "agency"),
     "congress": ("cq-rdgw", "congress_office"),
     "supervisor": ("cq-dc", "supervisor"),
-    "admin": ("cq-admin", "admin"),
+    "admin": ("cq-dc", "admin"),
 }
 
 

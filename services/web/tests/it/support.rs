@@ -175,6 +175,20 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
         clock.clone(),
     );
     let mut secrets = BTreeMap::new();
+    for (_, agency, role) in PARTIES {
+        // Tokens are issued only to registered agencies of the role's kind.
+        use sea_orm::ActiveValue::Set;
+        let registered = cohandle_store::entities::agency::ActiveModel {
+            code: Set((*agency).to_owned()),
+            name: Set((*agency).to_owned()),
+            kind: Set(role.kind().unwrap_or("supervisor").to_owned()),
+            created_at: Set(at("2020-01-01")),
+        };
+        cohandle_store::entities::agency::Entity::insert(registered)
+            .exec(engine.db())
+            .await
+            .unwrap();
+    }
     for (name, agency, role) in PARTIES {
         let new = NewToken {
             agency: AgencyCode::parse(*agency).unwrap(),
