@@ -252,8 +252,13 @@ fn on_1_december_2026_every_step_is_taken_with_provisional_deadlines() {
         w.ok(agency("cq-kjj"), day, sign(day, true));
         w.ok(agency("cq-kjj"), day, send(day, &["郎平权"]));
         provisional_marks_follow_the_data(&w);
+        // The receipt comes from the definition's own office (the CPPCC's is its own).
+        let office = cohandle_workflows::Actor {
+            agency: w.definition.settings.congress_offices[0].clone(),
+            kind: cohandle_workflows::ActorKind::CongressOffice,
+        };
         w.ok(
-            congress(),
+            office,
             day,
             feedback("cq-kjj", Satisfaction::Dissatisfied, day),
         );
