@@ -58,7 +58,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 Every write is an event sent through the engine's one path and is idempotent by its `Idempotency-Key` header, the caller's own: the event's id is `http/<agency>/<role>/<key>`. \
 The bearer token decides the sender's agency and role; errors are `application/problem+json` (RFC 9457) with a stable `code`."
     ),
-    modifiers(&BearerAuth, &ClosedVariants),
+    modifiers(&BearerAuth),
     components(schemas(dto::ProposalKeyText, dto::AgencyCodeText, dto::IdempotencyKeyText)),
     tags(
         (name = "assigner", description = "The office that assigns (交办) and decides disputes, disagreements and extensions"),
@@ -92,7 +92,8 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// Request bodies refuse unknown fields (`deny_unknown_fields`); utoipa says so for structs
-/// but not for the variants of a tagged enum, so the document is closed here for those.
+/// but not for the variants of a tagged enum, so the document is closed here for those. It
+/// runs on the whole document, once the routes have added their schemas.
 struct ClosedVariants;
 
 impl utoipa::Modify for ClosedVariants {
@@ -161,12 +162,19 @@ fn documented() -> OpenApiRouter<Service> {
 
 /// The OpenAPI document, generated from the routes.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented().split_for_parts().1
+    documented_parts().1
+}
+
+fn documented_parts() -> (axum::Router<Service>, utoipa::openapi::OpenApi) {
+    use utoipa::Modify;
+    let (routes, mut doc) = documented().split_for_parts();
+    ClosedVariants.modify(&mut doc);
+    (routes, doc)
 }
 
 /// The whole application: routes, `/openapi.json`, limits, metrics, tracing.
 pub fn router(service: Service) -> Router {
-    let (routes, doc) = documented().split_for_parts();
+    let (routes, doc) = documented_parts();
     let doc = Arc::new(doc);
     routes
         .route(

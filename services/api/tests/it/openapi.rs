@@ -95,6 +95,14 @@ async fn the_served_document_is_openapi_3_and_describes_every_route() {
         doc["components"]["schemas"]["OpinionRequest"]["additionalProperties"],
         false
     );
+    // So do the variants of a tagged enum, which utoipa leaves open.
+    let variants = doc["components"]["schemas"]["DisputeDecisionRequest"]["oneOf"]
+        .as_array()
+        .unwrap();
+    assert_eq!(variants.len(), 2);
+    for variant in variants {
+        assert_eq!(variant["additionalProperties"], false, "{variant}");
+    }
 }
 
 fn collect_refs(value: &Value) -> Vec<String> {
