@@ -32,6 +32,9 @@ trap cleanup EXIT
 export COHANDLE__DATABASE__URL="sqlite://$WORK/conformance.db?mode=rwc"
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export COHANDLE__HTTP__LISTEN="127.0.0.1:$PORT"
+# Generous per-token limits, so that the fuzzer reaches every operation; 429 is in the
+# document and is checked like any other answer when it comes.
+export COHANDLE__HTTP__RATE_LIMIT_PER_SECOND=1000 COHANDLE__HTTP__RATE_LIMIT_BURST=1000
 "$BIN" demo >/dev/null
 
 # One token per role, for case 0942's agencies (registered by the demo).

@@ -227,6 +227,7 @@ impl FromRequestParts<Service> for Principal {
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             slot.set(&principal);
         }
+        service.admit(&principal)?;
         Ok(principal)
     }
 }

@@ -46,6 +46,9 @@ pub enum Error {
     /// The caller already spent its `Idempotency-Key` on a different request.
     #[error("the Idempotency-Key of event {key:?} was already used by this caller for a different request")]
     KeyReused { key: String },
+    /// The token sent more than its rate limit allows; `retry_after` is in whole seconds.
+    #[error("{detail}")]
+    RateLimited { retry_after: u64, detail: String },
     #[error(transparent)]
     Store(#[from] cohandle_store::Error),
 }
@@ -97,6 +100,7 @@ impl Error {
             Self::Body { status, .. } => *status,
             Self::Rejected { code, .. } => rejection_status(code),
             Self::KeyReused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,6 +116,7 @@ impl Error {
             | Self::Body { code, .. } => code,
             Self::Rejected { code, .. } => code,
             Self::KeyReused { .. } => "idempotency_key_reused",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Store(e) if e.is_transient() => "unavailable",
             Self::Store(_) => "internal",
         }
@@ -225,6 +230,9 @@ impl IntoResponse for Error {
             }
             Self::Rejected { replayed: true, .. } => {
                 headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+            }
+            Self::RateLimited { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             Self::Store(e) if e.is_transient() => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

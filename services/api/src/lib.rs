@@ -10,7 +10,8 @@
 //!   `/openapi.json` is generated from them; [`dto`]: request and answer shapes.
 //! - [`error`]: the one error type, answered as `application/problem+json` with a stable
 //!   `code`; [`extract`]: body, path, query and `Idempotency-Key` parsing into it.
-//! - [`metrics`]: Prometheus counters at `/metrics`.
+//! - [`metrics`]: Prometheus counters at `/metrics`; [`ratelimit`]: a bucket per token, 429
+//!   with `Retry-After` when it is empty.
 //!
 //! This crate never decides a transition (the engine does) and never lets a request body
 //! choose its actor: the token does.
@@ -39,12 +40,14 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod pagination;
+pub mod ratelimit;
 pub mod routes;
 pub mod service;
 pub mod tokens;
 
 pub use auth::{Principal, Role};
 pub use error::{Error, Problem};
+pub use ratelimit::RateLimit;
 pub use service::{Command, Service, Written};
 
 /// The largest request body accepted, in bytes; a larger one is answered 413.

@@ -26,6 +26,7 @@ use crate::dto::{
 };
 use crate::metrics::Metrics;
 use crate::pagination::{self, Cursor, Page};
+use crate::ratelimit::{Limiter, RateLimit};
 use crate::Error;
 
 /// How far ahead the deadline list looks when the request does not say.
@@ -37,6 +38,7 @@ pub struct Service {
     engine: Engine,
     source: Source,
     metrics: Arc<Metrics>,
+    limiter: Arc<Limiter>,
 }
 
 /// An event to send: the client's idempotency key is its id.
@@ -98,6 +100,21 @@ impl Service {
             engine,
             source: Source::Api,
             metrics: Arc::new(Metrics::default()),
+            limiter: Arc::new(Limiter::new(Some(RateLimit::DEFAULT))),
+        }
+    }
+
+    /// The same service with another per-token rate limit (`None`: no limit).
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.limiter = Arc::new(Limiter::new(limit));
+        self
+    }
+
+    /// Takes one request from the caller's rate-limit bucket; in-process callers have none.
+    pub fn admit(&self, principal: &Principal) -> Result<(), Error> {
+        match &principal.token_id {
+            Some(token) => self.limiter.admit(token),
+            None => Ok(()),
         }
     }
 

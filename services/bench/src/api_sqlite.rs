@@ -61,7 +61,8 @@ pub async fn run(proposals: usize, clients: usize) -> anyhow::Result<Report> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cohandle_api::serve(
         listener,
-        Service::new(engine.clone()),
+        // The engine's capacity, not the per-token limit, is what this measures.
+        Service::new(engine.clone()).with_rate_limit(None),
         async move {
             let _ = stopped.await;
         },

@@ -46,7 +46,7 @@ pub async fn run(settings: &Settings, engine: Engine, roles: Roles) -> anyhow::R
     let address = listener.local_addr().context("reading the bound address")?;
     let mut running = Running::new();
 
-    let service = Service::new(engine.clone());
+    let service = Service::new(engine.clone()).with_rate_limit(settings.http.rate_limit()?);
     let api_stop = shutdown.clone().wait();
     running.spawn(async move {
         let result = cohandle_web::serve(listener, service, api_stop)

@@ -30,6 +30,18 @@ pub struct Amqp {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Http {
     pub listen: String,
+    /// Requests per second one token may send, sustained; 0 turns the limit off.
+    pub rate_limit_per_second: u32,
+    /// Requests one token may send at once after a quiet spell.
+    pub rate_limit_burst: u32,
+}
+
+impl Http {
+    /// The per-token rate limit these settings ask for (`None`: off).
+    pub fn rate_limit(&self) -> anyhow::Result<Option<cohandle_api::RateLimit>> {
+        cohandle_api::RateLimit::from_settings(self.rate_limit_per_second, self.rate_limit_burst)
+            .map_err(anyhow::Error::msg)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -44,7 +56,15 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://cohandle.db?mode=rwc";
 pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
     let mut builder = config::Config::builder()
         .set_default("database.url", DEFAULT_DATABASE_URL)?
-        .set_default("http.listen", "127.0.0.1:8080")?;
+        .set_default("http.listen", "127.0.0.1:8080")?
+        .set_default(
+            "http.rate_limit_per_second",
+            cohandle_api::RateLimit::DEFAULT.per_second.get(),
+        )?
+        .set_default(
+            "http.rate_limit_burst",
+            cohandle_api::RateLimit::DEFAULT.burst.get(),
+        )?;
     builder = match file {
         Some(path) => builder.add_source(config::File::from(path).required(true)),
         None => builder.add_source(config::File::with_name("cohandle.toml").required(false)),

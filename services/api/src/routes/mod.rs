@@ -58,6 +58,10 @@ pub enum WriteErrors {
     /// `Idempotency-Key` already used for a different request (`idempotency_key_reused`).
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
+    /// The token sent more than its rate limit (`rate_limited`); retry after `Retry-After`
+    /// seconds.
+    #[response(status = 429, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before the next request")))]
+    TooManyRequests(Problem),
     /// The database is unavailable; retry with the same `Idempotency-Key`.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
@@ -80,6 +84,10 @@ pub enum ReadErrors {
     /// No such proposal, task or token.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
+    /// The token sent more than its rate limit (`rate_limited`); retry after `Retry-After`
+    /// seconds.
+    #[response(status = 429, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before the next request")))]
+    TooManyRequests(Problem),
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cohandle_api::tokens::{self, NewToken};
-use cohandle_api::{Role, Service};
+use cohandle_api::{RateLimit, Role, Service};
 use cohandle_store::entities::{inbox, proposal};
 use cohandle_store::{connect, Engine, ManualClock};
 use cohandle_workflows::engine::china_offset;
@@ -198,8 +198,14 @@ impl Drop for TestApp {
     }
 }
 
-/// A server on port 0 over a database of its own, its clock on 2020-02-26.
+/// A server on port 0 over a database of its own, its clock on 2020-02-26, with the default
+/// per-token rate limit.
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_limited(backend, Some(RateLimit::DEFAULT)).await
+}
+
+/// The same server with another per-token rate limit (`None`: none).
+pub async fn spawn_app_limited(backend: Backend, limit: Option<RateLimit>) -> TestApp {
     let db = TestDb::new(backend).await;
     let conn = connect::connect_and_migrate(&db.url).await.unwrap();
     let clock = Arc::new(ManualClock::new(at("2020-02-26")));
@@ -228,7 +234,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let service = Service::new(engine.clone());
+    let service = Service::new(engine.clone()).with_rate_limit(limit);
     tokio::spawn(cohandle_api::serve(listener, service, async move {
         let _ = stopped.await;
     }));
