@@ -213,6 +213,21 @@ pub struct Definition {
 }
 
 impl Definition {
+    /// Whether two definitions have the same rules, whatever their comments and layout (the
+    /// line numbers kept for messages aside).
+    pub fn same_rules(&self, other: &Definition) -> bool {
+        let unlined = |d: &Definition| {
+            let mut d = d.clone();
+            for machine in d.machines.values_mut() {
+                for transition in &mut machine.transitions {
+                    transition.line = 0;
+                }
+            }
+            d
+        };
+        unlined(self) == unlined(other)
+    }
+
     pub fn reference(&self) -> DefinitionRef {
         DefinitionRef {
             name: self.name.clone(),

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use cohandle_store::{connect, Engine, ManualClock, SystemClock};
-use cohandle_workflows::Catalog;
 
 mod agencies;
 mod audit_cmd;
@@ -21,6 +20,7 @@ mod offline;
 mod serve;
 mod settings;
 mod tokens;
+mod workflows_cmd;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,7 +50,7 @@ enum Command {
     /// The per-agency counters behind the supervisors' statistics.
     #[command(subcommand)]
     Statistics(StatisticsCommand),
-    /// Check and draw workflow definitions.
+    /// Check, draw, deploy and list workflow definitions.
     #[command(subcommand)]
     Workflows(WorkflowsCommand),
     /// Deadline arithmetic over the official holiday calendar.
@@ -124,6 +124,19 @@ enum WorkflowsCommand {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
+    /// Check definition files and store each as an immutable version in the database, where
+    /// every role finds it without a restart; a changed file under a stored version is
+    /// refused (give it a new version).
+    Deploy {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Who deploys, for the record (default: the operating-system user).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List the deployed definitions: name, version, proposals running on it, hash, when
+    /// and by whom it was deployed.
+    List,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -238,8 +251,12 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
     if long_running {
         tokio::spawn(deadlines::warn_daily(calendar.clone()));
     }
-    let catalog = Arc::new(Catalog::shipped());
+    let catalog = Arc::new(cohandle_store::definitions::catalog(&db).await?);
     match command {
+        Command::Workflows(WorkflowsCommand::Deploy { files, by }) => {
+            workflows_cmd::deploy(&db, &files, by).await
+        }
+        Command::Workflows(WorkflowsCommand::List) => workflows_cmd::list(&db).await,
         Command::Migrate => {
             println!(
                 "database schema is up to date ({})",

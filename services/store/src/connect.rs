@@ -68,8 +68,20 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, Error>
     Ok(db)
 }
 
-/// Applies every pending migration; a no-op when there is none.
+/// Applies every pending migration and stores the shipped workflow definitions not stored
+/// yet; a no-op when there is nothing to do.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
+    apply_migrations(db).await?;
+    crate::definitions::deploy_shipped(db, crate::clock::Clock::now(&crate::clock::SystemClock))
+        .await
+        .map_err(|error| match error {
+            crate::definitions::DeployError::Store(error) => error,
+            other => Error::Corrupt(format!("the shipped definitions: {other}")),
+        })?;
+    Ok(())
+}
+
+async fn apply_migrations(db: &DatabaseConnection) -> Result<(), Error> {
     // Roles started together on a fresh database race to migrate it; the loser's statements
     // collide with the winner's. Once the winner is done there is nothing left to do.
     let mut attempt = 0;

@@ -21,6 +21,7 @@ pub mod calendars;
 pub mod clock;
 pub mod connect;
 pub mod dead_letters;
+pub mod definitions;
 pub mod engine;
 pub mod entities;
 mod error;

@@ -6,7 +6,7 @@ use sea_orm_migration::prelude::*;
 
 use crate::entities::{
     access_audit, agency, calendar_file, dead_letter, disclosure, feedback, history, inbox, outbox,
-    proposal, reply, task, timer, token,
+    proposal, reply, task, timer, token, workflow_definition,
 };
 
 #[derive(Debug)]
@@ -28,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(ReplyRecordedOn),
             Box::new(AccessAudit),
             Box::new(DeadLetters),
+            Box::new(WorkflowDefinitions),
         ]
     }
 }
@@ -568,6 +569,30 @@ impl MigrationTrait for AccessAudit {
         manager
             .get_connection()
             .execute_unprepared("DROP TABLE IF EXISTS access_audit")
+            .await?;
+        Ok(())
+    }
+}
+
+/// Workflow definitions deployed at run time, so that a jurisdiction's rules need no build.
+struct WorkflowDefinitions;
+
+impl MigrationName for WorkflowDefinitions {
+    fn name(&self) -> &str {
+        "m20261201_000401_workflow_definitions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for WorkflowDefinitions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create(manager, workflow_definition::Entity).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE IF EXISTS workflow_definitions")
             .await?;
         Ok(())
     }

@@ -14,3 +14,4 @@ pub mod reply;
 pub mod task;
 pub mod timer;
 pub mod token;
+pub mod workflow_definition;
