@@ -17,3 +17,4 @@ cargo test --workspace --locked
 deploy/dev/browser-test.sh
 # The HTTP API against its served OpenAPI document, with a token of every role (bounded).
 deploy/dev/conformance.sh
+deploy/dev/deploy-check.sh   # compose, Kubernetes manifests, dashboard and image context, offline
