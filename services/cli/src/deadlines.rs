@@ -2,10 +2,9 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use chrono::Datelike;
-use cohandle_store::{calendars, monitor, Clock, Engine, SystemClock};
+use cohandle_store::{calendars, monitor, Engine};
 use cohandle_workflows::calendar::YearStatus;
 use cohandle_workflows::Calendar;
 
@@ -22,10 +21,13 @@ pub async fn run_monitor(engine: Engine, owner: Option<String>) -> anyhow::Resul
 
 /// A long-running role's reminder, at its start and then once a day: from 1 November, while
 /// next year's holiday arrangement is not loaded, a warning in the log.
-pub async fn warn_daily(calendar: Arc<Calendar>) {
+pub async fn warn_daily(engine: Engine) {
     loop {
-        let today = cohandle_workflows::engine::china_date(SystemClock.now());
-        if let Some(warning) = calendar.next_year_warning(today) {
+        if let Err(error) = engine.refresh_calendar().await {
+            tracing::warn!(target: "cohandle::calendar", %error, "could not read the loaded holiday files");
+        }
+        let today = cohandle_workflows::engine::china_date(engine.clock().now());
+        if let Some(warning) = engine.calendar().next_year_warning(today) {
             tracing::warn!(target: "cohandle::calendar", "{warning}");
         }
         tokio::time::sleep(std::time::Duration::from_secs(24 * 60 * 60)).await;

@@ -248,10 +248,18 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
     );
     let db = open_database(&settings.database.url, long_running).await?;
     let calendar = Arc::new(offline::calendar(settings.calendar.corrections.as_deref())?);
-    if long_running {
-        tokio::spawn(deadlines::warn_daily(calendar.clone()));
-    }
     let catalog = Arc::new(cohandle_store::definitions::catalog(&db).await?);
+    if long_running {
+        // Over the calendar the role counts with: the holiday files loaded into the database
+        // included, not only the shipped arrangement.
+        let watcher = Engine::new(
+            db.clone(),
+            catalog.clone(),
+            calendar.clone(),
+            Arc::new(SystemClock),
+        );
+        tokio::spawn(deadlines::warn_daily(watcher));
+    }
     match command {
         Command::Workflows(WorkflowsCommand::Deploy { files, by }) => {
             workflows_cmd::deploy(&db, &files, by).await

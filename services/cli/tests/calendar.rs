@@ -97,3 +97,37 @@ fn a_loaded_notice_makes_its_year_official_for_every_command() {
         text(&again.stdout)
     );
 }
+
+/// A long-running role warns about next year over the calendar it counts with: once the
+/// notice is loaded into the database, no role warns that the year is missing.
+#[test]
+fn a_role_does_not_warn_about_a_year_loaded_into_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let notice = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../workflows/tests/data/a-2027-notice.tsv"
+    );
+    let load = cohandle(&["calendar", "correct", notice], &db);
+    assert!(load.status.success(), "{}", text(&load.stderr));
+
+    let mut monitor = Command::new(env!("CARGO_BIN_EXE_cohandle"))
+        .arg("monitor")
+        .env(
+            "COHANDLE__DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", db.display()),
+        )
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cohandle monitor starts");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    monitor.kill().unwrap();
+    let output = monitor.wait_with_output().unwrap();
+    let log = text(&output.stderr);
+    assert!(log.contains("deadline monitor started"), "{log}");
+    assert!(
+        !log.contains("no official 2027 holiday arrangement"),
+        "warned about a loaded year:\n{log}"
+    );
+}
