@@ -33,9 +33,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use cohandle_api::tokens::{self, NewToken};
 use cohandle_api::Role as TokenRole;
-use cohandle_store::entities::agency;
+use cohandle_store::agencies::{self, Agency, Known};
 use cohandle_workflows::{AgencyCode, Calendar, Catalog};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
+use sea_orm::{ConnectionTrait, Database};
 
 use crate::children::{Environment, Role};
 use crate::infra::{BrokerUser, Postgres, Rabbit};
@@ -634,13 +634,16 @@ pub async fn register(
 ) -> anyhow::Result<HashMap<String, String>> {
     let mut secrets = HashMap::new();
     for (code, kind) in workload::agencies() {
-        agency::Entity::insert(agency::ActiveModel {
-            code: Set(code.to_owned()),
-            name: Set(code.to_owned()),
-            kind: Set(kind.to_owned()),
-            created_at: Set(now),
-        })
-        .exec(db)
+        agencies::register(
+            db,
+            Agency {
+                code: code.to_owned(),
+                name: code.to_owned(),
+                kind: kind.to_owned(),
+                created_at: now,
+            },
+            Known::Update,
+        )
         .await?;
         let role = match kind {
             "assigner" => TokenRole::Assigner,

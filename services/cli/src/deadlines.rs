@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::Datelike;
-use cohandle_store::{calendars, monitor, Clock, Engine, SystemClock};
+use cohandle_store::{calendars, cli_door, monitor, Clock, Engine, SystemClock};
 use cohandle_workflows::calendar::YearStatus;
 use cohandle_workflows::Calendar;
 
@@ -44,14 +44,7 @@ pub async fn correct(engine: &Engine, file: &Path, force: bool) -> anyhow::Resul
     let (first, last) = year_file.calendar.years();
     // Refuse a file that would leave a year out before keeping it.
     engine.calendar().corrected_by(&year_file.calendar)?;
-    let new = calendars::record(
-        engine.db(),
-        &name,
-        &text,
-        &year_file.overridden,
-        engine.clock().now(),
-    )
-    .await?;
+    let new = cli_door::record_calendar(engine, &name, &text, &year_file.overridden).await?;
     engine.refresh_calendar().await?;
     for problem in &year_file.overridden {
         println!("forced: {problem}");
@@ -80,7 +73,7 @@ pub async fn correct(engine: &Engine, file: &Path, force: bool) -> anyhow::Resul
 /// provisional and from which source; the loaded files; the warning roles give.
 pub async fn status(engine: &Engine, corrections: Option<&Path>) -> anyhow::Result<ExitCode> {
     let calendar = engine.calendar();
-    let loaded = calendars::list(engine.db()).await?;
+    let loaded = cli_door::loaded_calendars(engine).await?;
     let shipped = Calendar::china_official().years();
     let today = cohandle_workflows::engine::china_date(engine.clock().now());
     let (first, last) = calendar.years();
