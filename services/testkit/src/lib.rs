@@ -4,7 +4,8 @@
 //! - [`db`]: [`TestDb`], a PostgreSQL database or a SQLite file of the test's own, dropped
 //!   after it; [`db::ScratchDb`], the same on a given server for the benchmark.
 //! - [`vhost`]: a RabbitMQ vhost of the test's own, with agency users as deploy/ sets them.
-//! - [`binary`]: the `cohandle` binary a test runs.
+//! - [`binary`]: the `cohandle` binary a test runs; [`children`]: its roles as child
+//!   processes (started, killed with SIGKILL, stopped with SIGTERM, logged to files).
 //! - [`agencies`]: registering the agencies a test's events come from.
 //!
 //! This crate is never a dependency of a production crate: only of tests (as a
@@ -14,6 +15,7 @@
 
 pub mod agencies;
 pub mod binary;
+pub mod children;
 pub mod db;
 pub mod vhost;
 
