@@ -112,19 +112,13 @@ impl Relay {
     /// Publishes until `shutdown` completes (the page in hand is finished first).
     /// Broker and database failures are waited out with backoff.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
-        let (stop_tx, stop) = watch::channel(false);
-        let supervise = retry::supervise(&stop, || async {
+        let this = &self;
+        retry::run_until(shutdown, move |stop| async move {
             let mut connected = false;
-            let result = self.session(stop.clone(), &mut connected).await;
+            let result = this.session(stop, &mut connected).await;
             retry::Session { result, connected }
-        });
-        tokio::pin!(supervise);
-        tokio::pin!(shutdown);
-        tokio::select! {
-            result = &mut supervise => return result,
-            () = &mut shutdown => { let _ = stop_tx.send(true); }
-        }
-        supervise.await
+        })
+        .await
     }
 
     async fn session(

@@ -1,6 +1,6 @@
 //! How the bus's roles wait out transient failures, all by the store's one retry policy
 //! ([`cohandle_store::retry::policy`]): a lost broker session is reconnected
-//! ([`supervise`]), and a database that is unreachable holds the work in hand until it is
+//! ([`run_until`]), and a database that is unreachable holds the work in hand until it is
 //! back ([`hold`]). Either wait ends early when the role is told to stop.
 
 use std::future::Future;
@@ -28,12 +28,33 @@ pub(crate) struct Session {
     pub connected: bool,
 }
 
+/// Runs a role until `shutdown` completes: its sessions under [`supervise`], each given the
+/// stop flag; on shutdown the flag is raised and the session in hand finishes its work.
+pub(crate) async fn run_until<F, Fut>(
+    shutdown: impl Future<Output = ()>,
+    session: F,
+) -> Result<(), Error>
+where
+    F: Fn(watch::Receiver<bool>) -> Fut,
+    Fut: Future<Output = Session>,
+{
+    let (stop_tx, stop) = watch::channel(false);
+    let supervised = supervise(&stop, || session(stop.clone()));
+    tokio::pin!(supervised);
+    tokio::pin!(shutdown);
+    tokio::select! {
+        result = &mut supervised => return result,
+        () = &mut shutdown => {
+            tracing::info!("stopping: finishing the work in hand");
+            let _ = stop_tx.send(true);
+        }
+    }
+    supervised.await
+}
+
 /// Runs `session` again after every transient failure, waiting by the policy, until it
 /// ends cleanly, fails for good, or `stop` is raised.
-pub(crate) async fn supervise<F, Fut>(
-    stop: &watch::Receiver<bool>,
-    mut session: F,
-) -> Result<(), Error>
+async fn supervise<F, Fut>(stop: &watch::Receiver<bool>, mut session: F) -> Result<(), Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Session>,

@@ -181,22 +181,13 @@ impl Worker {
     /// acknowledges it, and the connection is closed. Broker failures are retried with
     /// backoff for as long as it takes; only a configuration error ends the run early.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
-        let (stop_tx, stop) = watch::channel(false);
-        let supervise = retry::supervise(&stop, || async {
+        let this = &self;
+        retry::run_until(shutdown, move |stop| async move {
             let mut connected = false;
-            let result = self.session(stop.clone(), &mut connected).await;
+            let result = this.session(stop, &mut connected).await;
             retry::Session { result, connected }
-        });
-        tokio::pin!(supervise);
-        tokio::pin!(shutdown);
-        tokio::select! {
-            result = &mut supervise => return result,
-            () = &mut shutdown => {
-                tracing::info!("stopping: finishing the batches in hand");
-                let _ = stop_tx.send(true);
-            }
-        }
-        supervise.await
+        })
+        .await
     }
 
     async fn session(
