@@ -15,10 +15,8 @@ use anyhow::{bail, Context};
 use cohandle_api::Service;
 use cohandle_campaign::rng::Rng;
 use cohandle_campaign::workload::{self, Plan};
-use cohandle_store::entities::inbox;
 use cohandle_store::{connect, Engine, Source, SystemClock};
 use cohandle_workflows::{Calendar, Catalog, Event};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Serialize;
 
 use crate::percentile;
@@ -94,10 +92,7 @@ pub async fn run(proposals: usize, clients: usize) -> anyhow::Result<Report> {
     let seconds = started.elapsed().as_secs_f64();
     let _ = stop.send(());
     server.await??;
-    let applied = inbox::Entity::find()
-        .filter(inbox::Column::Outcome.eq("applied"))
-        .count(engine.db())
-        .await?;
+    let applied = cohandle_store::inspection::counts(&engine).await?.applied;
 
     // The same engine and the same kind of workload without HTTP.
     let direct = plans_events(proposals, "direct", &catalog, &calendar)?;

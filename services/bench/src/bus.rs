@@ -31,9 +31,9 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde::Serialize;
-use serde_json::json;
 
-use crate::scratch::ScratchDb;
+use cohandle_testkit::db::ScratchDb;
+use cohandle_testkit::vhost::{Management, Vhost};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -232,151 +232,49 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
 }
 
 /// A vhost of the phase's own, with the agencies' users allowed in as deploy/ allows them.
-struct Vhost {
-    name: String,
-    management: String,
-    amqp: String,
-    http: reqwest::Client,
+async fn create_vhost(options: &Options) -> anyhow::Result<Vhost> {
+    let codes: Vec<&str> = agencies().into_iter().map(|(code, _)| code).collect();
+    Vhost::create(
+        Management::new(&options.management),
+        &options.amqp,
+        "cohandle-bench",
+        &codes,
+    )
+    .await
 }
 
-impl Vhost {
-    async fn create(options: &Options) -> anyhow::Result<Self> {
-        let vhost = Self {
-            name: format!("cohandle-bench-{}", uuid::Uuid::new_v4().simple()),
-            management: options.management.clone(),
-            amqp: options.amqp.clone(),
-            http: reqwest::Client::new(),
-        };
-        vhost
-            .call(
-                reqwest::Method::PUT,
-                &format!("/vhosts/{}", vhost.name),
-                None,
-            )
-            .await?;
-        vhost
-            .call(
-                reqwest::Method::PUT,
-                &format!("/permissions/{}/guest", vhost.name),
-                Some(json!({"configure": ".*", "write": ".*", "read": ".*"})),
-            )
-            .await?;
-        for (code, _) in agencies() {
-            vhost.agency_user(code).await?;
-        }
-        Ok(vhost)
+/// The topology every phase runs over (what the worker declares at start).
+async fn declare(vhost: &Vhost) -> anyhow::Result<()> {
+    let connection = connect::connect_url(&vhost.url(), "bench-setup").await?;
+    let channel = connection.create_channel().await?;
+    let mut items = Topology::default().plan();
+    for (code, kind) in agencies() {
+        items.extend(topology::agency_plan(code, kind));
     }
+    topology::declare(&channel, &items).await?;
+    connect::close(connection, "declared").await;
+    Ok(())
+}
 
-    /// Publish to `cohandle.in` under its own keys only, read its own queue only, configure
-    /// nothing. Users are broker-wide, named by agency code, password = code (as the bus
-    /// tests and deploy/dev set them).
-    async fn agency_user(&self, code: &str) -> anyhow::Result<()> {
-        self.call(
-            reqwest::Method::PUT,
-            &format!("/users/{code}"),
-            Some(json!({"password": code, "tags": ""})),
+/// (messages, consumers) of `queue`.
+async fn counts(channel: &Channel, queue: &str) -> anyhow::Result<(u32, u32)> {
+    let q = channel
+        .queue_declare(
+            queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
         )
         .await?;
-        let escaped = code.replace('.', "\\.");
-        self.call(
-            reqwest::Method::PUT,
-            &format!("/permissions/{}/{code}", self.name),
-            Some(json!({
-                "configure": "^$",
-                "write": "^cohandle\\.in$",
-                "read": format!("^cohandle\\.agency\\.{escaped}$"),
-            })),
-        )
-        .await?;
-        self.call(
-            reqwest::Method::PUT,
-            &format!("/topic-permissions/{}/{code}", self.name),
-            Some(
-                json!({"exchange": "cohandle.in", "write": format!("^{escaped}\\."), "read": ".*"}),
-            ),
-        )
-        .await
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> anyhow::Result<()> {
-        for attempt in 1..=10u64 {
-            let mut request = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.management))
-                .basic_auth("guest", Some("guest"));
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            let response = request
-                .send()
-                .await
-                .with_context(|| format!("RabbitMQ management API at {}", self.management))?;
-            let status = response.status();
-            if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
-                return Ok(());
-            }
-            if !status.is_server_error() {
-                bail!(
-                    "{method} {path}: {status} {}",
-                    response.text().await.unwrap_or_default()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
-        }
-        bail!("{method} {path}: the management API keeps failing")
-    }
-
-    fn url(&self) -> String {
-        format!("amqp://guest:guest@{}/{}", self.amqp, self.name)
-    }
-
-    async fn delete(self) -> anyhow::Result<()> {
-        self.call(
-            reqwest::Method::DELETE,
-            &format!("/vhosts/{}", self.name),
-            None,
-        )
-        .await
-    }
-
-    /// The topology every phase runs over (what the worker declares at start).
-    async fn declare(&self) -> anyhow::Result<()> {
-        let connection = connect::connect_url(&self.url(), "bench-setup").await?;
-        let channel = connection.create_channel().await?;
-        let mut items = Topology::default().plan();
-        for (code, kind) in agencies() {
-            items.extend(topology::agency_plan(code, kind));
-        }
-        topology::declare(&channel, &items).await?;
-        connect::close(connection, "declared").await;
-        Ok(())
-    }
-
-    /// (messages, consumers) of `queue`.
-    async fn counts(&self, channel: &Channel, queue: &str) -> anyhow::Result<(u32, u32)> {
-        let q = channel
-            .queue_declare(
-                queue,
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
-        Ok((q.message_count(), q.consumer_count()))
-    }
+    Ok((q.message_count(), q.consumer_count()))
 }
 
 /// Raw broker limit: publish `total` envelopes with a window of unconfirmed publishes while
 /// one consumer per partition takes them with prefetch and `multiple` acks.
 async fn raw(options: &Options, envelopes: &[Inbound]) -> anyhow::Result<f64> {
-    let vhost = Vhost::create(options).await?;
+    let vhost = create_vhost(options).await?;
     let result = raw_in(options, &vhost, envelopes).await;
     vhost.delete().await?;
     result
@@ -384,7 +282,7 @@ async fn raw(options: &Options, envelopes: &[Inbound]) -> anyhow::Result<f64> {
 
 async fn raw_in(options: &Options, vhost: &Vhost, envelopes: &[Inbound]) -> anyhow::Result<f64> {
     anyhow::ensure!(!envelopes.is_empty(), "no envelopes to send");
-    vhost.declare().await?;
+    declare(vhost).await?;
     let total = options.raw_messages;
     let connection = connect::connect_url(&vhost.url(), "bench-raw-consumer").await?;
     let consumed = Arc::new(AtomicUsize::new(0));
@@ -538,7 +436,7 @@ async fn naive(
     plans: Vec<Vec<Inbound>>,
     calendar: &Calendar,
 ) -> anyhow::Result<(f64, usize)> {
-    let vhost = Vhost::create(options).await?;
+    let vhost = create_vhost(options).await?;
     let scratch = ScratchDb::create(&options.postgres).await?;
     let result = naive_in(&vhost, &scratch, plans, options.in_flight, calendar).await;
     scratch.drop_now().await?;
@@ -560,7 +458,7 @@ async fn naive_in(
         Arc::new(calendar.clone()),
         Arc::new(SystemClock),
     );
-    vhost.declare().await?;
+    declare(vhost).await?;
     let total: usize = plans.iter().map(Vec::len).sum();
     let publishers = Publishers::open(vhost).await?;
     publishers.publish(plans, in_flight, None).await?;
@@ -742,7 +640,7 @@ async fn engine_phase(
     plans: Vec<Vec<Inbound>>,
     load: Load,
 ) -> anyhow::Result<Phase> {
-    let vhost = Vhost::create(options).await?;
+    let vhost = create_vhost(options).await?;
     let scratch = ScratchDb::create(&options.postgres).await?;
     let result = engine_phase_in(options, corrections, name, &vhost, &scratch, plans, load).await;
     scratch.drop_now().await?;
@@ -768,7 +666,7 @@ async fn engine_phase_in(
         .await?;
         eprintln!("  {name}: statements logged for database {}", scratch.url);
     }
-    vhost.declare().await?;
+    declare(vhost).await?;
     let total: usize = plans.iter().map(Vec::len).sum();
     let operator = connect::connect_url(&vhost.url(), "bench-operator").await?;
     let inspect = operator.create_channel().await?;
@@ -786,7 +684,7 @@ async fn engine_phase_in(
         Load::Full | Load::Paced(_) => {
             let mut worker =
                 WorkerProcess::start(options, corrections, &scratch.url, &vhost.url(), &log)?;
-            wait_for_consumers(vhost, &inspect, &mut worker, &log).await?;
+            wait_for_consumers(&inspect, &mut worker, &log).await?;
             let pace = match load {
                 Load::Paced(rate) => Some(rate),
                 _ => None,
@@ -886,7 +784,6 @@ async fn engine_phase_in(
 }
 
 async fn wait_for_consumers(
-    vhost: &Vhost,
     channel: &Channel,
     worker: &mut WorkerProcess,
     log: &Path,
@@ -894,7 +791,7 @@ async fn wait_for_consumers(
     let deadline = Instant::now() + Duration::from_secs(60);
     for n in 0..Topology::default().partitions {
         let queue = topology::partition_queue(n);
-        while vhost.counts(channel, &queue).await?.1 == 0 {
+        while counts(channel, &queue).await?.1 == 0 {
             if !worker.running() {
                 bail!("the worker exited at start (log: {})", log.display());
             }

@@ -7,7 +7,6 @@ pub mod api_sqlite;
 pub mod bus;
 pub mod pg_raw;
 pub mod queries;
-pub mod scratch;
 pub mod timers;
 
 /// The value at quantile `q` (0..=1) of `sorted` (ascending), nearest rank; 0 when empty.

@@ -18,7 +18,7 @@ use cohandle_workflows::{
 use sea_orm::{ConnectionTrait, Statement};
 use serde::Serialize;
 
-use crate::scratch::ScratchDb;
+use cohandle_testkit::db::ScratchDb;
 
 /// Timers a lead-with-two-co-handlers assignment schedules under the Chongqing definition.
 const TIMERS_PER_PROPOSAL: u64 = 12;
@@ -37,6 +37,24 @@ pub struct Report {
     /// Plain UPDATEs of the same number of rows, in pages, on the same database: the floor.
     pub raw_claim_per_second: f64,
     pub ratio_to_raw: f64,
+    /// What the run left in the database, counted from the rows (the figures hold only if
+    /// every due timer fired exactly once and nothing else moved):
+    pub outcome: Fired,
+}
+
+/// The timers and decisions in the database once the monitors are done.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fired {
+    /// Timer rows marked fired.
+    pub timers_fired: u64,
+    /// Timer rows still pending although due.
+    pub due_left_pending: u64,
+    /// Timer rows still pending in the future (untouched).
+    pub future_pending: u64,
+    /// Decisions the monitors recorded (inbox rows of timer events).
+    pub timer_decisions: u64,
+    /// Distinct timers among those decisions: equal to `timer_decisions` when none fired twice.
+    pub distinct_timer_decisions: u64,
 }
 
 fn at(date: &str) -> chrono::DateTime<Utc> {
@@ -179,6 +197,33 @@ async fn run_in(
         "fired {fired} of {due_timers} due timers"
     );
     let rate = due_timers as f64 / seconds;
+    let now = cohandle_store::Clock::now(clock.as_ref()).to_rfc3339();
+    let count = |sql: String| {
+        let db = &db;
+        async move {
+            let row = db
+                .query_one(Statement::from_string(db.get_database_backend(), sql))
+                .await?
+                .context("a count answers one row")?;
+            anyhow::Ok(u64::try_from(row.try_get_by_index::<i64>(0)?)?)
+        }
+    };
+    let outcome = Fired {
+        timers_fired: count("SELECT COUNT(*) FROM timers WHERE state = 'fired'".into()).await?,
+        due_left_pending: count(format!(
+            "SELECT COUNT(*) FROM timers WHERE state = 'pending' AND fire_at <= TIMESTAMPTZ '{now}'"
+        ))
+        .await?,
+        future_pending: count(format!(
+            "SELECT COUNT(*) FROM timers WHERE state = 'pending' AND fire_at > TIMESTAMPTZ '{now}'"
+        ))
+        .await?,
+        timer_decisions: count("SELECT COUNT(*) FROM inbox WHERE source = 'timer'".into()).await?,
+        distinct_timer_decisions: count(
+            "SELECT COUNT(DISTINCT event_id) FROM inbox WHERE source = 'timer'".into(),
+        )
+        .await?,
+    };
     Ok(Report {
         pending: due_timers + filler,
         due: due_timers,
@@ -189,6 +234,7 @@ async fn run_in(
         fired_per_second: rate,
         raw_claim_per_second: raw,
         ratio_to_raw: rate / raw,
+        outcome,
     })
 }
 

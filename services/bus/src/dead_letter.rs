@@ -9,7 +9,8 @@
 //! attributed to it; agencies cannot write there.
 
 use chrono::{DateTime, Utc};
-use cohandle_store::dead_letters::{self, Arrived, Filter};
+use cohandle_store::bus_door;
+use cohandle_store::dead_letters::{Arrived, Filter};
 use cohandle_store::Engine;
 use cohandle_workflows::{Event, EventId, ProposalKey};
 use lapin::message::Delivery;
@@ -182,12 +183,12 @@ fn header_value(value: &AMQPValue) -> String {
 
 /// Records a dead letter (or a new sighting of one) at `at`.
 pub async fn record(engine: &Engine, letter: Arrived, at: DateTime<Utc>) -> Result<(), Error> {
-    Ok(dead_letters::record(engine.db(), letter, at).await?)
+    Ok(bus_door::record_dead_letter(engine, letter, at).await?)
 }
 
 /// The dead letters `filter` selects, oldest first; reading them changes nothing.
 pub async fn list(engine: &Engine, filter: &Filter) -> Result<Vec<DeadLetter>, Error> {
-    Ok(dead_letters::list(engine.db(), filter).await?)
+    Ok(bus_door::dead_letters(engine, filter).await?)
 }
 
 #[cfg(test)]

@@ -23,42 +23,43 @@ impl Error {
     /// Whether reconnecting (or waiting) may help; otherwise the role stops.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Amqp(_) | Self::NotConfirmed { .. } | Self::ConsumerCancelled(_) => true,
-            Self::Store(e) => waits_out(e),
+            Self::Amqp(error) => broker_transient(error),
+            Self::NotConfirmed { .. } | Self::ConsumerCancelled(_) => true,
+            Self::Store(error) => error.is_transient(),
             Self::Config(_) | Self::Replay(_) => false,
         }
     }
 }
 
-impl From<sea_orm::DbErr> for Error {
-    fn from(error: sea_orm::DbErr) -> Self {
-        Self::Store(error.into())
-    }
+/// Whether a broker error is one a new connection may cure, by its variant: the connection
+/// or channel went away (a broker restart, the network, a missed heartbeat), or the broker
+/// closed it (`connection-forced` on a restart, a queue deleted under a consumer). A
+/// broker speaking another protocol version, or a frame we cannot write, would only come
+/// back.
+fn broker_transient(error: &lapin::Error) -> bool {
+    use lapin::Error as E;
+    !matches!(
+        error,
+        E::InvalidProtocolVersion(_) | E::SerialisationError(_)
+    )
 }
 
-/// Whether a store error is one to wait out rather than act on: the store's own transient
-/// errors, and every way a lost database connection shows (a restarted or unreachable
-/// server surfaces as I/O errors on pooled connections, which the store does not classify).
-/// Waiting on an error that is not transient only holds a partition, with a warning each
-/// time; acting on a transient one would send good events round the retry queue.
-pub fn waits_out(error: &cohandle_store::Error) -> bool {
-    if error.is_transient() {
-        return true;
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn a_lost_broker_is_waited_out_and_a_foreign_protocol_is_not() {
+        let lost = lapin::Error::IOError(Arc::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert!(Error::Amqp(lost).is_transient());
+        assert!(Error::Amqp(lapin::Error::MissingHeartbeatError).is_transient());
+        assert!(Error::ConsumerCancelled("q".into()).is_transient());
+        assert!(!Error::Config("x".into()).is_transient());
+        assert!(!Error::Store(cohandle_store::Error::Corrupt("x".into())).is_transient());
+        assert!(Error::Store(cohandle_store::Error::Conflict).is_transient());
     }
-    let cohandle_store::Error::Db(db) = error else {
-        return false;
-    };
-    let text = db.to_string().to_lowercase();
-    [
-        "connection",
-        "communicating",
-        "timed out",
-        "broken pipe",
-        "reset by peer",
-        "shutting down",
-        "terminating",
-        "pool",
-    ]
-    .iter()
-    .any(|sign| text.contains(sign))
 }

@@ -6,9 +6,8 @@
 
 use std::collections::HashMap;
 
-use cohandle_store::entities::agency;
+use cohandle_store::{agencies, Engine};
 use cohandle_workflows::{ActorKind, Event};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::dead_letter::Refusal;
 use crate::Error;
@@ -37,17 +36,10 @@ fn kind_name(kind: ActorKind) -> &'static str {
 /// The registered kind of each of `users` that is a known agency; read fresh for every
 /// batch, so that an agency registered a moment ago is recognised without a restart.
 pub async fn lookup(
-    db: &impl ConnectionTrait,
+    engine: &Engine,
     users: impl IntoIterator<Item = String>,
 ) -> Result<HashMap<String, ActorKind>, Error> {
-    let users: Vec<String> = users.into_iter().collect();
-    if users.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = agency::Entity::find()
-        .filter(agency::Column::Code.is_in(users))
-        .all(db)
-        .await?;
+    let rows = agencies::among(engine, users.into_iter().collect()).await?;
     Ok(rows
         .into_iter()
         .filter_map(|row| actor_kind(&row.kind).map(|kind| (row.code, kind)))
@@ -82,11 +74,11 @@ impl Directory {
     /// The kind of each of `users` that may send.
     pub async fn resolve(
         &self,
-        db: &impl ConnectionTrait,
+        engine: &Engine,
         users: impl IntoIterator<Item = String>,
     ) -> Result<HashMap<String, ActorKind>, Error> {
         let users: Vec<String> = users.into_iter().collect();
-        let mut known = lookup(db, users.iter().cloned()).await?;
+        let mut known = lookup(engine, users.iter().cloned()).await?;
         for user in users {
             if let Some(kind) = self.configured.get(&user) {
                 known.entry(user).or_insert(*kind);
@@ -97,13 +89,27 @@ impl Directory {
 }
 
 /// Every agency known to the engine, with its kind: the agency queues to declare.
-pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<(String, String)>, Error> {
-    Ok(agency::Entity::find()
-        .all(db)
+pub async fn all(engine: &Engine) -> Result<Vec<(String, String)>, Error> {
+    Ok(agencies::all(engine)
         .await?
         .into_iter()
         .map(|row| (row.code, row.kind))
         .collect())
+}
+
+/// The agencies whose queues to declare: the configured ones and the registered ones. The
+/// database may be down at start; the relay declares missing queues before it publishes.
+pub async fn declared(engine: &Engine, configured: &[(String, String)]) -> Vec<(String, String)> {
+    let mut declared: Vec<(String, String)> = configured.to_vec();
+    match all(engine).await {
+        Ok(registered) => declared.extend(registered),
+        Err(error) => {
+            tracing::warn!(message = "Failed to read the agencies; declaring their queues later", %error);
+        }
+    }
+    declared.sort();
+    declared.dedup();
+    declared
 }
 
 /// Checks the envelope's claims against the authenticated sender.

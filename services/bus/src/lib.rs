@@ -10,12 +10,14 @@
 //!   database with its reason and applied later, once fixed; refused events whose cause
 //!   can pass (out of order, above all) are replayable too.
 //! - [`publish`]: the inbound contract for publishers (`cohandle emit` uses it).
-//! - [`connect`]: lapin on tokio's executor and reactor.
+//! - [`connect`]: lapin on tokio's executor and reactor; `retry`: how the roles wait out a
+//!   lost broker or database, by the store's one retry policy.
 //!
 //! This crate never decides a transition and never writes the engine's tables itself:
-//! every state change is the engine's; it only reads the agencies, the inbox and the outbox
-//! (through `cohandle_store::relay`), marks outbox rows sent, and records and marks dead
-//! letters (through `cohandle_store::dead_letters`).
+//! every state change is the engine's; it only reads the agencies (`cohandle_store::agencies`),
+//! publishes the outbox page by page (`cohandle_store::outbox_page`), and records and marks
+//! dead letters and reads the inbox's decisions for replays (`cohandle_store::bus_door`).
+//! It has no access to the tables themselves.
 
 pub mod connect;
 pub mod dead_letter;
@@ -24,6 +26,7 @@ pub mod identity;
 pub mod publish;
 pub mod relay;
 pub mod replay;
+mod retry;
 pub mod topology;
 pub mod worker;
 

@@ -16,23 +16,22 @@ use std::time::Duration;
 
 use cohandle_proto::{ContentType, OutboundNotification, Rejected, RejectedReason};
 use cohandle_store::engine::{OutboundBody, OutboundMessage};
-use cohandle_store::entities::outbox;
+use cohandle_store::outbox_page::{Page, Unsent};
 use cohandle_store::Engine;
 use cohandle_workflows::{EventId, ProposalKey};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
-use sea_orm::TransactionTrait;
 use tokio::sync::watch;
 use tracing::instrument;
 
 use crate::connect::connect_url;
 use crate::dead_letter::{self, code, Refusal};
 use crate::publish::{long_string, PERSISTENT};
+use crate::retry::{self, stopped};
 use crate::topology::{self, agency_plan, Topology, OUTBOUND, PROPOSAL_HEADER};
-use crate::worker::{agencies, backoff, stopped};
-use crate::Error;
+use crate::{identity, Error};
 
 /// The header naming the event that caused an outbound message.
 pub const EVENT_ID_HEADER: &str = "cohandle-event-id";
@@ -113,38 +112,13 @@ impl Relay {
     /// Publishes until `shutdown` completes (the page in hand is finished first).
     /// Broker and database failures are waited out with backoff.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
-        let (stop_tx, stop) = watch::channel(false);
-        let supervise = async {
-            let mut failures: u32 = 0;
-            loop {
-                let mut connected = false;
-                let result = self.session(stop.clone(), &mut connected).await;
-                if *stop.borrow() {
-                    return result;
-                }
-                match result {
-                    Ok(()) => return Ok(()),
-                    Err(error) if error.is_transient() => {
-                        failures = if connected { 1 } else { failures + 1 };
-                        let wait = backoff(failures);
-                        tracing::warn!(message = "Lost the broker session; reconnecting", %error, ?wait);
-                        let mut stop = stop.clone();
-                        tokio::select! {
-                            () = tokio::time::sleep(wait) => {}
-                            () = stopped(&mut stop) => return Ok(()),
-                        }
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-        };
-        tokio::pin!(supervise);
-        tokio::pin!(shutdown);
-        tokio::select! {
-            result = &mut supervise => return result,
-            () = &mut shutdown => { let _ = stop_tx.send(true); }
-        }
-        supervise.await
+        let this = &self;
+        retry::run_until(shutdown, move |stop| async move {
+            let mut connected = false;
+            let result = this.session(stop, &mut connected).await;
+            retry::Session { result, connected }
+        })
+        .await
     }
 
     async fn session(
@@ -154,42 +128,40 @@ impl Relay {
     ) -> Result<(), Error> {
         let connection = connect_url(&self.options.url, &self.options.connection_name).await?;
         *connected = true;
-        let result = async {
-            let channel = connection.create_channel().await?;
-            let mut items = self.options.topology.plan();
-            let mut declared = HashSet::new();
-            for (code, kind) in agencies(&self.engine, &self.options.agencies).await {
-                items.extend(agency_plan(&code, &kind));
-                declared.insert(code);
-            }
-            topology::declare(&channel, &items).await?;
-            channel
-                .confirm_select(ConfirmSelectOptions::default())
-                .await?;
-            let mut failures = 0;
-            loop {
-                let pause = match self.pass(&channel, &mut declared).await {
-                    Ok(published) if published as u64 >= self.options.page => continue,
-                    Ok(_) => {
-                        failures = 0;
-                        self.options.idle
-                    }
-                    Err(Error::Store(error)) if crate::error::waits_out(&error) => {
-                        failures += 1;
-                        tracing::warn!(message = "The database is unreachable; the outbox waits", %error);
-                        backoff(failures)
-                    }
-                    Err(error) => return Err(error),
-                };
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => {}
-                    () = stopped(&mut stop) => break,
+        let result =
+            async {
+                let channel = connection.create_channel().await?;
+                let mut items = self.options.topology.plan();
+                let mut declared = HashSet::new();
+                for (code, kind) in identity::declared(&self.engine, &self.options.agencies).await {
+                    items.extend(agency_plan(&code, &kind));
+                    declared.insert(code);
                 }
+                topology::declare(&channel, &items).await?;
+                let declared = tokio::sync::Mutex::new(declared);
+                channel
+                    .confirm_select(ConfirmSelectOptions::default())
+                    .await?;
+                loop {
+                    let passed = retry::hold(&mut stop, |error: &Error| {
+                    matches!(error, Error::Store(store) if store.is_transient())
+                }, || self.pass(&channel, &declared))
+                .await;
+                    let pause = match passed {
+                        None => break,
+                        Some(Ok(published)) if published as u64 >= self.options.page => continue,
+                        Some(Ok(_)) => self.options.idle,
+                        Some(Err(error)) => return Err(error),
+                    };
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = stopped(&mut stop) => break,
+                    }
+                }
+                channel.close(200, "relay stopping").await?;
+                Ok(())
             }
-            channel.close(200, "relay stopping").await?;
-            Ok(())
-        }
-        .await;
+            .await;
         crate::connect::close(connection, "relay stopping").await;
         result
     }
@@ -199,28 +171,28 @@ impl Relay {
     pub async fn pass(
         &self,
         channel: &Channel,
-        declared: &mut HashSet<String>,
+        declared: &tokio::sync::Mutex<HashSet<String>>,
     ) -> Result<usize, Error> {
-        let txn = self.engine.db().begin().await?;
-        cohandle_store::relay::lock(&txn).await?;
-        let rows = cohandle_store::relay::unsent(&txn, self.options.page).await?;
-        if rows.is_empty() {
-            txn.commit().await?;
+        let page = Page::take(&self.engine, self.options.page).await?;
+        let now = self.engine.clock().now();
+        if page.rows.is_empty() {
+            page.finish(&[], now).await?;
             return Ok(0);
         }
+        let rows = &page.rows;
+        let mut declared = declared.lock().await;
         // A queue for every agency addressed, before its first message: an agency named
         // only in an assignment (or a reassignment) gets its tasks from the start.
-        for row in &rows {
+        for row in rows {
             if let Some(code) = addressed_agency(&row.routing_key) {
                 if declared.insert(code.to_owned()) {
                     topology::declare(channel, &agency_plan(code, "agency")).await?;
                 }
             }
         }
-        let now = self.engine.clock().now();
         let mut pending = Vec::with_capacity(rows.len());
         let mut confirmed = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             match outbound(row, self.options.content_type) {
                 Ok((properties, body)) => {
                     let confirm = channel
@@ -239,8 +211,7 @@ impl Relay {
                     // the transaction that marks it done.
                     tracing::error!(message = "Outbox row does not read back; dead-lettering it", outbox_id = row.id, message_id = %row.message_id, %why);
                     let refusal = Refusal::new(code::OUTBOX_UNREADABLE, why);
-                    cohandle_store::dead_letters::record(&txn, unreadable(row, &refusal), now)
-                        .await?;
+                    page.dead_letter(unreadable(row, &refusal), now).await?;
                     confirmed.push(row.id);
                 }
             }
@@ -258,8 +229,8 @@ impl Relay {
                 }
             }
         }
-        cohandle_store::relay::mark_sent(&txn, &confirmed, now).await?;
-        txn.commit().await?;
+        drop(declared);
+        page.finish(&confirmed, now).await?;
         self.stats
             .0
             .fetch_add(confirmed.len() as u64, Ordering::Relaxed);
@@ -314,10 +285,7 @@ pub fn outbound_properties(
 }
 
 /// The wire form of an outbox row.
-fn outbound(
-    row: &outbox::Model,
-    content_type: ContentType,
-) -> Result<(BasicProperties, Vec<u8>), String> {
+fn outbound(row: &Unsent, content_type: ContentType) -> Result<(BasicProperties, Vec<u8>), String> {
     let message: OutboundMessage =
         serde_json::from_str(&row.payload).map_err(|e| format!("payload: {e}"))?;
     let proposal = ProposalKey::parse(message.proposal.clone()).map_err(|e| e.to_string())?;
@@ -364,7 +332,7 @@ fn outbound(
 }
 
 /// The dead letter of an outbox row that does not read back.
-fn unreadable(row: &outbox::Model, refusal: &Refusal) -> cohandle_store::dead_letters::Arrived {
+fn unreadable(row: &Unsent, refusal: &Refusal) -> cohandle_store::dead_letters::Arrived {
     cohandle_store::dead_letters::Arrived {
         id: dead_letter::dead_letter_id(None, &row.routing_key, row.payload.as_bytes()),
         code: refusal.code.to_owned(),

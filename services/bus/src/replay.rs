@@ -17,11 +17,10 @@
 //! would stamp them with the operator's `user-id`, not the sender's.
 
 use cohandle_proto::ContentType;
-use cohandle_store::dead_letters::{self, Filter};
-use cohandle_store::entities::{inbox, proposal};
+use cohandle_store::bus_door::{self, Decision};
+use cohandle_store::dead_letters::Filter;
 use cohandle_store::{Engine, Outcome, Source};
 use cohandle_workflows::{Event, EventId};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 
@@ -138,15 +137,15 @@ pub async fn dead_letters(
     correction: Option<&Correction>,
 ) -> Result<Vec<(DeadLetter, Replayed)>, Error> {
     let letters = match which {
-        Which::All => dead_letters::list(engine.db(), &Filter::default()).await?,
-        Which::Id(id) => dead_letters::waiting(engine.db(), id).await?,
+        Which::All => bus_door::dead_letters(engine, &Filter::default()).await?,
+        Which::Id(id) => bus_door::waiting(engine, id).await?,
     };
     let mut done = Vec::new();
     for letter in letters {
         let result = dead_letter(engine, directory, &letter, correction).await?;
         if result.decided() {
             let now = engine.clock().now();
-            dead_letters::mark_replayed(engine.db(), &letter.id, &result.to_string(), now).await?;
+            bus_door::mark_replayed(engine, &letter.id, &result.to_string(), now).await?;
         }
         done.push((letter, result));
     }
@@ -179,7 +178,7 @@ pub async fn dead_letter(
         Err(error) => return Ok(Replayed::Failed(format!("still malformed: {error}"))),
     };
     tracing::Span::current().record("event_id", event.id.as_str());
-    let known = directory.resolve(engine.db(), [sender.to_owned()]).await?;
+    let known = directory.resolve(engine, [sender.to_owned()]).await?;
     if let Err(refusal) = identity::check(&event, sender, known.get(sender).copied()) {
         return Ok(Replayed::Failed(refusal.reason));
     }
@@ -191,7 +190,7 @@ pub async fn dead_letter(
 /// A refused event waiting for a replay.
 #[derive(Debug, Clone)]
 pub struct Parked {
-    pub row: inbox::Model,
+    pub row: Decision,
     /// Replays tried so far (each refused again).
     pub attempts: usize,
     /// Whether its proposal exists now (a replay has a chance).
@@ -202,34 +201,13 @@ pub struct Parked {
 /// monitor's stale timers) that `filter` selects and no replay has applied yet, oldest
 /// first. `filter.agency` is the sender; `since` is the refusal's time.
 pub async fn parked(engine: &Engine, filter: &Filter) -> Result<Vec<Parked>, Error> {
-    let db = engine.db();
-    let mut find = inbox::Entity::find()
-        .filter(inbox::Column::Outcome.eq("rejected"))
-        .filter(inbox::Column::Code.is_in(REPLAYABLE.iter().copied()))
-        .filter(inbox::Column::Source.is_not_in([Source::Replay.as_str(), Source::Timer.as_str()]))
-        .order_by_asc(inbox::Column::RecordedAt);
-    if let Some(code) = &filter.code {
-        find = find.filter(inbox::Column::Code.eq(code.as_str()));
-    }
-    if let Some(agency) = &filter.agency {
-        find = find.filter(inbox::Column::ActorAgency.eq(agency.as_str()));
-    }
-    if let Some(proposal) = &filter.proposal {
-        find = find.filter(inbox::Column::ProposalKey.eq(proposal.as_str()));
-    }
-    if let Some(since) = filter.since {
-        find = find.filter(inbox::Column::RecordedAt.gte(since));
-    }
     let mut parked = Vec::new();
-    for row in find.all(db).await? {
+    for row in bus_door::refused(engine, REPLAYABLE, filter).await? {
         let attempts = attempts(engine, &row).await?;
         if attempts.iter().any(|a| a.outcome == "applied") {
             continue;
         }
-        let proposal_exists = proposal::Entity::find_by_id(row.proposal_key.clone())
-            .one(db)
-            .await?
-            .is_some();
+        let proposal_exists = engine.load(&row.proposal_key).await?.is_some();
         parked.push(Parked {
             attempts: attempts.len(),
             proposal_exists,
@@ -240,13 +218,10 @@ pub async fn parked(engine: &Engine, filter: &Filter) -> Result<Vec<Parked>, Err
 }
 
 /// The replays of a refused event so far.
-async fn attempts(engine: &Engine, row: &inbox::Model) -> Result<Vec<inbox::Model>, Error> {
+async fn attempts(engine: &Engine, row: &Decision) -> Result<Vec<Decision>, Error> {
     let prefix = format!("{}/replay-", row.event_id);
     let hashed = hashed_prefix(&row.event_id);
-    Ok(inbox::Entity::find()
-        .filter(inbox::Column::ProposalKey.eq(row.proposal_key.clone()))
-        .filter(inbox::Column::Source.eq(Source::Replay.as_str()))
-        .all(engine.db())
+    Ok(bus_door::replays(engine, &row.proposal_key)
         .await?
         .into_iter()
         .filter(|r| r.event_id.starts_with(&prefix) || r.event_id.ends_with(&hashed))
@@ -275,10 +250,7 @@ pub fn replay_id(event_id: &str, n: usize) -> Result<EventId, Error> {
 /// Replays a refused event from the inbox.
 #[instrument(skip(engine))]
 pub async fn refused(engine: &Engine, event_id: &str) -> Result<Replayed, Error> {
-    let Some(row) = inbox::Entity::find_by_id(event_id.to_owned())
-        .one(engine.db())
-        .await?
-    else {
+    let Some(row) = bus_door::decision(engine, event_id).await? else {
         return Err(Error::Replay(format!(
             "{event_id} is neither a dead letter nor an event in the inbox"
         )));

@@ -47,9 +47,9 @@ use tracing::{instrument, Instrument};
 
 use crate::connect::connect_url;
 use crate::dead_letter::{self, code, retry_rounds, Ids, Refusal};
-use crate::error::waits_out;
 use crate::publish::{header_text, publish_confirmed};
 use crate::relay::{outbound_properties, Headers};
+use crate::retry::{self, stopped};
 use crate::topology::{self, agency_plan, partition_queue, Topology, OUTBOUND, PROPOSAL_HEADER};
 use crate::{identity, Error};
 
@@ -181,41 +181,13 @@ impl Worker {
     /// acknowledges it, and the connection is closed. Broker failures are retried with
     /// backoff for as long as it takes; only a configuration error ends the run early.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
-        let (stop_tx, stop) = watch::channel(false);
-        let supervise = async {
-            let mut failures: u32 = 0;
-            loop {
-                let mut connected = false;
-                let result = self.session(stop.clone(), &mut connected).await;
-                if *stop.borrow() {
-                    return result;
-                }
-                match result {
-                    Ok(()) => return Ok(()),
-                    Err(error) if error.is_transient() => {
-                        failures = if connected { 1 } else { failures + 1 };
-                        let wait = backoff(failures);
-                        tracing::warn!(message = "Lost the broker session; reconnecting", %error, ?wait);
-                        let mut stop = stop.clone();
-                        tokio::select! {
-                            () = tokio::time::sleep(wait) => {}
-                            () = stopped(&mut stop) => return Ok(()),
-                        }
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-        };
-        tokio::pin!(supervise);
-        tokio::pin!(shutdown);
-        tokio::select! {
-            result = &mut supervise => return result,
-            () = &mut shutdown => {
-                tracing::info!("stopping: finishing the batches in hand");
-                let _ = stop_tx.send(true);
-            }
-        }
-        supervise.await
+        let this = &self;
+        retry::run_until(shutdown, move |stop| async move {
+            let mut connected = false;
+            let result = this.session(stop, &mut connected).await;
+            retry::Session { result, connected }
+        })
+        .await
     }
 
     async fn session(
@@ -239,7 +211,7 @@ impl Worker {
     ) -> Result<(), Error> {
         let setup = connection.create_channel().await?;
         let mut items = self.options.topology.plan();
-        for (code, kind) in agencies(&self.engine, &self.options.agencies).await {
+        for (code, kind) in identity::declared(&self.engine, &self.options.agencies).await {
             items.extend(agency_plan(&code, &kind));
         }
         topology::declare(&setup, &items).await?;
@@ -324,22 +296,14 @@ impl Worker {
                 _ => None,
             })
             .collect();
-        let mut failures = 0;
-        let known = loop {
-            match self
-                .directory
-                .resolve(self.engine.db(), users.iter().cloned())
-                .await
-            {
-                Ok(known) => break known,
-                Err(error) if error.is_transient() => {
-                    if !self.pause(&mut failures, stop, &error).await {
-                        return Ok(false);
-                    }
-                }
-                Err(error) => return Err(error),
-            }
+        let resolved = retry::hold(stop, Error::is_transient, || {
+            self.directory.resolve(&self.engine, users.iter().cloned())
+        })
+        .await;
+        let Some(known) = resolved else {
+            return Ok(false);
         };
+        let known = known?;
         for (delivery, verdict) in batch.iter().zip(verdicts.iter_mut()) {
             if let Verdict::Event { event, user } = verdict {
                 let checked = identity::check(event, user, known.get(user.as_str()).copied())
@@ -541,18 +505,13 @@ impl Worker {
     ) -> Result<bool, Error> {
         let letter = dead_letter::arrived(delivery, queue, sender, refusal, ids);
         let id = letter.id.clone();
-        let mut failures = 0;
-        loop {
-            let now = self.engine.clock().now();
-            match dead_letter::record(&self.engine, letter.clone(), now).await {
-                Ok(()) => break,
-                Err(Error::Store(error)) if waits_out(&error) => {
-                    if !self.pause(&mut failures, stop, &error).await {
-                        return Ok(false);
-                    }
-                }
-                Err(error) => return Err(error),
-            }
+        let recorded = retry::hold(stop, Error::is_transient, || {
+            dead_letter::record(&self.engine, letter.clone(), self.engine.clock().now())
+        })
+        .await;
+        match recorded {
+            None => return Ok(false),
+            Some(recorded) => recorded?,
         }
         tracing::warn!(dead_letter = %id, reason = %refusal.reason, "dead-lettered");
         self.stats.add(|c| &c.dead_lettered, 1);
@@ -625,64 +584,36 @@ impl Worker {
         if events.is_empty() {
             return Some(Vec::new());
         }
-        let mut failures = 0;
-        loop {
-            match self.engine.apply_batch(events.clone(), Source::Bus).await {
-                Ok(outcomes) => return Some(outcomes.into_iter().map(Some).collect()),
-                Err(error) if waits_out(&error) => {
-                    if !self.pause(&mut failures, stop, &error).await {
-                        return None;
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(message = "Failed to apply a batch; applying its events one by one", %error);
-                    break;
-                }
+        let transient = cohandle_store::Error::is_transient;
+        match retry::hold(stop, transient, || {
+            self.engine.apply_batch(events.clone(), Source::Bus)
+        })
+        .await?
+        {
+            Ok(outcomes) => return Some(outcomes.into_iter().map(Some).collect()),
+            Err(error) => {
+                tracing::error!(message = "Failed to apply a batch; applying its events one by one", %error);
             }
         }
         // The batch rolled back as a whole; find the events that fail on their own.
         let mut results = Vec::with_capacity(events.len());
         for event in events {
-            let mut failures = 0;
-            loop {
-                match self.engine.apply(event.clone(), Source::Bus).await {
-                    Ok(outcome) => {
-                        results.push(Some(outcome));
-                        break;
-                    }
-                    Err(error) if waits_out(&error) => {
-                        if !self.pause(&mut failures, stop, &error).await {
-                            return None;
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(
-                            message = "Failed to apply an event; it goes round the retry queue",
-                            proposal = %event.proposal, event_id = %event.id, %error
-                        );
-                        results.push(None);
-                        break;
-                    }
+            let applied = retry::hold(stop, transient, || {
+                self.engine.apply(event.clone(), Source::Bus)
+            })
+            .await?;
+            match applied {
+                Ok(outcome) => results.push(Some(outcome)),
+                Err(error) => {
+                    tracing::error!(
+                        message = "Failed to apply an event; it goes round the retry queue",
+                        proposal = %event.proposal, event_id = %event.id, %error
+                    );
+                    results.push(None);
                 }
             }
         }
         Some(results)
-    }
-
-    /// Waits before the next attempt at the database. False when told to stop meanwhile.
-    async fn pause(
-        &self,
-        failures: &mut u32,
-        stop: &mut watch::Receiver<bool>,
-        error: &(dyn std::fmt::Display + Sync),
-    ) -> bool {
-        *failures += 1;
-        let wait = backoff(*failures);
-        tracing::warn!(message = "The database is unreachable; holding the batch", %error, ?wait);
-        tokio::select! {
-            () = tokio::time::sleep(wait) => true,
-            () = stopped(stop) => false,
-        }
     }
 
     fn count(&self, outcome: &Outcome) {
@@ -773,34 +704,4 @@ fn delivered(next: Option<Result<Delivery, lapin::Error>>, queue: &str) -> Resul
         Some(Err(error)) => Err(error.into()),
         None => Err(Error::ConsumerCancelled(queue.to_owned())),
     }
-}
-
-/// The agencies whose queues to declare: the configured ones and the registered ones. The
-/// database may be down at start; the relay declares missing queues before it publishes.
-pub(crate) async fn agencies(
-    engine: &Engine,
-    configured: &[(String, String)],
-) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = configured.to_vec();
-    match identity::all(engine.db()).await {
-        Ok(registered) => all.extend(registered),
-        Err(error) => {
-            tracing::warn!(message = "Failed to read the agencies; declaring their queues later", %error);
-        }
-    }
-    all.sort();
-    all.dedup();
-    all
-}
-
-/// Completes once the stop flag is up (or its sender is gone).
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    if stop.wait_for(|stop| *stop).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// 200 ms, doubling, at most 5 s.
-pub(crate) fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(100u64 << failures.clamp(1, 6)).min(Duration::from_secs(5))
 }

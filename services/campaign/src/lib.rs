@@ -5,8 +5,9 @@
 //! One run ([`run`]):
 //! 1. [`infra`]: starts a PostgreSQL cluster and a RabbitMQ node of its own (temporary
 //!    directories, free ports), so that restarting them disturbs nobody else;
-//! 2. [`children`]: starts the real `cohandle` binary as child processes — two workers,
-//!    the relay, two monitors and the API — configured by `COHANDLE__…` variables;
+//! 2. [`cohandle_testkit::children`]: starts the real `cohandle` binary as child processes
+//!    — two workers, the relay, two monitors and the API — configured by `COHANDLE__…`
+//!    variables;
 //! 3. [`workload`]: drives a steady mixed load over the bus and the API, every event's
 //!    expected history predicted by the pure domain; [`hostile`]: hostile input, each with
 //!    its expected outcome; meanwhile the faults: SIGKILLs, broker and database restarts;
@@ -17,7 +18,6 @@
 //! tokens a deployment would) and never judges by the engine's counters.
 
 pub mod audit;
-pub mod children;
 pub mod hostile;
 pub mod infra;
 pub mod ledger;
@@ -33,15 +33,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use cohandle_api::tokens::{self, NewToken};
 use cohandle_api::Role as TokenRole;
-use cohandle_store::entities::agency;
+use cohandle_store::agencies::{self, Agency, Known};
 use cohandle_workflows::{AgencyCode, Calendar, Catalog};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
+use sea_orm::{ConnectionTrait, Database};
 
-use crate::children::{Environment, Role};
 use crate::infra::{BrokerUser, Postgres, Rabbit};
 use crate::ledger::{Door, Ledger};
 use crate::rng::Rng;
 use crate::workload::{Api, Bus, Drive, Progress, Watcher};
+use cohandle_testkit::children::{Environment, Role};
 
 /// How long and how hard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -634,13 +634,16 @@ pub async fn register(
 ) -> anyhow::Result<HashMap<String, String>> {
     let mut secrets = HashMap::new();
     for (code, kind) in workload::agencies() {
-        agency::Entity::insert(agency::ActiveModel {
-            code: Set(code.to_owned()),
-            name: Set(code.to_owned()),
-            kind: Set(kind.to_owned()),
-            created_at: Set(now),
-        })
-        .exec(db)
+        agencies::register(
+            db,
+            Agency {
+                code: code.to_owned(),
+                name: code.to_owned(),
+                kind: kind.to_owned(),
+                created_at: now,
+            },
+            Known::Update,
+        )
         .await?;
         let role = match kind {
             "assigner" => TokenRole::Assigner,

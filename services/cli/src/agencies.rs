@@ -5,11 +5,10 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use cohandle_store::entities::agency;
+use cohandle_store::agencies::{self, Agency, Known};
 use cohandle_store::{Clock, SystemClock};
 use cohandle_workflows::AgencyCode;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
+use sea_orm::DatabaseConnection;
 
 /// The kinds an agency may be registered as.
 const KINDS: [&str; 4] = ["assigner", "agency", "congress_office", "supervisor"];
@@ -35,29 +34,18 @@ pub enum AgencyCommand {
 pub async fn run(db: &DatabaseConnection, command: AgencyCommand) -> anyhow::Result<ExitCode> {
     match command {
         AgencyCommand::Add { code, kind, name } => {
-            let row = agency::ActiveModel {
-                code: Set(code.to_string()),
-                name: Set(name.unwrap_or_else(|| code.to_string())),
-                kind: Set(kind.clone()),
-                created_at: Set(SystemClock.now()),
+            let agency = Agency {
+                code: code.to_string(),
+                name: name.unwrap_or_else(|| code.to_string()),
+                kind: kind.clone(),
+                created_at: SystemClock.now(),
             };
-            agency::Entity::insert(row)
-                .on_conflict(
-                    OnConflict::column(agency::Column::Code)
-                        .update_columns([agency::Column::Name, agency::Column::Kind])
-                        .to_owned(),
-                )
-                .exec(db)
-                .await?;
+            agencies::register(db, agency, Known::Update).await?;
             println!("agency {code} registered as {kind}");
         }
         AgencyCommand::List => {
             println!("{:<16} {:<16} name", "code", "kind");
-            for row in agency::Entity::find()
-                .order_by_asc(agency::Column::Code)
-                .all(db)
-                .await?
-            {
+            for row in agencies::list(db).await? {
                 println!("{:<16} {:<16} {}", row.code, row.kind, row.name);
             }
         }

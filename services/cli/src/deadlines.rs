@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::Datelike;
-use cohandle_store::{calendars, monitor, Engine};
+use cohandle_store::{calendars, cli_door, monitor, Engine};
 use cohandle_workflows::calendar::YearStatus;
 use cohandle_workflows::Calendar;
 
@@ -46,14 +46,7 @@ pub async fn correct(engine: &Engine, file: &Path, force: bool) -> anyhow::Resul
     let (first, last) = year_file.calendar.years();
     // Refuse a file that would leave a year out before keeping it.
     engine.calendar().corrected_by(&year_file.calendar)?;
-    let new = calendars::record(
-        engine.db(),
-        &name,
-        &text,
-        &year_file.overridden,
-        engine.clock().now(),
-    )
-    .await?;
+    let new = cli_door::record_calendar(engine, &name, &text, &year_file.overridden).await?;
     engine.refresh_calendar().await?;
     for problem in &year_file.overridden {
         println!("forced: {problem}");
@@ -82,7 +75,7 @@ pub async fn correct(engine: &Engine, file: &Path, force: bool) -> anyhow::Resul
 /// provisional and from which source; the loaded files; the warning roles give.
 pub async fn status(engine: &Engine, corrections: Option<&Path>) -> anyhow::Result<ExitCode> {
     let calendar = engine.calendar();
-    let loaded = calendars::list(engine.db()).await?;
+    let loaded = cli_door::loaded_calendars(engine).await?;
     let shipped = Calendar::china_official().years();
     let today = cohandle_workflows::engine::china_date(engine.clock().now());
     let (first, last) = calendar.years();

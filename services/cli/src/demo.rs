@@ -8,11 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::Utc;
 use cohandle_api::{Command, Principal, Role, Service};
-use cohandle_store::entities::{agency, timer};
-use cohandle_store::{monitor, queries, Engine, ManualClock, Source};
+use cohandle_store::agencies::{self, Agency, Known};
+use cohandle_store::{cli_door, monitor, Engine, ManualClock, Source};
 use cohandle_workflows::{Actor, ActorKind};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// The agencies of the case: (code, name, kind).
 pub const AGENCIES: &[(&str, &str, &str)] = &[
@@ -37,20 +35,13 @@ macro_rules! say {
 
 pub async fn run(engine: &Engine, clock: &Arc<ManualClock>) -> anyhow::Result<()> {
     for (code, name, kind) in AGENCIES {
-        let row = agency::ActiveModel {
-            code: Set((*code).into()),
-            name: Set((*name).into()),
-            kind: Set((*kind).into()),
-            created_at: Set(clock.now_utc()),
+        let agency = Agency {
+            code: (*code).into(),
+            name: (*name).into(),
+            kind: (*kind).into(),
+            created_at: clock.now_utc(),
         };
-        agency::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(agency::Column::Code)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .do_nothing()
-            .exec(engine.db())
+        agencies::register_with(engine, agency, Known::Keep)
             .await
             .context("creating the agencies")?;
     }
@@ -126,7 +117,7 @@ pub async fn print_timeline(engine: &Engine, key: &str) -> anyhow::Result<()> {
         "\nTimeline of {key} (version {version}, now {}):",
         proposal.state
     );
-    for row in queries::timeline(engine.db(), key).await? {
+    for row in cli_door::timeline(engine, key).await? {
         let who = row.agency.as_deref().unwrap_or("proposal");
         say!(
             "  #{:<3} {}  {:<18} {:<10} {:>12} → {:<13} by {} ({})",
@@ -141,13 +132,7 @@ pub async fn print_timeline(engine: &Engine, key: &str) -> anyhow::Result<()> {
         );
     }
     say!("\nDeadlines (met when the step came before the due date; windows simply close):");
-    let timers = timer::Entity::find()
-        .filter(timer::Column::ProposalKey.eq(key))
-        .filter(timer::Column::Kind.eq("expiry"))
-        .order_by_asc(timer::Column::DueOn)
-        .all(engine.db())
-        .await?;
-    for t in timers {
+    for t in cli_door::deadlines(engine, key).await? {
         let verdict = match t.state.as_str() {
             "cancelled" => "met: the step came before it".to_owned(),
             "fired" if t.deadline == "dispute_window" => "closed without a dispute".to_owned(),
@@ -165,7 +150,7 @@ pub async fn print_timeline(engine: &Engine, key: &str) -> anyhow::Result<()> {
 }
 
 pub async fn print_statistics(engine: &Engine) -> anyhow::Result<()> {
-    let stats = queries::statistics(engine.db(), None).await?;
+    let stats = cli_door::statistics(engine, None).await?;
     let pct = |r: Option<f64>| r.map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0));
     say!("\nStatistics (all agencies):");
     say!(

@@ -1,5 +1,6 @@
 //! `cohandle`: one binary that runs any role of the engine, or all of them in one process,
-//! and the operator's tools around it.
+//! and the operator's tools around it. It never carries the benchmark or the fault campaign:
+//! those are `cohandle-tools` (services/tools).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,9 +12,7 @@ use cohandle_store::{connect, Engine, ManualClock, SystemClock};
 
 mod agencies;
 mod audit_cmd;
-mod bench_cmd;
 mod bus_cmd;
-mod campaign_cmd;
 mod deadlines;
 mod demo;
 mod offline;
@@ -56,8 +55,6 @@ enum Command {
     /// Deadline arithmetic over the official holiday calendar.
     #[command(subcommand)]
     Calendar(CalendarCommand),
-    /// Benchmarks that print their figures against limits measured in the same run.
-    Bench(bench_cmd::BenchArgs),
     /// Serve the HTTP API and the web workbench alone on `http.listen` until SIGTERM or
     /// Ctrl-C.
     Api,
@@ -82,9 +79,6 @@ enum Command {
     Dlq(bus_cmd::DlqCommand),
     /// Publish events from a proto3-JSON file to `cohandle.in`, as an agency's RabbitMQ user.
     Emit(bus_cmd::EmitArgs),
-    /// The fault campaign: crashes, restarts and hostile input against this binary's roles
-    /// on services of its own, audited; exits non-zero when anything was lost or let in.
-    Campaign(campaign_cmd::CampaignArgs),
     /// Fire due timers (reminders, overdue escalations, closing windows) until stopped.
     Monitor {
         /// Names this monitor in its claims; give each replica its own.
@@ -178,11 +172,9 @@ fn main() -> ExitCode {
         Command::Workflows(WorkflowsCommand::Graph { file, format }) => {
             offline::graph(&file, matches!(format, GraphFormat::Dot))
         }
-        Command::Bench(bench) => runtime().and_then(|rt| rt.block_on(bench_cmd::run(bench))),
         Command::Emit(args) => {
             runtime().and_then(|rt| rt.block_on(bus_cmd::emit(cli.config.as_deref(), args)))
         }
-        Command::Campaign(args) => runtime().and_then(|rt| rt.block_on(campaign_cmd::run(args))),
         command => runtime().and_then(|rt| rt.block_on(online(cli.config, command))),
     };
     match result {
@@ -368,11 +360,7 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
                 }
             }
         }
-        Command::Config
-        | Command::Bench(_)
-        | Command::Emit(_)
-        | Command::Campaign(_)
-        | Command::Workflows(_) => {
+        Command::Config | Command::Emit(_) | Command::Workflows(_) => {
             unreachable!("handled before")
         }
     }
@@ -429,24 +417,20 @@ pub(crate) async fn shutdown_signal() {
 /// (a restart, a fresh deployment) waits for it, up to two minutes, instead of exiting; a
 /// one-shot command reports at once.
 async fn open_database(url: &str, wait: bool) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    let patience = if wait {
-        std::time::Duration::from_secs(120)
-    } else {
-        std::time::Duration::ZERO
-    };
-    let started = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(250);
-    loop {
-        match connect::connect_and_migrate(url).await {
-            Ok(db) => return Ok(db),
-            Err(error) if started.elapsed() < patience && unreachable_for_now(&error) => {
-                tracing::warn!(message = "Failed to open the database; retrying", %error, ?pause);
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(5));
-            }
-            Err(error) => return Err(error.into()),
-        }
+    use backon::Retryable;
+    let open = || connect::connect_and_migrate(url);
+    if !wait {
+        return Ok(open().await?);
     }
+    let patience =
+        cohandle_store::retry::policy().with_total_delay(Some(std::time::Duration::from_secs(120)));
+    Ok(open
+        .retry(patience)
+        .when(unreachable_for_now)
+        .notify(|error, pause| {
+            tracing::warn!(message = "Failed to open the database; retrying", %error, ?pause);
+        })
+        .await?)
 }
 
 /// A database that is down or restarting, as opposed to a wrong setting.

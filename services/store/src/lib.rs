@@ -9,15 +9,24 @@
 //! - [`statistics`]: the per-agency counters the one path keeps for the supervisors'
 //!   statistics, and their recount from the rows.
 //! - [`calendars`]: the holiday files loaded at run time, which every engine picks up.
+//! - [`agencies`]: the registry of agencies, each with the kind of actor it is.
+//! - [`retry`]: the one retry policy for transient failures.
+//! - [`outbox_page`]: one page of the outbox as the relay publishes it; [`bus_door`]: the
+//!   dead letters and the inbox's decisions as the bus's door reads and marks them;
+//!   [`cli_door`]: what the operator's command line reads (timelines, deadlines, statistics);
+//!   [`inspection`]: what tests, the benchmark and the campaign read to check the engine.
 //! - [`audit`]: the access audit, one row per HTTP request, and its search.
 //! - [`connect`]: opening `database.url`; [`clock`]: the injected clock.
 //!
 //! This crate never talks to the broker or to HTTP clients, and never decides a transition
 //! itself: every decision is `cohandle_workflows::apply`.
 
+pub mod agencies;
 pub mod audit;
 mod bulk;
+pub mod bus_door;
 pub mod calendars;
+pub mod cli_door;
 pub mod clock;
 pub mod connect;
 pub mod dead_letters;
@@ -27,10 +36,13 @@ pub mod entities;
 mod error;
 pub mod history;
 pub mod idempotency;
+pub mod inspection;
 pub mod migration;
 pub mod monitor;
+pub mod outbox_page;
 pub mod queries;
 pub mod relay;
+pub mod retry;
 pub mod statistics;
 
 pub use clock::{Clock, ManualClock, SystemClock};

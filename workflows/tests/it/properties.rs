@@ -120,7 +120,13 @@ fn body_strategy() -> impl Strategy<Value = Body> {
     ]
 }
 
-fn run(definition: Arc<Definition>, events: Vec<(Actor, Body)>) -> World {
+/// Days after the step before (the assignment for the first one): the same day, days or
+/// months later, so that deadlines and reminders fall due between steps.
+fn gap_strategy() -> impl Strategy<Value = u64> {
+    prop_oneof![Just(0u64), 1u64..10, 10u64..120]
+}
+
+fn run(definition: Arc<Definition>, events: Vec<(Actor, Body, u64)>) -> World {
     let mut w = World::with(definition);
     let def = w.definition.clone();
     w.ok(
@@ -137,13 +143,15 @@ fn run(definition: Arc<Definition>, events: Vec<(Actor, Body)>) -> World {
             "2020-03-02",
         ),
     );
-    for (actor, body) in events {
+    let mut day = date("2020-03-02");
+    for (actor, body, gap) in events {
+        day = day + chrono::Days::new(gap);
         let co_done_before = {
             let co = w.definition.machine(Machine::CoHandler);
             w.proposal().co_handlers().all(|t| co.is_terminal(&t.state))
         };
         let was_drafting = w.proposal().lead().map(|t| t.state.clone());
-        if let Ok(decision) = w.send(actor, "2020-03-15", body) {
+        if let Ok(decision) = w.send(actor, &day.to_string(), body) {
             let def = &w.definition;
             for task in &decision.proposal.tasks {
                 assert!(
@@ -178,7 +186,7 @@ proptest! {
 
     #[test]
     fn random_sequences_never_panic_and_stay_in_declared_states(
-        events in proptest::collection::vec((actor_strategy(), body_strategy()), 0..40)
+        events in proptest::collection::vec((actor_strategy(), body_strategy(), gap_strategy()), 0..40)
     ) {
         let def = cohandle_workflows::Catalog::shipped().latest("chongqing-deputy-suggestion").unwrap();
         run(def, events);
@@ -187,7 +195,7 @@ proptest! {
     #[test]
     fn every_shipped_definition_survives_random_sequences(
         which in 0..3usize,
-        events in proptest::collection::vec((actor_strategy(), body_strategy()), 0..30)
+        events in proptest::collection::vec((actor_strategy(), body_strategy(), gap_strategy()), 0..30)
     ) {
         let catalog = cohandle_workflows::Catalog::shipped();
         let def = catalog.all().nth(which).unwrap().clone();
@@ -203,7 +211,7 @@ fn a_definition_may_allow_replying_without_the_opinions() {
         "co_handler_opinion_required = false",
     );
     let def = Arc::new(Definition::load("relaxed.toml", &text).unwrap());
-    let mut w = run(def, vec![(agency("cq-kjj"), Body::SignFor)]);
+    let mut w = run(def, vec![(agency("cq-kjj"), Body::SignFor, 13)]);
     w.ok(agency("cq-kjj"), "2020-03-20", draft(ResultClass::A, &[]));
     assert_eq!(w.state_of("cq-kjj"), "drafted");
 }

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use cohandle_store::entities::{history, inbox, outbox};
+use cohandle_store::inspection;
 use cohandle_store::{Engine, Source};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::support::*;
 
@@ -34,14 +33,7 @@ pub type Step = (
 );
 
 pub async fn steps(engine: &Engine, key: Option<&str>) -> Vec<Step> {
-    let mut query = history::Entity::find()
-        .order_by_asc(history::Column::ProposalKey)
-        .order_by_asc(history::Column::Seq);
-    if let Some(key) = key {
-        query = query.filter(history::Column::ProposalKey.eq(key));
-    }
-    query
-        .all(engine.db())
+    inspection::history(engine, key)
         .await
         .unwrap()
         .into_iter()
@@ -116,26 +108,18 @@ async fn case_0942_goes_from_assignment_to_feedback_with_each_agency_on_its_own_
         || async { inbox_count(&engine).await == 12 },
     )
     .await;
-    let refused = inbox::Entity::find()
-        .filter(inbox::Column::Outcome.ne("applied"))
-        .all(engine.db())
-        .await
-        .unwrap();
-    assert!(refused.is_empty(), "refused: {refused:#?}");
-    let sources: Vec<String> = inbox::Entity::find()
-        .all(engine.db())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.source)
+    let decisions = inspection::decisions(&engine).await.unwrap();
+    let refused: Vec<_> = decisions
+        .iter()
+        .filter(|d| d.outcome != "applied")
         .collect();
-    assert!(sources.iter().all(|s| s == "bus"));
+    assert!(refused.is_empty(), "refused: {refused:#?}");
+    let sources: Vec<&str> = decisions.iter().map(|d| d.source.as_str()).collect();
+    assert!(sources.iter().all(|s| *s == "bus"));
 
     // The same history as the engine writes for the same events applied directly.
     assert_eq!(steps(&engine, Some(KEY)).await, reference(case()).await);
-    let verification = cohandle_store::history::verify(engine.db(), None)
-        .await
-        .unwrap();
+    let verification = inspection::verify_history(&engine, None).await.unwrap();
     assert_eq!(verification.broken, None);
     let (proposal, _) = engine.load(KEY).await.unwrap().unwrap();
     assert_eq!(proposal.state, reference_state().await);
@@ -143,12 +127,7 @@ async fn case_0942_goes_from_assignment_to_feedback_with_each_agency_on_its_own_
     // Every outbox row is published and marked sent (the relay counts a page once its
     // transaction has committed, so the count is awaited too).
     eventually(Duration::from_secs(20), "the outbox is drained", || async {
-        outbox::Entity::find()
-            .filter(outbox::Column::SentAt.is_null())
-            .all(engine.db())
-            .await
-            .unwrap()
-            .is_empty()
+        inspection::counts(&engine).await.unwrap().outbox_unsent == 0
             && relay.stats.published() == outbox_count(&engine).await
             && worker.stats.snapshot().applied == 12
     })

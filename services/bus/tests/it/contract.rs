@@ -7,11 +7,10 @@ use std::time::Duration;
 use cohandle_bus::replay::{self, Replayed};
 use cohandle_bus::{dead_letter, relay, worker};
 use cohandle_proto::RejectedReason;
+use cohandle_store::bus_door::{self, Decision};
 use cohandle_store::dead_letters::{DeadLetter, Filter};
-use cohandle_store::entities::inbox;
 use cohandle_store::Engine;
 use cohandle_workflows::{EventId, ProposalKey};
-use sea_orm::EntityTrait;
 
 use crate::delivery::event;
 use crate::support::*;
@@ -61,14 +60,11 @@ impl Door {
         .await;
     }
 
-    async fn inbox(&self, event_id: &str) -> Option<inbox::Model> {
-        inbox::Entity::find_by_id(event_id.to_owned())
-            .one(self.engine.db())
-            .await
-            .unwrap()
+    async fn inbox(&self, event_id: &str) -> Option<Decision> {
+        bus_door::decision(&self.engine, event_id).await.unwrap()
     }
 
-    async fn decided(&self, event_id: &str) -> inbox::Model {
+    async fn decided(&self, event_id: &str) -> Decision {
         eventually(Duration::from_secs(20), "the event is decided", || async {
             self.inbox(event_id).await.is_some()
         })

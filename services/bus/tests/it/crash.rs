@@ -2,9 +2,6 @@
 
 use std::time::Duration;
 
-use cohandle_store::entities::inbox;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-
 use crate::case_0942::{reference, steps, Step};
 use crate::support::*;
 
@@ -100,11 +97,8 @@ async fn a_worker_killed_mid_batch_and_restarted_loses_and_doubles_nothing() {
     }
     assert_eq!(killed, 2);
 
-    let not_applied = inbox::Entity::find()
-        .filter(inbox::Column::Outcome.ne("applied"))
-        .count(engine.db())
-        .await
-        .unwrap();
+    let counts = cohandle_store::inspection::counts(&engine).await.unwrap();
+    let not_applied = counts.decisions - counts.applied;
     assert_eq!(
         not_applied, 0,
         "every event applied, none refused for being out of order"
@@ -128,7 +122,7 @@ async fn a_worker_killed_mid_batch_and_restarted_loses_and_doubles_nothing() {
         worker.stats.snapshot()
     );
     assert_eq!(
-        cohandle_store::history::verify(engine.db(), None)
+        cohandle_store::inspection::verify_history(&engine, None)
             .await
             .unwrap()
             .broken,

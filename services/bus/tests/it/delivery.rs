@@ -9,9 +9,8 @@ use cohandle_bus::publish::{publish_inbound, Inbound};
 use cohandle_bus::replay::{self, Correction, Replayed, Which};
 use cohandle_proto::{ContentType, RejectedReason};
 use cohandle_store::dead_letters::Filter;
-use cohandle_store::entities::{history, inbox};
+use cohandle_store::{bus_door, inspection};
 use cohandle_workflows::RejectionCode;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::case_0942::reference;
 use crate::support::*;
@@ -91,8 +90,7 @@ async fn an_event_before_its_assignment_is_refused_kept_and_replayed_once() {
         || async { inbox_count(&engine).await == 1 },
     )
     .await;
-    let refused = inbox::Entity::find_by_id("cq-5-3-0942-ack-jw".to_owned())
-        .one(engine.db())
+    let refused = bus_door::decision(&engine, "cq-5-3-0942-ack-jw")
         .await
         .unwrap()
         .unwrap();
@@ -131,15 +129,15 @@ async fn an_event_before_its_assignment_is_refused_kept_and_replayed_once() {
         "{result:?}"
     );
     // The history names the replay, and the inbox says where it came from.
-    let rows = history::Entity::find()
-        .filter(history::Column::EventId.eq("cq-5-3-0942-ack-jw/replay-1"))
-        .all(engine.db())
+    let rows: Vec<_> = inspection::history(&engine, None)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.event_id == "cq-5-3-0942-ack-jw/replay-1")
+        .collect();
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|r| r.actor_agency == "cq-jw"));
-    let replayed = inbox::Entity::find_by_id("cq-5-3-0942-ack-jw/replay-1".to_owned())
-        .one(engine.db())
+    let replayed = bus_door::decision(&engine, "cq-5-3-0942-ack-jw/replay-1")
         .await
         .unwrap()
         .unwrap();
@@ -167,7 +165,7 @@ async fn an_event_before_its_assignment_is_refused_kept_and_replayed_once() {
     }
     assert_eq!(crate::case_0942::steps(&engine, None).await, expected);
     assert_eq!(
-        cohandle_store::history::verify(engine.db(), None)
+        inspection::verify_history(&engine, None)
             .await
             .unwrap()
             .broken,
@@ -263,8 +261,7 @@ async fn a_malformed_body_is_dead_lettered_with_its_reason_and_replayed_once_fix
         matches!(&results[0].1, Replayed::Applied { event_id, .. } if event_id == "cq-5-3-0942-ack-jw"),
         "{results:?}"
     );
-    let row = inbox::Entity::find_by_id("cq-5-3-0942-ack-jw".to_owned())
-        .one(engine.db())
+    let row = bus_door::decision(&engine, "cq-5-3-0942-ack-jw")
         .await
         .unwrap()
         .unwrap();
@@ -363,8 +360,7 @@ async fn a_message_claiming_another_agency_is_refused() {
         Duration::from_secs(20),
         "the genuine one is applied",
         || async {
-            inbox::Entity::find_by_id("cq-5-3-0942-ack-jw".to_owned())
-                .one(engine.db())
+            bus_door::decision(&engine, "cq-5-3-0942-ack-jw")
                 .await
                 .unwrap()
                 .is_some_and(|r| r.outcome == "applied")
@@ -503,7 +499,7 @@ async fn senders_are_the_registered_agencies_and_the_configured_ones() {
     ]);
     let known = directory
         .resolve(
-            engine.db(),
+            &engine,
             ["cq-fgw", "cq-jw", "cq-bad", "cq-nobody"].map(str::to_owned),
         )
         .await

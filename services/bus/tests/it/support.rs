@@ -6,79 +6,36 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
 use cohandle_bus::publish::{publish_inbound, Inbound};
 use cohandle_bus::{connect, relay, topology, worker, Relay, Worker};
 use cohandle_proto::ContentType;
-use cohandle_store::entities::{agency, history, inbox, outbox};
-use cohandle_store::{connect as db_connect, Engine, SystemClock};
-use cohandle_workflows::{Calendar, Catalog, Event};
+use cohandle_store::{inspection, Engine, SystemClock};
+pub use cohandle_testkit::agencies::{register, register_all, CASE_0942 as AGENCIES};
+use cohandle_testkit::vhost::{Management, Vhost, LOCAL_MANAGEMENT};
+pub use cohandle_testkit::Backend;
+use cohandle_workflows::Event;
 use lapin::options::{BasicAckOptions, BasicGetOptions, ConfirmSelectOptions};
 use lapin::{Channel, Connection};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait, PaginatorTrait};
-use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// The agencies of case 0942: (code, kind).
-pub const AGENCIES: &[(&str, &str)] = &[
-    ("cq-zfbgt", "assigner"),
-    ("cq-rdgw", "congress_office"),
-    ("cq-kjj", "agency"),
-    ("cq-jw", "agency"),
-    ("cq-czj", "agency"),
-    ("cq-dc", "supervisor"),
-];
-
-const MANAGEMENT: &str = "http://127.0.0.1:15672/api";
-
-fn broker_host() -> String {
-    std::env::var("COHANDLE_TEST_AMQP_HOST").unwrap_or_else(|_| "127.0.0.1:5672".to_owned())
-}
-
-fn postgres_server() -> String {
-    std::env::var("COHANDLE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::new()
-}
-
-/// One management API call as guest (an administrator, loopback only). A server error is
-/// tried again a few times (the management plugin answers 500 when, say, a connection it
-/// was asked to close closed meanwhile); 404 counts as done.
+/// One management API call as guest (an administrator, loopback only), as the tests'
+/// vhosts make them.
 pub async fn management(
     method: reqwest::Method,
     path: &str,
     body: Option<serde_json::Value>,
 ) -> reqwest::Response {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let mut request = http()
-            .request(method.clone(), format!("{MANAGEMENT}{path}"))
-            .basic_auth("guest", Some("guest"));
-        if let Some(body) = &body {
-            request = request.json(body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
-            return response;
-        }
-        assert!(
-            status.is_server_error() && attempt < 10,
-            "{method} {path}: {status} {}",
-            response.text().await.unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
-    }
+    Management::new(LOCAL_MANAGEMENT)
+        .call(method, path, body)
+        .await
+        .unwrap()
 }
 
 /// A vhost of the test's own, with the topology of `topology` declared in it.
 pub struct Broker {
     pub vhost: String,
+    own: Vhost,
 }
 
 /// Logs to the test's captured output when `RUST_LOG` is set.
@@ -94,55 +51,24 @@ pub fn logs() {
 impl Broker {
     pub async fn new() -> Self {
         logs();
-        let vhost = format!("cohandle-test-{}", uuid::Uuid::new_v4().simple());
-        management(reqwest::Method::PUT, &format!("/vhosts/{vhost}"), None).await;
-        management(
-            reqwest::Method::PUT,
-            &format!("/permissions/{vhost}/guest"),
-            Some(json!({"configure": ".*", "write": ".*", "read": ".*"})),
-        )
-        .await;
-        let broker = Self { vhost };
-        for (code, _) in AGENCIES {
-            broker.agency_user(code).await;
+        let codes: Vec<&str> = AGENCIES.iter().map(|(code, _)| *code).collect();
+        let own = Vhost::for_test(&codes).await;
+        Self {
+            vhost: own.name.clone(),
+            own,
         }
-        broker
     }
 
     /// The worker's and the operator's URL (guest).
     pub fn url(&self) -> String {
-        format!("amqp://guest:guest@{}/{}", broker_host(), self.vhost)
+        self.own.url()
     }
 
     /// An agency's RabbitMQ user, with the rights deploy/ gives it: publish to `cohandle.in`
     /// under its own keys only, read its own queue only, configure nothing. Users are
     /// broker-wide and named by agency code, so they are shared by parallel tests and kept.
     pub async fn agency_user(&self, code: &str) {
-        management(
-            reqwest::Method::PUT,
-            &format!("/users/{code}"),
-            Some(json!({"password": code, "tags": ""})),
-        )
-        .await;
-        let escaped = code.replace('.', "\\.");
-        management(
-            reqwest::Method::PUT,
-            &format!("/permissions/{}/{code}", self.vhost),
-            Some(json!({
-                "configure": "^$",
-                "write": "^cohandle\\.in$",
-                "read": format!("^cohandle\\.agency\\.{escaped}$"),
-            })),
-        )
-        .await;
-        management(
-            reqwest::Method::PUT,
-            &format!("/topic-permissions/{}/{code}", self.vhost),
-            Some(
-                json!({"exchange": "cohandle.in", "write": format!("^{escaped}\\."), "read": ".*"}),
-            ),
-        )
-        .await;
+        self.own.agency_user(code).await.unwrap();
     }
 
     /// Declares the topology (and the case agencies' queues) as the worker would.
@@ -269,27 +195,6 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let vhost = self.vhost.clone();
-        // Deleting from a fresh runtime on another thread: Drop cannot await.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let _ = http()
-                    .delete(format!("{MANAGEMENT}/vhosts/{vhost}"))
-                    .basic_auth("guest", Some("guest"))
-                    .send()
-                    .await;
-            });
-        })
-        .join();
-    }
 }
 
 /// An agency's system: publishes as its own user, reads its own queue.
@@ -475,143 +380,6 @@ pub struct Received {
     pub body: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A database of its own for one test, dropped (PostgreSQL) or deleted (SQLite) after it.
-pub struct TestDb {
-    pub url: String,
-    backend: Backend,
-    name: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    pub async fn new(backend: Backend) -> Self {
-        let name = format!("cohandle_bus_test_{}", uuid::Uuid::new_v4().simple());
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                Self {
-                    url,
-                    backend,
-                    name,
-                    _dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let admin = Database::connect(format!("{}/postgres", postgres_server()))
-                    .await
-                    .unwrap();
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .unwrap();
-                admin.close().await.unwrap();
-                let url = format!("{}/{name}", postgres_server());
-                Self {
-                    url,
-                    backend,
-                    name,
-                    _dir: None,
-                }
-            }
-        }
-    }
-
-    /// Cuts the database off (PostgreSQL): new connections are refused and the open ones
-    /// are terminated, as when the server goes down. Other databases are untouched.
-    pub async fn go_down(&self) {
-        let admin = Database::connect(format!("{}/postgres", postgres_server()))
-            .await
-            .unwrap();
-        admin
-            .execute_unprepared(&format!(
-                "ALTER DATABASE {} ALLOW_CONNECTIONS false",
-                self.name
-            ))
-            .await
-            .unwrap();
-        admin
-            .execute_unprepared(&format!(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
-                self.name
-            ))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-    }
-
-    /// Lets connections in again.
-    pub async fn come_back(&self) {
-        let admin = Database::connect(format!("{}/postgres", postgres_server()))
-            .await
-            .unwrap();
-        admin
-            .execute_unprepared(&format!(
-                "ALTER DATABASE {} ALLOW_CONNECTIONS true",
-                self.name
-            ))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-    }
-
-    /// The engine on this database (real time: the case's 2020 events are in the past),
-    /// with the case's agencies registered.
-    pub async fn engine(&self) -> Engine {
-        let db = db_connect::connect_and_migrate(&self.url).await.unwrap();
-        let engine = Engine::new(
-            db,
-            Arc::new(Catalog::shipped()),
-            Arc::new(Calendar::china_official()),
-            Arc::new(SystemClock),
-        );
-        for (code, kind) in AGENCIES {
-            register(&engine, code, kind).await;
-        }
-        engine
-    }
-}
-
-/// Registers an agency (what `cohandle token`/an operator does before it may send).
-pub async fn register(engine: &Engine, code: &str, kind: &str) {
-    agency::Entity::insert(agency::ActiveModel {
-        code: Set(code.to_owned()),
-        name: Set(code.to_owned()),
-        kind: Set(kind.to_owned()),
-        created_at: Set(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
-    })
-    .exec(engine.db())
-    .await
-    .unwrap();
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if self.backend == Backend::Postgres {
-            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let server = postgres_server();
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    if let Ok(admin) = Database::connect(format!("{server}/postgres")).await {
-                        let _ = admin.execute_unprepared(&sql).await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
-
 /// A role running as a task, stopped like the binary stops it (the shutdown future).
 pub struct Running<S> {
     pub stats: S,
@@ -694,15 +462,39 @@ where
 }
 
 pub async fn inbox_count(engine: &Engine) -> u64 {
-    inbox::Entity::find().count(engine.db()).await.unwrap()
+    inspection::counts(engine).await.unwrap().decisions
 }
 
 pub async fn history_count(engine: &Engine) -> u64 {
-    history::Entity::find().count(engine.db()).await.unwrap()
+    inspection::counts(engine).await.unwrap().history
 }
 
 pub async fn outbox_count(engine: &Engine) -> u64 {
-    outbox::Entity::find().count(engine.db()).await.unwrap()
+    inspection::counts(engine).await.unwrap().outbox
+}
+
+/// The database of a test of its own, and the engine on it as the bus tests use it: real
+/// time (the case's 2020 events are in the past), the case's agencies registered.
+pub struct TestDb(cohandle_testkit::TestDb);
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        Self(cohandle_testkit::TestDb::new(backend).await)
+    }
+
+    pub async fn engine(&self) -> Engine {
+        let engine = self.0.engine(Arc::new(SystemClock)).await;
+        register_all(&engine, AGENCIES).await;
+        engine
+    }
+
+    pub async fn go_down(&self) {
+        self.0.go_down().await;
+    }
+
+    pub async fn come_back(&self) {
+        self.0.come_back().await;
+    }
 }
 
 /// Case 0942's events.

@@ -21,7 +21,7 @@ async fn the_short_campaign_loses_nothing_doubles_nothing_and_lets_no_one_in() {
         .unwrap_or(20261127);
     let report = cohandle_campaign::run(Options {
         profile: Profile::Short,
-        binary: cohandle_campaign::children::test_binary(),
+        binary: cohandle_testkit::binary::cohandle(),
         seed,
         load: None,
     })
@@ -39,4 +39,47 @@ async fn the_short_campaign_loses_nothing_doubles_nothing_and_lets_no_one_in() {
     assert!(report.faults.worker_kills >= 20);
     assert!(report.hostile_bus > 0 && report.hostile_api > 0);
     assert!(report.events_applied > 0);
+}
+
+/// The audit's own recomputation of the hash chains agrees with the engine's on intact
+/// rows, and finds a row changed behind the engine's back.
+#[tokio::test]
+async fn the_audit_recomputes_every_chain_and_finds_a_changed_row() {
+    use cohandle_testkit::{Backend, TestDb};
+    use sea_orm::{ConnectionTrait, Database};
+
+    let db = TestDb::new(Backend::Postgres).await;
+    let clock = std::sync::Arc::new(cohandle_store::ManualClock::new(
+        chrono::DateTime::UNIX_EPOCH,
+    ));
+    let engine = db.engine(clock.clone()).await;
+    cohandle_testkit::agencies::register_all(&engine, cohandle_testkit::agencies::CASE_0942).await;
+    for event in cohandle_workflows::cases::case_0942() {
+        clock.set(event.occurred_at);
+        engine
+            .apply(event, cohandle_store::Source::Cli)
+            .await
+            .unwrap();
+    }
+    let conn = Database::connect(&db.url).await.unwrap();
+    let intact = cohandle_campaign::audit::verify_chains(&conn)
+        .await
+        .unwrap();
+    assert_eq!(intact.verified, 1, "{intact:?}");
+    assert_eq!(intact.broken, None);
+
+    conn.execute_unprepared("UPDATE history SET to_state = 'closed' WHERE seq = 2")
+        .await
+        .unwrap();
+    let changed = cohandle_campaign::audit::verify_chains(&conn)
+        .await
+        .unwrap();
+    assert_eq!(changed.verified, 0);
+    assert!(
+        changed
+            .broken
+            .as_deref()
+            .is_some_and(|b| b.contains("row 2")),
+        "{changed:?}"
+    );
 }

@@ -3,105 +3,15 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use cohandle_store::{connect, Engine, ManualClock};
+use cohandle_store::ManualClock;
 use cohandle_workflows::engine::china_offset;
 use cohandle_workflows::event::{Assignment, Handler};
 use cohandle_workflows::model::{
     AssignmentMode, DisclosureConsent, ProposalInfo, ProposalKind, TaskRole,
 };
-use cohandle_workflows::{
-    Actor, ActorKind, AgencyCode, Body, Calendar, Catalog, Event, EventId, ProposalKey,
-};
-use sea_orm::{ConnectionTrait, Database};
+use cohandle_workflows::{Actor, ActorKind, AgencyCode, Body, Event, EventId, ProposalKey};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
-
-/// The server the PostgreSQL tests use; `deploy/dev/ensure-postgres.sh` starts it.
-pub fn postgres_server() -> String {
-    std::env::var("COHANDLE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
-
-/// A database of its own for one test, dropped (PostgreSQL) or deleted (SQLite) after it.
-pub struct TestDb {
-    pub url: String,
-    pub backend: Backend,
-    name: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    pub async fn new(backend: Backend) -> Self {
-        let name = format!("cohandle_test_{}", uuid::Uuid::new_v4().simple());
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                Self {
-                    url,
-                    backend,
-                    name,
-                    _dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let admin = Database::connect(format!("{}/postgres", postgres_server()))
-                    .await
-                    .unwrap();
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .unwrap();
-                admin.close().await.unwrap();
-                let url = format!("{}/{name}", postgres_server());
-                Self {
-                    url,
-                    backend,
-                    name,
-                    _dir: None,
-                }
-            }
-        }
-    }
-
-    pub async fn engine(&self, clock: Arc<ManualClock>) -> Engine {
-        let db = connect::connect_and_migrate(&self.url).await.unwrap();
-        Engine::new(
-            db,
-            Arc::new(Catalog::shipped()),
-            Arc::new(Calendar::china_official()),
-            clock,
-        )
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if self.backend == Backend::Postgres {
-            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let server = postgres_server();
-            // Dropping from a fresh runtime on another thread: Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    if let Ok(admin) = Database::connect(format!("{server}/postgres")).await {
-                        let _ = admin.execute_unprepared(&sql).await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
+pub use cohandle_testkit::{Backend, TestDb, BACKENDS};
 
 pub fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

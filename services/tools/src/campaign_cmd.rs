@@ -1,12 +1,11 @@
-//! `cohandle campaign [--short|--long]`: the fault campaign (`cohandle_campaign`) against
-//! this very binary, started as the roles on a PostgreSQL cluster and a RabbitMQ node of the
+//! `cohandle-tools campaign [--short|--long]`: the fault campaign (`cohandle_campaign`)
+//! against the `cohandle` binary, started as the roles on a PostgreSQL cluster and a RabbitMQ node of the
 //! campaign's own. Prints the report table; exits non-zero when anything was lost, doubled
 //! or let in.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
 use cohandle_campaign::{Options, Profile};
 
@@ -21,7 +20,8 @@ pub struct CampaignArgs {
     /// The seed of the workload, hostile input and fault moments (same seed, same run).
     #[arg(long, default_value_t = 20261127)]
     pub seed: u64,
-    /// The `cohandle` binary the roles run as (default: this one; also $COHANDLE_BIN).
+    /// The `cohandle` binary the roles run as (default: $COHANDLE_BIN, else the `cohandle`
+    /// beside this binary).
     #[arg(long)]
     pub binary: Option<PathBuf>,
     /// Seconds of load instead of the profile's (for a quick trial).
@@ -38,13 +38,7 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let binary = match args
-        .binary
-        .or_else(|| std::env::var_os("COHANDLE_BIN").map(PathBuf::from))
-    {
-        Some(binary) => binary,
-        None => std::env::current_exe().context("locating this binary")?,
-    };
+    let binary = crate::cohandle_binary(args.binary)?;
     let profile = if args.long {
         Profile::Long
     } else {

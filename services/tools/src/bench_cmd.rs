@@ -1,11 +1,11 @@
-//! `cohandle bench …`: benchmarks that print their figures and write them as JSON.
+//! `cohandle-tools bench …`: benchmarks that print their figures and write them as JSON.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
-/// `cohandle bench`: every benchmark of the suite in one run, or one of them.
+/// `cohandle-tools bench`: every benchmark of the suite in one run, or one of them.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
@@ -175,7 +175,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 postgres,
                 amqp,
                 management,
-                binary: std::env::current_exe()?,
+                binary: crate::cohandle_binary(None)?,
                 proposals,
                 naive_proposals,
                 raw_messages,
@@ -229,7 +229,7 @@ async fn all(args: AllArgs) -> anyhow::Result<ExitCode> {
         postgres: args.postgres.clone(),
         amqp: "127.0.0.1:5672".to_owned(),
         management: "http://127.0.0.1:15672/api".to_owned(),
-        binary: std::env::current_exe()?,
+        binary: crate::cohandle_binary(None)?,
         proposals: bus_proposals,
         naive_proposals,
         raw_messages,
@@ -302,7 +302,7 @@ async fn queries(
     runs: usize,
     raw_events: u64,
 ) -> anyhow::Result<serde_json::Value> {
-    let scratch = cohandle_bench::scratch::ScratchDb::create(postgres).await?;
+    let scratch = cohandle_testkit::db::ScratchDb::create(postgres).await?;
     let result = async {
         let db = cohandle_store::connect::connect_and_migrate(&scratch.url).await?;
         let raw = cohandle_bench::pg_raw::run(&db, raw_events).await?;
