@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cohandle_proto::{ContentType, OutboundNotification, Rejected, RejectedReason};
-use cohandle_store::engine::{OutboundBody, OutboundMessage};
 use cohandle_store::entities::outbox;
+use cohandle_store::outbox::{OutboundBody, OutboundMessage};
 use cohandle_store::Engine;
 use cohandle_workflows::{EventId, ProposalKey};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
