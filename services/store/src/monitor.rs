@@ -48,10 +48,10 @@ pub struct Pass {
 pub fn timer_event(row: &timer::Model) -> Result<Event, Error> {
     let corrupt =
         |e: cohandle_workflows::ids::InvalidId| Error::Corrupt(format!("timer {}: {e}", row.id));
-    let kind = match row.kind.as_str() {
-        "reminder" => TimerKind::Reminder,
-        _ => TimerKind::Expiry,
-    };
+    let kind: TimerKind = row
+        .kind
+        .parse()
+        .map_err(|e| Error::Corrupt(format!("timer {}: kind {}: {e}", row.id, row.kind)))?;
     Ok(Event {
         id: EventId::parse(format!("timer:{}", row.id)).map_err(corrupt)?,
         proposal: ProposalKey::parse(row.proposal_key.clone()).map_err(corrupt)?,

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::entities::inbox;
 
 /// The door an event came through, kept in the inbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Source {
     Bus,
     Api,
@@ -25,14 +26,7 @@ pub enum Source {
 
 impl Source {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Bus => "bus",
-            Self::Api => "api",
-            Self::Timer => "timer",
-            Self::Cli => "cli",
-            Self::Replay => "replay",
-            Self::Import => "import",
-        }
+        self.into()
     }
 
     /// The moment an event is decided and recorded at: the engine's clock, except for the

@@ -4,7 +4,6 @@
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use cohandle_workflows::definition::DeadlineKind;
 use cohandle_workflows::engine::{Change, TimerSpec};
-use cohandle_workflows::event::TimerKind;
 use cohandle_workflows::{Definition, Event, Proposal, Rejection};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::IntoActiveModel;
@@ -127,10 +126,7 @@ pub(crate) fn proposal_row(
         session: p.info.session.clone(),
         title: p.info.title.clone(),
         assigner: p.assigner.to_string(),
-        mode: serde_json::to_value(p.mode)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        mode: <&str>::from(p.mode).to_owned(),
         state: p.state.clone(),
         key_supervision: p.info.key_supervision,
         assigned_on: p.assigned_on,
@@ -176,7 +172,7 @@ pub(crate) fn timer_row(key: String, spec: TimerSpec) -> timer::ActiveModel {
         proposal_key: Set(key),
         agency: Set(spec.agency.to_string()),
         deadline: Set(spec.deadline),
-        kind: Set(timer_kind(spec.kind).to_owned()),
+        kind: Set(<&str>::from(spec.kind).to_owned()),
         due_on: Set(spec.due),
         generation: Set(spec.generation as i32),
         fire_at: Set(spec.fire_at),
@@ -188,9 +184,52 @@ pub(crate) fn timer_row(key: String, spec: TimerSpec) -> timer::ActiveModel {
     }
 }
 
-fn timer_kind(kind: TimerKind) -> &'static str {
-    match kind {
-        TimerKind::Reminder => "reminder",
-        TimerKind::Expiry => "expiry",
+#[cfg(test)]
+mod tests {
+    use cohandle_workflows::event::{Role, TimerKind};
+    use cohandle_workflows::model::{
+        AssignmentMode, DisclosureScope, Machine, ProposalKind, ResultClass, Satisfaction, TaskRole,
+    };
+    use serde::Serialize;
+
+    /// The name stored for `value` reads back as it, and is the name the wire uses (serde).
+    fn stored_as_on_the_wire<T>(values: &[T])
+    where
+        T: Copy + Serialize + std::fmt::Debug + PartialEq + std::str::FromStr,
+        &'static str: From<T>,
+        <T as std::str::FromStr>::Err: std::fmt::Debug,
+    {
+        for value in values {
+            let stored = <&str>::from(*value);
+            assert_eq!(serde_json::json!(stored), serde_json::json!(value));
+            assert_eq!(stored.parse::<T>().expect("reads back"), *value);
+        }
+    }
+
+    #[test]
+    fn stored_names_are_the_wire_names() {
+        use AssignmentMode::*;
+        stored_as_on_the_wire(&[ProposalKind::DeputySuggestion, ProposalKind::CppccProposal]);
+        stored_as_on_the_wire(&[Sole, LeadWithCoHandlers, Split]);
+        stored_as_on_the_wire(&[TaskRole::Lead, TaskRole::CoHandler, TaskRole::Split]);
+        stored_as_on_the_wire(&Machine::ALL);
+        stored_as_on_the_wire(&[
+            ResultClass::A,
+            ResultClass::B,
+            ResultClass::C,
+            ResultClass::D,
+        ]);
+        stored_as_on_the_wire(&[
+            Satisfaction::Satisfied,
+            Satisfaction::BasicallySatisfied,
+            Satisfaction::Dissatisfied,
+        ]);
+        stored_as_on_the_wire(&[
+            DisclosureScope::Full,
+            DisclosureScope::Summary,
+            DisclosureScope::Withheld,
+        ]);
+        stored_as_on_the_wire(&[TimerKind::Reminder, TimerKind::Expiry]);
+        stored_as_on_the_wire(&Role::ALL);
     }
 }

@@ -190,7 +190,7 @@ impl Projection {
                     return;
                 };
                 let round = task.replies.len() as i32;
-                let result_class = format!("{:?}", draft.result_class);
+                let result_class = <&str>::from(draft.result_class).to_owned();
                 let on_time = due_before.is_none_or(|due| recorded_on <= due);
                 let met_deputy = task
                     .contacts
@@ -226,10 +226,7 @@ impl Projection {
                     proposal_key: Set(key),
                     agency: Set(agency.to_string()),
                     round: Set(round),
-                    satisfaction: Set(serde_json::to_value(f.satisfaction)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()),
+                    satisfaction: Set(<&str>::from(f.satisfaction).to_owned()),
                     received_on: Set(f.received_on),
                 });
             }
@@ -246,10 +243,7 @@ impl Projection {
                     agency: Set(agency.to_string()),
                     index_number: Set(d.index_number.clone()),
                     topic: Set(d.topic.clone()),
-                    scope: Set(serde_json::to_value(d.scope)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()),
+                    scope: Set(<&str>::from(d.scope).to_owned()),
                     withheld_reason: Set(d.withheld_reason.clone()),
                     written_on: Set(d.written_on),
                     published_on: Set(d.published_on),
