@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 use crate::ids::{AgencyCode, EventId, ProposalKey};
 use crate::model::{
@@ -36,6 +37,8 @@ pub struct Actor {
 /// The role an actor plays for one event, as definitions name it in `actors = [...]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     Assigner,
     /// The agency of a handler task (the lead, a sole handler or a split handler).
@@ -59,15 +62,7 @@ impl Role {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Assigner => "assigner",
-            Self::Lead => "lead",
-            Self::CoHandler => "co_handler",
-            Self::CongressOffice => "congress_office",
-            Self::Supervisor => "supervisor",
-            Self::Timer => "timer",
-            Self::Engine => "engine",
-        }
+        self.into()
     }
 }
 
@@ -114,6 +109,8 @@ pub enum DisputeDecision {
 /// What a timer says when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum TimerKind {
     Reminder,
     Expiry,

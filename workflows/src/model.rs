@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 use crate::calendar::DurationSpec;
 use crate::ids::{AgencyCode, ProposalKey};
@@ -11,6 +12,8 @@ use crate::ids::{AgencyCode, ProposalKey};
 /// A deputy's suggestion (人大代表建议) or a CPPCC member's proposal (政协提案).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ProposalKind {
     DeputySuggestion,
     CppccProposal,
@@ -18,16 +21,15 @@ pub enum ProposalKind {
 
 impl ProposalKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DeputySuggestion => "deputy_suggestion",
-            Self::CppccProposal => "cppcc_proposal",
-        }
+        self.into()
     }
 }
 
 /// How an assignment (交办) spreads the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum AssignmentMode {
     /// One agency handles and replies.
     Sole,
@@ -40,6 +42,8 @@ pub enum AssignmentMode {
 /// The role of one task within its proposal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum TaskRole {
     Lead,
     CoHandler,
@@ -56,17 +60,15 @@ impl TaskRole {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Lead => "lead",
-            Self::CoHandler => "co_handler",
-            Self::Split => "split",
-        }
+        self.into()
     }
 }
 
 /// The three state machines of a definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Machine {
     Proposal,
     Handler,
@@ -77,11 +79,7 @@ impl Machine {
     pub const ALL: [Machine; 3] = [Machine::Proposal, Machine::Handler, Machine::CoHandler];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Proposal => "proposal",
-            Self::Handler => "handler",
-            Self::CoHandler => "co_handler",
-        }
+        self.into()
     }
 }
 
@@ -94,7 +92,20 @@ pub enum DisclosureConsent {
 }
 
 /// Result class of a reply (A solved or basically solved, B being solved, C later, D reference).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    EnumString,
+)]
 pub enum ResultClass {
     A,
     B,
@@ -105,6 +116,8 @@ pub enum ResultClass {
 /// The deputy's satisfaction on the feedback receipt (回执).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Satisfaction {
     /// 满意
     Satisfied,
@@ -402,6 +415,8 @@ pub struct ExtensionRequest {
 /// How much of a reply is published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum DisclosureScope {
     Full,
     Summary,

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use cohandle_store::engine::Recorded;
 use cohandle_store::entities::{history, proposal, task};
+use cohandle_store::Recorded;
 use cohandle_store::{queries, Engine, Outcome, Source};
 use cohandle_workflows::engine::{china_date, Change};
 use cohandle_workflows::model::DefinitionRef;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cohandle_proto::{ContentType, OutboundNotification, Rejected, RejectedReason};
-use cohandle_store::engine::{OutboundBody, OutboundMessage};
+use cohandle_store::outbox::{OutboundBody, OutboundMessage};
 use cohandle_store::outbox_page::{Page, Unsent};
 use cohandle_store::Engine;
 use cohandle_workflows::{EventId, ProposalKey};

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cohandle_proto::{ContentType, Rejected, RejectedReason};
-use cohandle_store::engine::Recorded;
+use cohandle_store::Recorded;
 use cohandle_store::{Engine, Outcome, Source};
 use cohandle_workflows::{Event, Rejection, RejectionCode};
 use futures::StreamExt;

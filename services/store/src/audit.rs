@@ -2,8 +2,9 @@
 //! records every request; `cohandle audit search` reads them back.
 
 use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::NotSet;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
@@ -31,19 +32,8 @@ pub fn as_json(entry: &Entry) -> serde_json::Value {
 
 /// Keeps one request.
 pub async fn record(db: &impl ConnectionTrait, entry: Entry) -> Result<(), Error> {
-    let row = access_audit::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
-        at: Set(entry.at),
-        token_id: Set(entry.token_id),
-        agency: Set(entry.agency),
-        role: Set(entry.role),
-        method: Set(entry.method),
-        route: Set(entry.route),
-        proposal_key: Set(entry.proposal_key),
-        status: Set(entry.status),
-        code: Set(entry.code),
-        latency_us: Set(entry.latency_us),
-    };
+    let mut row = entry.into_active_model();
+    row.id = NotSet;
     access_audit::Entity::insert(row).exec(db).await?;
     Ok(())
 }

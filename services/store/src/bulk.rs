@@ -6,6 +6,9 @@
 //! sends the same statement text, which each connection parses and plans once and keeps
 //! prepared. Lists of keys travel as one array parameter (`= ANY($1)`, `unnest`). On SQLite
 //! (one writer, no network) rows go as multi-row `VALUES` in chunks, as sea-orm builds them.
+//!
+//! Besides inserts: the version-checked update of a batch's proposals, the cancellation of
+//! timers by key, and the placeholders and value lists the statements are built from.
 
 use chrono::SecondsFormat;
 use sea_orm::sea_query::{ArrayType, OnConflict, Value};
@@ -15,6 +18,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value as Json};
 
+use crate::entities::proposal;
 use crate::Error;
 
 /// What an insert does with a row whose key is already stored.
@@ -264,6 +268,173 @@ pub(crate) fn bigint_array(items: impl IntoIterator<Item = i64>) -> Value {
         ArrayType::BigInt,
         Some(Box::new(items.into_iter().map(Value::from).collect())),
     )
+}
+
+/// Version-checked updates of many proposals in one statement: a row whose version moved
+/// on (a concurrent writer won) is not updated, and the batch is decided again.
+pub(crate) async fn update_proposals(
+    txn: &DatabaseTransaction,
+    rows: Vec<(proposal::Model, i64)>,
+) -> Result<(), Error> {
+    use sea_orm::{DatabaseBackend, Statement, Value};
+
+    const COLUMNS: &str = "key, version_read, state, due_on, version, document, updated_at, history_seq, history_hash";
+    const SET: &str =
+        "state = v.state, due_on = v.due_on, version = v.version, document = v.document, \
+         updated_at = v.updated_at, history_seq = v.history_seq, history_hash = v.history_hash";
+    let backend = txn.get_database_backend();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if backend == DatabaseBackend::Postgres {
+        let records: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(row, version_read)| {
+                serde_json::json!({
+                    "key": row.key,
+                    "version_read": version_read,
+                    "state": row.state,
+                    "due_on": row.due_on,
+                    "version": row.version,
+                    "document": row.document,
+                    "updated_at": row.updated_at,
+                    "history_seq": row.history_seq,
+                    "history_hash": row.history_hash,
+                })
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE proposals SET {SET} FROM json_to_recordset($1::json) AS v(key text, version_read bigint, \
+             state text, due_on date, version bigint, document text, updated_at timestamptz, \
+             history_seq bigint, history_hash text) \
+             WHERE proposals.key = v.key AND proposals.version = v.version_read"
+        );
+        let payload = serde_json::Value::Array(records).to_string();
+        let updated = txn
+            .execute(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [Value::from(payload)],
+            ))
+            .await?
+            .rows_affected();
+        if updated != rows.len() as u64 {
+            return Err(Error::Conflict);
+        }
+        return Ok(());
+    }
+    // SQLite names the columns of a VALUES list itself, so there the rows come as SELECTs.
+    let names: Vec<&str> = COLUMNS.split(", ").collect();
+    for chunk in rows.chunks(200) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
+        let mut selects = Vec::with_capacity(chunk.len());
+        for (row, version_read) in chunk {
+            let fields: Vec<String> = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    format!("{} AS {name}", placeholder(backend, values.len() + i + 1))
+                })
+                .collect();
+            selects.push(format!("SELECT {}", fields.join(", ")));
+            values.extend([
+                row.key.clone().into(),
+                (*version_read).into(),
+                row.state.clone().into(),
+                row.due_on.into(),
+                row.version.into(),
+                row.document.clone().into(),
+                row.updated_at.into(),
+                row.history_seq.into(),
+                row.history_hash.clone().into(),
+            ]);
+        }
+        let sql = format!(
+            "UPDATE proposals SET {SET} FROM ({}) AS v \
+             WHERE proposals.key = v.key AND proposals.version = v.version_read",
+            selects.join(" UNION ALL ")
+        );
+        let updated = txn
+            .execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+            .rows_affected();
+        if updated != chunk.len() as u64 {
+            return Err(Error::Conflict);
+        }
+    }
+    Ok(())
+}
+
+/// `$n` on PostgreSQL, `?n` on SQLite.
+pub(crate) fn placeholder(backend: sea_orm::DatabaseBackend, n: usize) -> String {
+    match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    }
+}
+
+/// Rows as a list of `(…, …)` tuples of placeholders, with their values in order.
+pub(crate) fn value_tuples<const N: usize>(
+    backend: sea_orm::DatabaseBackend,
+    rows: &[[sea_orm::Value; N]],
+) -> (String, Vec<sea_orm::Value>) {
+    let mut values = Vec::with_capacity(rows.len() * N);
+    let mut tuples = Vec::with_capacity(rows.len());
+    for row in rows {
+        let marks: Vec<String> = (1..=N)
+            .map(|i| placeholder(backend, values.len() + i))
+            .collect();
+        tuples.push(format!("({})", marks.join(", ")));
+        values.extend(row.iter().cloned());
+    }
+    (tuples.join(", "), values)
+}
+
+/// Cancels the pending timers whose `columns` match one of `keys`, in few statements.
+pub(crate) async fn cancel_timers<const N: usize>(
+    txn: &DatabaseTransaction,
+    columns: [&str; N],
+    keys: Vec<[String; N]>,
+) -> Result<(), Error> {
+    use sea_orm::{Statement, Value};
+
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.get_database_backend();
+    if backend == sea_orm::DatabaseBackend::Postgres {
+        // One array per column, joined on the timers_task index: one statement text for any
+        // number of keys.
+        let arrays: Vec<String> = (1..=N).map(|i| format!("${i}::text[]")).collect();
+        let matches: Vec<String> = columns
+            .iter()
+            .map(|c| format!("timers.{c} = c.{c}"))
+            .collect();
+        let sql = format!(
+            "UPDATE timers SET state = 'cancelled' FROM unnest({}) AS c({}) \
+             WHERE timers.state = 'pending' AND {}",
+            arrays.join(", "),
+            columns.join(", "),
+            matches.join(" AND ")
+        );
+        let values: Vec<Value> = (0..N)
+            .map(|i| text_array(keys.iter().map(|k| k[i].clone())))
+            .collect();
+        txn.execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        return Ok(());
+    }
+    let keys: Vec<[Value; N]> = keys.into_iter().map(|k| k.map(Value::from)).collect();
+    for chunk in keys.chunks(300) {
+        let (tuples, values) = value_tuples(backend, chunk);
+        let sql = format!(
+            "UPDATE timers SET state = 'cancelled' WHERE state = 'pending' AND ({}) IN ({tuples})",
+            columns.join(", ")
+        );
+        txn.execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

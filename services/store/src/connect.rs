@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use backon::Retryable;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 
@@ -84,18 +85,13 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
 async fn apply_migrations(db: &DatabaseConnection) -> Result<(), Error> {
     // Roles started together on a fresh database race to migrate it; the loser's statements
     // collide with the winner's. Once the winner is done there is nothing left to do.
-    let mut attempt = 0;
-    loop {
-        match Migrator::up(db, None).await {
-            Ok(()) => return Ok(()),
-            Err(error) if attempt < 5 => {
-                attempt += 1;
-                tracing::debug!(attempt, %error, "migration collided with another process; trying again");
-                tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
-            }
-            Err(error) => return Err(Error::Db(error)),
-        }
-    }
+    (|| Migrator::up(db, None))
+        .retry(crate::retry::policy().with_max_times(8))
+        .notify(|error, wait| {
+            tracing::debug!(%error, ?wait, "migration collided with another process; trying again");
+        })
+        .await
+        .map_err(Error::Db)
 }
 
 fn one_line(text: &str) -> String {

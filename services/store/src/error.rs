@@ -1,4 +1,5 @@
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::sqlx;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// What can go wrong below the domain: the database, or stored data that does not parse.
 #[derive(Debug, thiserror::Error)]
@@ -9,7 +10,7 @@ pub enum Error {
     #[error("the proposal changed while the event was being applied")]
     Conflict,
     #[error("gave up after {0} attempts, each overtaken by a concurrent change")]
-    TooManyConflicts(u32),
+    TooManyConflicts(usize),
     #[error("stored data does not read back: {0}")]
     Corrupt(String),
     #[error("{setting}: {message}")]
@@ -22,72 +23,125 @@ pub enum Error {
 impl From<DbErr> for Error {
     fn from(error: DbErr) -> Self {
         // A unique key taken by a concurrent writer means we lost a race: retry.
-        match error.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Error::Conflict,
-            // PostgreSQL's deadlock_detected and serialization_failure: retry as well.
-            _ if ["40P01", "40001"]
-                .iter()
-                .any(|code| error.to_string().contains(code)) =>
-            {
-                Error::Conflict
-            }
-            _ if error.to_string().contains("deadlock detected") => Error::Conflict,
+        if let Some(SqlErr::UniqueConstraintViolation(_)) = error.sql_err() {
+            return Error::Conflict;
+        }
+        match sql_state(&error).as_deref() {
+            Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED) => Error::Conflict,
             _ => Error::Db(error),
         }
     }
 }
 
+/// PostgreSQL's `serialization_failure`: the transaction lost to a concurrent one.
+const SERIALIZATION_FAILURE: &str = "40001";
+/// PostgreSQL's `deadlock_detected`: chosen as the victim of a lock cycle.
+const DEADLOCK_DETECTED: &str = "40P01";
+
 impl Error {
-    /// Whether waiting and trying again may succeed (the database is down or busy).
+    /// Whether waiting and trying again may succeed: a lost race, or the database down,
+    /// restarting or busy.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Error::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
-                | Error::Conflict
-                | Error::TooManyConflicts(_)
-        ) || matches!(self, Error::Db(e) if lost_connection(&e.to_string()))
+        match self {
+            Error::Conflict | Error::TooManyConflicts(_) => true,
+            Error::Db(error) => transient(error),
+            Error::Corrupt(_) | Error::Config { .. } => false,
+        }
     }
 }
 
-/// How a restarted or unreachable server shows on a pooled connection: sqlx reports it as
-/// a query error ("error communicating with database: Connection reset by peer", "Broken
-/// pipe", "terminating connection due to administrator command", "the database system is
-/// starting up"), not as a connection error. Found by the fault campaign: a PostgreSQL
-/// restart made the API answer 500 instead of 503, and the monitor stop.
-fn lost_connection(message: &str) -> bool {
-    let message = message.to_lowercase();
-    [
-        "connection",
-        "communicating",
-        "broken pipe",
-        "reset by peer",
-        "timed out",
-        "shutting down",
-        "terminating",
-        "starting up",
-        "recovery mode",
-        "pool",
-    ]
-    .iter()
-    .any(|sign| message.contains(sign))
+/// How a database that went away, restarts or is busy shows through sea-orm and sqlx. A
+/// restarted server shows on a pooled connection as a query error carrying an I/O error or
+/// a SQLSTATE, not as a connection error; found by the fault campaign (a PostgreSQL restart
+/// made the API answer 500 instead of 503, and the monitor stop).
+fn transient(error: &DbErr) -> bool {
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            match error {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Tls(_) => true,
+                sqlx::Error::Database(error) => {
+                    error.code().is_some_and(|code| transient_code(&code))
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Whether a database error code is one a retry can outlive. PostgreSQL (SQLSTATE):
+/// `40001` serialization failure, `40P01` deadlock, class `08` connection exceptions, class
+/// `57P` operator intervention (`57P01` admin shutdown, `57P02` crash shutdown, `57P03`
+/// cannot connect now: starting up or in recovery), `53300` too many connections. SQLite
+/// (result codes, extended or primary): `SQLITE_BUSY` (5) and `SQLITE_LOCKED` (6). A
+/// SQLSTATE always has five characters; SQLite's codes have fewer digits.
+fn transient_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return matches!(code, SERIALIZATION_FAILURE | DEADLOCK_DETECTED | "53300")
+            || code.starts_with("08")
+            || code.starts_with("57P");
+    }
+    code.parse::<u32>()
+        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6))
+}
+
+/// The database's own error code (PostgreSQL's SQLSTATE, SQLite's result code), if any.
+fn sql_state(error: &DbErr) -> Option<String> {
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(error)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(error))) => {
+            error.code().map(|code| code.into_owned())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn io(kind: std::io::ErrorKind) -> Error {
+        Error::Db(DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Io(
+            kind.into(),
+        ))))
+    }
+
     #[test]
     fn a_lost_connection_is_transient_whatever_sqlx_calls_it() {
-        let query = |m: &str| Error::Db(DbErr::Custom(m.to_owned()));
-        for message in [
-            "Query Error: error communicating with database: Connection reset by peer (os error 104)",
-            "error communicating with database: Broken pipe (os error 32)",
-            "FATAL: terminating connection due to administrator command",
-            "FATAL: the database system is starting up",
+        for kind in [
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::BrokenPipe,
+            std::io::ErrorKind::UnexpectedEof,
         ] {
-            assert!(query(message).is_transient(), "{message}");
+            assert!(io(kind).is_transient(), "{kind:?}");
         }
-        assert!(!query("relation \"proposals\" does not exist").is_transient());
+        let pool = Error::from(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout));
+        assert!(pool.is_transient(), "{pool}");
+        // The message no longer decides: a query error that only mentions a connection is not.
+        let text = Error::Db(DbErr::Custom(
+            "connection refused by the planner".to_owned(),
+        ));
+        assert!(!text.is_transient());
+        let missing = Error::Db(DbErr::Query(RuntimeErr::SqlxError(
+            sqlx::Error::RowNotFound,
+        )));
+        assert!(!missing.is_transient());
         assert!(!Error::Corrupt("x".to_owned()).is_transient());
+    }
+
+    #[test]
+    fn codes_a_retry_can_outlive() {
+        for code in [
+            "40001", "40P01", "08006", "08001", "57P01", "57P03", "53300", "5", "517", "6", "262",
+        ] {
+            assert!(transient_code(code), "{code}");
+        }
+        for code in ["42P01", "23505", "22001", "10005", "1", "19", "2067"] {
+            assert!(!transient_code(code), "{code}");
+        }
     }
 }

@@ -1,7 +1,13 @@
 //! Persistence for cohandle and the engine's one path for every state change.
 //!
-//! - [`engine::Engine`]: `apply` / `apply_batch` — load, let the domain decide, write state,
-//!   history, inbox, outbox and timers in one transaction; retried on a version conflict.
+//! - [`engine::Engine::decide`]: the one entry for every state change — take the events
+//!   (handed over, or claimed in the transaction, as the monitor's due timers), let the domain
+//!   decide, write state, history, inbox, outbox and timers in one transaction; decided again
+//!   on a version conflict. `apply` / `apply_batch` are that entry for handed-over events.
+//!   Beside it: [`outcome`] (what it answers), `write` and `rows` (what it writes), `bulk`
+//!   (the set-based statements), [`outbox`] (the outbound messages), [`retry`] (the one
+//!   retry policy).
+//! - [`monitor`]: the claim on due timers, and the monitor's loop.
 //! - [`entities`] and [`migration`]: the tables, on PostgreSQL and SQLite alike.
 //! - [`idempotency`]: when a second event under a known id is a copy of the first.
 //! - [`dead_letters`]: what a door could not take, kept for the operators with its reason.
@@ -39,12 +45,17 @@ pub mod idempotency;
 pub mod inspection;
 pub mod migration;
 pub mod monitor;
+pub mod outbox;
 pub mod outbox_page;
+pub mod outcome;
 pub mod queries;
 pub mod relay;
 pub mod retry;
+mod rows;
 pub mod statistics;
+mod write;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Engine, Outcome, Source};
+pub use engine::{Claim, Engine, Given};
 pub use error::Error;
+pub use outcome::{Outcome, Recorded, Source};

@@ -4,14 +4,23 @@
 //! UPDATE SKIP LOCKED`, so concurrent monitors never take the same one; SQLite: one writer
 //! at a time), applies a `TimerFired` event for each with the event id `timer:<timer id>`,
 //! and marks them fired, all in one commit. A monitor that dies mid-page rolls back: the
-//! timers are still pending and the next pass fires them; nothing fires twice.
+//! timers are still pending and the next pass fires them; nothing fires twice. Taking them
+//! is [`DueTimers`], the claim the engine's one entry ([`Engine::decide`]) is given.
 
-use chrono::Duration;
+use std::collections::HashSet;
+
+use backon::BackoffBuilder;
+use chrono::{DateTime, Duration, Utc};
 use cohandle_workflows::event::TimerKind;
 use cohandle_workflows::{Actor, ActorKind, AgencyCode, Body, Event, EventId, ProposalKey};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
 
-use crate::engine::{Engine, Outcome, Source};
+use crate::engine::{Claim, Engine};
 use crate::entities::timer;
+use crate::outcome::{Outcome, Source};
 use crate::Error;
 
 /// The agency code timer events are sent under.
@@ -39,10 +48,10 @@ pub struct Pass {
 pub fn timer_event(row: &timer::Model) -> Result<Event, Error> {
     let corrupt =
         |e: cohandle_workflows::ids::InvalidId| Error::Corrupt(format!("timer {}: {e}", row.id));
-    let kind = match row.kind.as_str() {
-        "reminder" => TimerKind::Reminder,
-        _ => TimerKind::Expiry,
-    };
+    let kind: TimerKind = row
+        .kind
+        .parse()
+        .map_err(|e| Error::Corrupt(format!("timer {}: kind {}: {e}", row.id, row.kind)))?;
     Ok(Event {
         id: EventId::parse(format!("timer:{}", row.id)).map_err(corrupt)?,
         proposal: ProposalKey::parse(row.proposal_key.clone()).map_err(corrupt)?,
@@ -61,16 +70,139 @@ pub fn timer_event(row: &timer::Model) -> Result<Event, Error> {
     })
 }
 
+/// The due timers of one pass, as a claim on the engine's one entry: up to `limit`, oldest
+/// first, taken inside the deciding transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED`) and
+/// marked fired by `owner` before their events are decided.
+#[derive(Debug)]
+pub struct DueTimers {
+    owner: String,
+    limit: u64,
+    /// Proposals found held by another transaction, whose timers this pass leaves alone.
+    avoid: Vec<String>,
+    /// Due timers taken but given back: their proposal was being changed elsewhere.
+    busy: usize,
+}
+
+/// What a pass took: how many timers, and how many of them late.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Taken {
+    pub claimed: usize,
+    pub late: usize,
+}
+
+impl DueTimers {
+    pub fn new(owner: &str, limit: u64) -> Self {
+        Self {
+            owner: owner.to_owned(),
+            limit,
+            avoid: Vec::new(),
+            busy: 0,
+        }
+    }
+
+    /// Due timers taken but left pending for a later pass, because their proposal was
+    /// being changed by another transaction.
+    pub fn busy(&self) -> usize {
+        self.busy
+    }
+
+    /// The due timers, oldest first, not of the proposals to avoid (PostgreSQL: locked,
+    /// skipping those another claimer holds).
+    async fn due(
+        &self,
+        db: &impl ConnectionTrait,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<timer::Model>, Error> {
+        let mut due = timer::Entity::find()
+            .filter(timer::Column::State.eq("pending"))
+            .filter(timer::Column::FireAt.lte(now))
+            .order_by_asc(timer::Column::State)
+            .order_by_asc(timer::Column::FireAt)
+            .order_by_asc(timer::Column::Id)
+            .limit(self.limit);
+        if !self.avoid.is_empty() {
+            due = due.filter(timer::Column::ProposalKey.is_not_in(self.avoid.iter().cloned()));
+        }
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            due = due.lock_with_behavior(
+                sea_orm::sea_query::LockType::Update,
+                sea_orm::sea_query::LockBehavior::SkipLocked,
+            );
+        }
+        Ok(due.all(db).await?)
+    }
+
+    /// PostgreSQL: a page whose proposals this transaction holds too. A claimer keeps no
+    /// timer of a proposal another transaction holds (that one may be cancelling it, and
+    /// would wait for this one): such a page is given back whole (its savepoint rolled back,
+    /// which releases its locks) and taken again without those proposals.
+    async fn page_of_free_proposals(
+        &mut self,
+        txn: &DatabaseTransaction,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<timer::Model>, Error> {
+        loop {
+            let page = txn.begin().await?;
+            let timers = self.due(&page, now).await?;
+            let held = busy_proposals(&page, &timers).await?;
+            if held.is_empty() {
+                page.commit().await?;
+                return Ok(timers);
+            }
+            page.rollback().await?;
+            self.busy += timers
+                .iter()
+                .filter(|t| held.contains(&t.proposal_key))
+                .count();
+            self.avoid.extend(held);
+        }
+    }
+}
+
+impl Claim for DueTimers {
+    type Taken = Taken;
+
+    async fn take(
+        &mut self,
+        txn: &DatabaseTransaction,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Event>, Taken), Error> {
+        let timers = if txn.get_database_backend() == DatabaseBackend::Postgres {
+            self.page_of_free_proposals(txn, now).await?
+        } else {
+            self.due(txn, now).await?
+        };
+        if timers.is_empty() {
+            return Ok((Vec::new(), Taken::default()));
+        }
+        let events = timers
+            .iter()
+            .map(timer_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Marked before the decisions, so that the counters stay the transaction's last
+        // write (every batch touching the same agencies waits on them until the commit).
+        let late = mark_fired(txn, &self.owner, &timers, now).await?;
+        Ok((
+            events,
+            Taken {
+                claimed: timers.len(),
+                late,
+            },
+        ))
+    }
+}
+
 /// One pass: up to `limit` due timers, oldest first, fired and marked in one transaction.
 pub async fn fire_due(engine: &Engine, owner: &str, limit: u64) -> Result<Pass, Error> {
-    let fired = engine.fire_due_timers(owner, limit).await?;
+    let mut claim = DueTimers::new(owner, limit);
+    let (outcomes, taken) = engine.decide(&mut claim, Source::Timer).await?;
     let mut pass = Pass {
-        claimed: fired.timers.len(),
-        late: fired.late,
-        busy: fired.busy,
+        claimed: taken.claimed,
+        late: taken.late,
+        busy: claim.busy(),
         ..Pass::default()
     };
-    for outcome in &fired.outcomes {
+    for outcome in &outcomes {
         match outcome {
             Outcome::Applied { .. } => pass.applied += 1,
             Outcome::Rejected(_) => pass.refused += 1,
@@ -78,6 +210,102 @@ pub async fn fire_due(engine: &Engine, owner: &str, limit: u64) -> Result<Pass, 
         }
     }
     Ok(pass)
+}
+
+/// PostgreSQL: locks the proposals of the timers taken, in key order and without waiting
+/// (`FOR UPDATE SKIP LOCKED`), and returns those that exist but are held elsewhere (a
+/// proposal that does not exist is no obstacle: its timers' events are refused and
+/// recorded).
+async fn busy_proposals(
+    txn: &DatabaseTransaction,
+    taken: &[timer::Model],
+) -> Result<Vec<String>, Error> {
+    let mut keys: Vec<&str> = taken.iter().map(|t| t.proposal_key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let locked = proposal_keys(txn, "ORDER BY key FOR UPDATE SKIP LOCKED", &keys).await?;
+    if locked.len() == keys.len() {
+        return Ok(Vec::new());
+    }
+    let others: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| !locked.contains(*k))
+        .collect();
+    Ok(proposal_keys(txn, "", &others).await?.into_iter().collect())
+}
+
+/// PostgreSQL: which of `keys` are stored proposals (`lock`: the clause that locks them).
+async fn proposal_keys(
+    txn: &DatabaseTransaction,
+    lock: &str,
+    keys: &[&str],
+) -> Result<HashSet<String>, Error> {
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = txn
+        .query_all(sea_orm::Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            format!("SELECT key FROM proposals WHERE key = ANY($1) {lock}"),
+            [crate::bulk::text_array(keys.iter().copied())],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| row.try_get::<String>("", "key").map_err(Error::from))
+        .collect()
+}
+
+/// Marks timers fired (by `owner`, late or not); returns how many were late.
+async fn mark_fired(
+    txn: &DatabaseTransaction,
+    owner: &str,
+    rows: &[timer::Model],
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    use sea_orm::sea_query::Expr;
+
+    let late_before = now - LATE_AFTER;
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        let sql =
+            "UPDATE timers SET state = 'fired', fired_at = $1, claimed_at = $1, claimed_by = $2, \
+                   late = (fire_at < $3) WHERE id = ANY($4)";
+        txn.execute(sea_orm::Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            [
+                now.into(),
+                owner.into(),
+                late_before.into(),
+                crate::bulk::text_array(rows.iter().map(|t| t.id.as_str())),
+            ],
+        ))
+        .await?;
+        return Ok(rows.iter().filter(|t| t.fire_at < late_before).count());
+    }
+    let mut late_count = 0;
+    for late in [false, true] {
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|t| (t.fire_at < late_before) == late)
+            .map(|t| t.id.clone())
+            .collect();
+        if late {
+            late_count = ids.len();
+        }
+        for chunk in ids.chunks(500) {
+            timer::Entity::update_many()
+                .col_expr(timer::Column::State, Expr::value("fired"))
+                .col_expr(timer::Column::FiredAt, Expr::value(now))
+                .col_expr(timer::Column::ClaimedBy, Expr::value(owner))
+                .col_expr(timer::Column::ClaimedAt, Expr::value(now))
+                .col_expr(timer::Column::Late, Expr::value(late))
+                .filter(timer::Column::Id.is_in(chunk.iter().cloned()))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(late_count)
 }
 
 /// Fires everything due now, page after page, until nothing is due.
@@ -180,11 +408,11 @@ async fn claim_loop(
     options: Options,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    let mut failures: u32 = 0;
+    let mut waits = crate::retry::policy().build();
     while !*stopped.borrow() {
         let pause = match fire_due(&engine, &owner, options.page).await {
             Ok(pass) => {
-                failures = 0;
+                waits = crate::retry::policy().build();
                 if pass.claimed > 0 {
                     tracing::info!(
                         owner = %owner,
@@ -202,8 +430,7 @@ async fn claim_loop(
                 }
             }
             Err(error) if error.is_transient() => {
-                failures += 1;
-                let wait = std::time::Duration::from_millis(200 * u64::from(failures.min(25)));
+                let wait = waits.next().unwrap_or(std::time::Duration::from_secs(5));
                 tracing::warn!(message = "Failed to fire due timers; retrying", %error, ?wait);
                 wait
             }
@@ -237,8 +464,6 @@ pub async fn recompute_all(
     version: &str,
     reason: &str,
 ) -> Result<Recomputed, Error> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
-
     use crate::entities::task;
 
     let keys: Vec<String> = task::Entity::find()

@@ -1,8 +1,6 @@
 //! The supervisors' reads: lists with filters and cursors, one proposal's timeline,
 //! upcoming and overdue deadlines, statistics. Reads only; nothing here writes.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
@@ -148,20 +146,7 @@ pub async fn deadlines(
     Ok(query.all(db).await?)
 }
 
-/// The figures supervisors report (办结率, 按时答复率, 满意率, 见面率, class shares, 公开率).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Statistics {
-    pub handler_tasks: i64,
-    pub completed: i64,
-    pub completion_rate: Option<f64>,
-    pub replies: i64,
-    pub on_time_rate: Option<f64>,
-    pub first_time_satisfaction_rate: Option<f64>,
-    pub final_satisfaction_rate: Option<f64>,
-    pub meeting_rate: Option<f64>,
-    pub class_shares: BTreeMap<String, f64>,
-    pub published_share: Option<f64>,
-}
+pub use crate::statistics::Statistics;
 
 /// Statistics over every agency, or one, read from the counters the one path keeps
 /// ([`crate::statistics`]).

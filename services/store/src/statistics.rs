@@ -6,14 +6,34 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
+use cohandle_workflows::model::{ContactMethod, DisclosureScope};
+use cohandle_workflows::{Body, Event, Proposal};
+use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement,
     TransactionTrait, Value,
 };
+use serde::Serialize;
 
-use crate::entities::task;
-use crate::queries::Statistics;
+use crate::bulk::{placeholder, value_tuples};
+use crate::entities::{disclosure, feedback, reply, task};
 use crate::Error;
+
+/// The figures supervisors report (办结率, 按时答复率, 满意率, 见面率, class shares, 公开率).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Statistics {
+    pub handler_tasks: i64,
+    pub completed: i64,
+    pub completion_rate: Option<f64>,
+    pub replies: i64,
+    pub on_time_rate: Option<f64>,
+    pub first_time_satisfaction_rate: Option<f64>,
+    pub final_satisfaction_rate: Option<f64>,
+    pub meeting_rate: Option<f64>,
+    pub class_shares: BTreeMap<String, f64>,
+    pub published_share: Option<f64>,
+}
 
 pub const HANDLER_TASKS: &str = "handler_tasks";
 pub const COMPLETED: &str = "completed";
@@ -126,6 +146,114 @@ impl Deltas {
     }
 }
 
+/// What a batch's decisions add to the statistics: the rows of the statistics tables
+/// (replies, feedback, disclosures) and what they change in the counters.
+#[derive(Debug, Default)]
+pub(crate) struct Projection {
+    pub(crate) replies: Vec<reply::ActiveModel>,
+    pub(crate) feedback: Vec<feedback::ActiveModel>,
+    pub(crate) disclosures: Vec<disclosure::ActiveModel>,
+    pub(crate) deltas: Deltas,
+}
+
+impl Projection {
+    /// Rows for the statistics tables, written when an event adds to them, and what they change
+    /// in the counters.
+    /// `recorded_on` is the date the engine recorded the event on: a reply is on time when it
+    /// was recorded by its due date, whatever date the letter declares.
+    pub(crate) fn project(
+        &mut self,
+        before: Option<&Proposal>,
+        after: &Proposal,
+        event: &Event,
+        recorded_on: NaiveDate,
+    ) {
+        let agency = match &event.body {
+            Body::SendReply(_) | Body::RecordDisclosure(_) => event.actor.agency.clone(),
+            Body::RecordFeedback { agency, .. } => agency.clone(),
+            _ => return,
+        };
+        let Some(task) = after.task(&agency) else {
+            return;
+        };
+        let key = after.key.to_string();
+        let was = before.and_then(|p| p.task(&agency));
+        match &event.body {
+            Body::SendReply(dispatch) => {
+                let due_before = was.and_then(|t| {
+                    ["rehandling", "reply"]
+                        .iter()
+                        .find_map(|n| t.deadlines.get(*n))
+                        .map(|d| d.due)
+                });
+                let (Some(draft), Some(signature)) = (&task.draft, &task.signature) else {
+                    return;
+                };
+                let round = task.replies.len() as i32;
+                let result_class = <&str>::from(draft.result_class).to_owned();
+                let on_time = due_before.is_none_or(|due| recorded_on <= due);
+                let met_deputy = task
+                    .contacts
+                    .iter()
+                    .any(|c| c.method == ContactMethod::Meeting);
+                self.deltas
+                    .reply(agency.as_str(), round, &result_class, on_time, met_deputy);
+                self.replies.push(reply::ActiveModel {
+                    proposal_key: Set(key),
+                    agency: Set(agency.to_string()),
+                    round: Set(round),
+                    document_number: Set(draft.document_number.clone()),
+                    result_class: Set(result_class),
+                    signer: Set(signature.signer.clone()),
+                    signed_on: Set(signature.signed_on),
+                    sent_on: Set(dispatch.sent_on),
+                    recorded_on: Set(Some(recorded_on)),
+                    due_on: Set(due_before),
+                    on_time: Set(on_time),
+                    met_deputy: Set(met_deputy),
+                });
+            }
+            Body::RecordFeedback { feedback: f, .. } => {
+                let round = task.feedback.len() as i32;
+                self.deltas.feedback(
+                    agency.as_str(),
+                    round,
+                    f.satisfaction.is_satisfied(),
+                    was.and_then(|t| t.feedback.last())
+                        .map(|previous| previous.satisfaction.is_satisfied()),
+                );
+                self.feedback.push(feedback::ActiveModel {
+                    proposal_key: Set(key),
+                    agency: Set(agency.to_string()),
+                    round: Set(round),
+                    satisfaction: Set(<&str>::from(f.satisfaction).to_owned()),
+                    received_on: Set(f.received_on),
+                });
+            }
+            Body::RecordDisclosure(d) => {
+                let full = |scope| scope == DisclosureScope::Full;
+                self.deltas.disclosure(
+                    agency.as_str(),
+                    full(d.scope),
+                    was.and_then(|t| t.disclosure.as_ref())
+                        .map(|p| full(p.scope)),
+                );
+                self.disclosures.push(disclosure::ActiveModel {
+                    proposal_key: Set(key),
+                    agency: Set(agency.to_string()),
+                    index_number: Set(d.index_number.clone()),
+                    topic: Set(d.topic.clone()),
+                    scope: Set(<&str>::from(d.scope).to_owned()),
+                    withheld_reason: Set(d.withheld_reason.clone()),
+                    written_on: Set(d.written_on),
+                    published_on: Set(d.published_on),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Adds a batch's changes to the counters in one statement per 300 rows, in key order.
 pub(crate) async fn apply(db: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), Error> {
     let backend = db.get_database_backend();
@@ -152,7 +280,7 @@ pub(crate) async fn apply(db: &impl ConnectionTrait, deltas: &Deltas) -> Result<
         .map(|(agency, name, amount)| [agency.into(), name.into(), amount.into()])
         .collect();
     for chunk in rows.chunks(300) {
-        let (tuples, values) = crate::engine::value_tuples(backend, chunk);
+        let (tuples, values) = value_tuples(backend, chunk);
         let sql = format!(
             "INSERT INTO agency_statistics (agency, name, value) VALUES {tuples} \
              ON CONFLICT (agency, name) DO UPDATE SET value = agency_statistics.value + excluded.value"
@@ -256,7 +384,7 @@ async fn sums(
     let backend = db.get_database_backend();
     let (filter, values): (String, Vec<Value>) = match agency {
         Some(a) => (
-            format!("WHERE agency = {}", crate::engine::placeholder(backend, 1)),
+            format!("WHERE agency = {}", placeholder(backend, 1)),
             vec![a.into()],
         ),
         None => (String::new(), Vec::new()),

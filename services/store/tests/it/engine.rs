@@ -536,3 +536,57 @@ async fn an_import_is_marked_in_the_inbox() {
         .unwrap();
     assert_eq!(row.source, "import");
 }
+
+/// Anyone who may write can send to any key: a large event refused as `unknown_proposal`
+/// leaves a bounded inbox row, and a copy is still told apart from another event.
+#[tokio::test]
+async fn a_large_event_to_an_unknown_proposal_leaves_a_bounded_row_and_is_still_recognised() {
+    use cohandle_store::idempotency::UNKNOWN_PROPOSAL_BOUND;
+
+    const NOWHERE: &str = "cq-5-3-9999";
+    for backend in BACKENDS {
+        let db = TestDb::new(backend).await;
+        let engine = db.engine(clock("2020-02-26")).await;
+        let large = |reason: &str| {
+            event(
+                "nowhere-1",
+                NOWHERE,
+                agency("cq-jw"),
+                "2020-02-26",
+                Body::Dispute {
+                    reason: reason.repeat(60 * 1024),
+                },
+            )
+        };
+        let first = engine.apply(large("x"), Source::Api).await.unwrap();
+        let Outcome::Rejected(refused) = &first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(refused.code, RejectionCode::UnknownProposal, "{backend:?}");
+        let row = inbox::Entity::find_by_id("nowhere-1")
+            .one(engine.db())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            row.event.len() <= UNKNOWN_PROPOSAL_BOUND,
+            "{backend:?}: {} bytes kept",
+            row.event.len()
+        );
+
+        let again = engine.apply(large("x"), Source::Api).await.unwrap();
+        let Outcome::Duplicate(copy) = again else {
+            panic!("{again:?}")
+        };
+        assert!(copy.same_request, "{backend:?}");
+        assert!(!copy.applied);
+        assert_eq!(copy.code.as_deref(), Some("unknown_proposal"));
+
+        let other = engine.apply(large("y"), Source::Api).await.unwrap();
+        let Outcome::Duplicate(reused) = other else {
+            panic!("{other:?}")
+        };
+        assert!(!reused.same_request, "{backend:?}");
+        assert_eq!(inbox::Entity::find().count(engine.db()).await.unwrap(), 1);
+    }
+}
