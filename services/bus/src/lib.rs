@@ -11,6 +11,7 @@
 //!   can pass (out of order, above all) are replayable too.
 //! - [`publish`]: the inbound contract for publishers (`cohandle emit` uses it).
 //! - [`connect`]: lapin on tokio's executor and reactor.
+//! - [`probe`]: the broker as the roles' `/readyz` and `/metrics` see it (partition depths).
 //!
 //! This crate never decides a transition and never writes the engine's tables itself:
 //! every state change is the engine's; it only reads the agencies, the inbox and the outbox
@@ -21,6 +22,7 @@ pub mod connect;
 pub mod dead_letter;
 mod error;
 pub mod identity;
+pub mod probe;
 pub mod publish;
 pub mod relay;
 pub mod replay;

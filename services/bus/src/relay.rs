@@ -18,6 +18,7 @@ use cohandle_proto::{ContentType, OutboundNotification, Rejected, RejectedReason
 use cohandle_store::engine::{OutboundBody, OutboundMessage};
 use cohandle_store::entities::outbox;
 use cohandle_store::Engine;
+use cohandle_telemetry::{Metrics, Role};
 use cohandle_workflows::{EventId, ProposalKey};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::publisher_confirm::Confirmation;
@@ -95,6 +96,7 @@ pub struct Relay {
     engine: Engine,
     options: Options,
     stats: Stats,
+    metrics: Metrics,
 }
 
 impl Relay {
@@ -103,7 +105,14 @@ impl Relay {
             engine,
             options,
             stats: Stats::default(),
+            metrics: Metrics::new(&[Role::Relay]),
         }
+    }
+
+    /// The same relay counting into `metrics` (the role's `/metrics`).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn stats(&self) -> Stats {
@@ -220,6 +229,7 @@ impl Relay {
         let now = self.engine.clock().now();
         let mut pending = Vec::with_capacity(rows.len());
         let mut confirmed = Vec::with_capacity(rows.len());
+        let mut dead_lettered = 0;
         for row in &rows {
             match outbound(row, self.options.content_type) {
                 Ok((properties, body)) => {
@@ -242,6 +252,7 @@ impl Relay {
                     cohandle_store::dead_letters::record(&txn, unreadable(row, &refusal), now)
                         .await?;
                     confirmed.push(row.id);
+                    dead_lettered += 1;
                 }
             }
         }
@@ -260,6 +271,9 @@ impl Relay {
         }
         cohandle_store::relay::mark_sent(&txn, &confirmed, now).await?;
         txn.commit().await?;
+        for _ in 0..dead_lettered {
+            self.metrics.dead_letter(code::OUTBOX_UNREADABLE);
+        }
         self.stats
             .0
             .fetch_add(confirmed.len() as u64, Ordering::Relaxed);

@@ -10,6 +10,7 @@
 //!   statistics, and their recount from the rows.
 //! - [`calendars`]: the holiday files loaded at run time, which every engine picks up.
 //! - [`audit`]: the access audit, one row per HTTP request, and its search.
+//! - [`gauges`]: what waits (unsent outbox rows, due timers), for the roles' metrics.
 //! - [`connect`]: opening `database.url`; [`clock`]: the injected clock.
 //!
 //! This crate never talks to the broker or to HTTP clients, and never decides a transition
@@ -25,6 +26,7 @@ pub mod definitions;
 pub mod engine;
 pub mod entities;
 mod error;
+pub mod gauges;
 pub mod history;
 pub mod idempotency;
 pub mod migration;

@@ -33,6 +33,8 @@ pub struct Pass {
     pub late: usize,
     /// Due timers left for a later pass because their proposal was busy.
     pub busy: usize,
+    /// How long after its moment each fired timer fired.
+    pub lateness: Vec<Duration>,
 }
 
 /// The event a timer sends when it fires.
@@ -68,6 +70,11 @@ pub async fn fire_due(engine: &Engine, owner: &str, limit: u64) -> Result<Pass, 
         claimed: fired.timers.len(),
         late: fired.late,
         busy: fired.busy,
+        lateness: fired
+            .timers
+            .iter()
+            .map(|t| engine.clock().now() - t.fire_at)
+            .collect(),
         ..Pass::default()
     };
     for outcome in &fired.outcomes {
@@ -114,6 +121,8 @@ pub struct Options {
     pub claimers: usize,
     /// Pause between polls when nothing is due.
     pub idle: std::time::Duration,
+    /// Told of every pass that fired timers (the role's metrics).
+    pub passes: Option<tokio::sync::mpsc::UnboundedSender<Pass>>,
 }
 
 impl Default for Options {
@@ -123,6 +132,7 @@ impl Default for Options {
             page: 1000,
             claimers: 2,
             idle: std::time::Duration::from_secs(1),
+            passes: None,
         }
     }
 }
@@ -185,6 +195,9 @@ async fn claim_loop(
         let pause = match fire_due(&engine, &owner, options.page).await {
             Ok(pass) => {
                 failures = 0;
+                if let (Some(passes), true) = (&options.passes, pass.claimed > 0) {
+                    let _ = passes.send(pass.clone());
+                }
                 if pass.claimed > 0 {
                     tracing::info!(
                         owner = %owner,
