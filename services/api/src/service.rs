@@ -118,6 +118,12 @@ impl Service {
         }
     }
 
+    /// The same service counting into `metrics` (shared with the other roles of a process).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Arc::new(metrics);
+        self
+    }
+
     /// The same service for another door (the demo records its events as `cli`).
     pub fn with_source(mut self, source: Source) -> Self {
         self.source = source;

@@ -556,6 +556,7 @@ impl WorkerProcess {
             .env("COHANDLE__DATABASE__URL", db_url)
             .env("COHANDLE__AMQP__URL", amqp_url)
             .env("COHANDLE__AMQP__AGENCIES", agencies.join(","))
+            .env("COHANDLE__METRICS__LISTEN", "off")
             .env(
                 "RUST_LOG",
                 std::env::var("COHANDLE_BENCH_WORKER_LOG").unwrap_or_else(|_| "warn".into()),

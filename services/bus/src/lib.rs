@@ -12,6 +12,7 @@
 //! - [`publish`]: the inbound contract for publishers (`cohandle emit` uses it).
 //! - [`connect`]: lapin on tokio's executor and reactor; `retry`: how the roles wait out a
 //!   lost broker or database, by the store's one retry policy.
+//! - [`probe`]: the broker as the roles' `/readyz` and `/metrics` see it (partition depths).
 //!
 //! This crate never decides a transition and never writes the engine's tables itself:
 //! every state change is the engine's; it only reads the agencies (`cohandle_store::agencies`),
@@ -23,6 +24,7 @@ pub mod connect;
 pub mod dead_letter;
 mod error;
 pub mod identity;
+pub mod probe;
 pub mod publish;
 pub mod relay;
 pub mod replay;

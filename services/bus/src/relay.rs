@@ -18,6 +18,7 @@ use cohandle_proto::{ContentType, OutboundNotification, Rejected, RejectedReason
 use cohandle_store::outbox::{OutboundBody, OutboundMessage};
 use cohandle_store::outbox_page::{Page, Unsent};
 use cohandle_store::Engine;
+use cohandle_telemetry::{Metrics, Role};
 use cohandle_workflows::{EventId, ProposalKey};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::publisher_confirm::Confirmation;
@@ -94,6 +95,7 @@ pub struct Relay {
     engine: Engine,
     options: Options,
     stats: Stats,
+    metrics: Metrics,
 }
 
 impl Relay {
@@ -102,7 +104,14 @@ impl Relay {
             engine,
             options,
             stats: Stats::default(),
+            metrics: Metrics::new(&[Role::Relay]),
         }
+    }
+
+    /// The same relay counting into `metrics` (the role's `/metrics`).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn stats(&self) -> Stats {
@@ -192,6 +201,7 @@ impl Relay {
         }
         let mut pending = Vec::with_capacity(rows.len());
         let mut confirmed = Vec::with_capacity(rows.len());
+        let mut dead_lettered = 0;
         for row in rows {
             match outbound(row, self.options.content_type) {
                 Ok((properties, body)) => {
@@ -213,6 +223,7 @@ impl Relay {
                     let refusal = Refusal::new(code::OUTBOX_UNREADABLE, why);
                     page.dead_letter(unreadable(row, &refusal), now).await?;
                     confirmed.push(row.id);
+                    dead_lettered += 1;
                 }
             }
         }
@@ -231,6 +242,9 @@ impl Relay {
         }
         drop(declared);
         page.finish(&confirmed, now).await?;
+        for _ in 0..dead_lettered {
+            self.metrics.dead_letter(code::OUTBOX_UNREADABLE);
+        }
         self.stats
             .0
             .fetch_add(confirmed.len() as u64, Ordering::Relaxed);

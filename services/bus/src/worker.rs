@@ -33,6 +33,7 @@ use std::time::Duration;
 use cohandle_proto::{ContentType, Rejected, RejectedReason};
 use cohandle_store::Recorded;
 use cohandle_store::{Engine, Outcome, Source};
+use cohandle_telemetry::{Metrics, Role};
 use cohandle_workflows::{Event, Rejection, RejectionCode};
 use futures::StreamExt;
 use lapin::message::Delivery;
@@ -145,6 +146,7 @@ pub struct Worker {
     directory: identity::Directory,
     options: Options,
     stats: Stats,
+    metrics: Metrics,
 }
 
 /// What the screening made of one delivery.
@@ -170,7 +172,14 @@ impl Worker {
             directory: identity::Directory::new(&options.agencies),
             options,
             stats: Stats::default(),
+            metrics: Metrics::new(&[Role::Worker]),
         }
+    }
+
+    /// The same worker counting into `metrics` (the role's `/metrics`).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn stats(&self) -> Stats {
@@ -368,10 +377,11 @@ impl Worker {
                 }
                 Outcome::Duplicate(first) if !first.applied => {
                     self.stats.add(|c| &c.duplicates, 1);
+                    self.metrics.duplicate(Source::Bus, event.body.name());
                     self.repeat_refusal(channel, delivery, &event, &first)
                         .await?;
                 }
-                outcome => self.count(&outcome),
+                outcome => self.count(&event, &outcome),
             }
         }
         if !self
@@ -515,6 +525,7 @@ impl Worker {
         }
         tracing::warn!(dead_letter = %id, reason = %refusal.reason, "dead-lettered");
         self.stats.add(|c| &c.dead_lettered, 1);
+        self.metrics.dead_letter(refusal.code);
         // The sender hears why, on its own queue. Not an unknown sender (it has no queue)
         // nor for our own failures (it can do nothing about them).
         let Some(sender) = sender else {
@@ -585,12 +596,16 @@ impl Worker {
             return Some(Vec::new());
         }
         let transient = cohandle_store::Error::is_transient;
+        let started = tokio::time::Instant::now();
         match retry::hold(stop, transient, || {
             self.engine.apply_batch(events.clone(), Source::Bus)
         })
         .await?
         {
-            Ok(outcomes) => return Some(outcomes.into_iter().map(Some).collect()),
+            Ok(outcomes) => {
+                self.metrics.batch(events.len(), started.elapsed());
+                return Some(outcomes.into_iter().map(Some).collect());
+            }
             Err(error) => {
                 tracing::error!(message = "Failed to apply a batch; applying its events one by one", %error);
             }
@@ -598,12 +613,16 @@ impl Worker {
         // The batch rolled back as a whole; find the events that fail on their own.
         let mut results = Vec::with_capacity(events.len());
         for event in events {
+            let started = tokio::time::Instant::now();
             let applied = retry::hold(stop, transient, || {
                 self.engine.apply(event.clone(), Source::Bus)
             })
             .await?;
             match applied {
-                Ok(outcome) => results.push(Some(outcome)),
+                Ok(outcome) => {
+                    self.metrics.batch(1, started.elapsed());
+                    results.push(Some(outcome));
+                }
                 Err(error) => {
                     tracing::error!(
                         message = "Failed to apply an event; it goes round the retry queue",
@@ -616,7 +635,8 @@ impl Worker {
         Some(results)
     }
 
-    fn count(&self, outcome: &Outcome) {
+    fn count(&self, event: &Event, outcome: &Outcome) {
+        self.metrics.event(Source::Bus, event.body.name(), outcome);
         match outcome {
             Outcome::Applied { .. } => self.stats.add(|c| &c.applied, 1),
             Outcome::Rejected(_) => self.stats.add(|c| &c.rejected, 1),

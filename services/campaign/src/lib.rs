@@ -385,6 +385,8 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
                 format!("127.0.0.1:{api_port}"),
             ),
             ("RUST_LOG".into(), "warn".into()),
+            // Two workers and two monitors on one host: their endpoints' default ports clash.
+            ("COHANDLE__METRICS__LISTEN".into(), "off".into()),
         ],
     };
     let roles = Arc::new(Mutex::new(vec![

@@ -13,97 +13,15 @@ use cohandle_bus::{connect, dead_letter, relay, worker, Topology};
 use cohandle_proto::ContentType;
 use cohandle_store::dead_letters::Filter;
 use cohandle_store::Engine;
+use cohandle_telemetry::{Metrics, Role};
 use lapin::options::ConfirmSelectOptions;
-use serde::Deserialize;
 
-/// The `--config` file of this run, for the roles `serve` starts (set once by `online`).
-static CONFIG_FILE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+use crate::observe::RoleProbe;
+use crate::settings::{Amqp, Settings};
 
-pub fn set_config_file(file: Option<&Path>) {
-    let _ = CONFIG_FILE.set(file.map(Path::to_path_buf));
-}
-
-pub fn config_file() -> Option<&'static Path> {
-    CONFIG_FILE.get().and_then(|f| f.as_deref())
-}
-
-/// `amqp.*`: the broker and how the bus roles use it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct AmqpSettings {
-    /// `amqp://user:password@host:port/vhost`; unset: nothing connects to a broker.
-    pub url: Option<String>,
-    /// Partition queues `cohandle.in.0…N-1`; the same in every worker and in definitions.json.
-    pub partitions: u16,
-    /// Unacknowledged deliveries per partition channel.
-    pub prefetch: u16,
-    /// Events applied per transaction at most.
-    pub batch_size: usize,
-    /// How long a batch waits for more events after its first, in milliseconds (0: it
-    /// takes what has arrived).
-    pub linger_ms: u64,
-    /// Deliveries of one message before the broker sends it round the retry queue.
-    pub delivery_limit: u32,
-    /// How long a message waits in the retry queue, in milliseconds.
-    pub retry_delay_ms: u64,
-    /// Rounds through the retry queue before a message is dead-lettered.
-    pub max_retry_rounds: u64,
-    /// Encoding of outbound messages: `application/json` or `application/x-protobuf`.
-    pub content_type: String,
-    /// Agencies whose queues to declare besides the registered ones: `code` or `code:kind`.
-    pub agencies: Vec<String>,
-}
-
-impl Default for AmqpSettings {
-    fn default() -> Self {
-        let topology = Topology::default();
-        Self {
-            url: None,
-            partitions: topology.partitions,
-            prefetch: 500,
-            batch_size: 250,
-            linger_ms: 0,
-            delivery_limit: topology.delivery_limit,
-            retry_delay_ms: topology.retry_delay.as_millis() as u64,
-            max_retry_rounds: 5,
-            content_type: ContentType::Json.as_str().to_owned(),
-            agencies: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Root {
-    #[serde(default)]
-    amqp: AmqpSettings,
-}
-
-impl AmqpSettings {
-    /// Reads `amqp.*` from the same sources as the rest of the configuration (defaults →
-    /// file → `COHANDLE__AMQP__…`), kept apart from `settings.rs` so that the bus's knobs
-    /// live with the bus commands.
-    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let mut builder = config::Config::builder();
-        builder = match file {
-            Some(path) => builder.add_source(config::File::from(path).required(true)),
-            None => builder.add_source(config::File::with_name("cohandle.toml").required(false)),
-        };
-        builder = builder.add_source(
-            config::Environment::with_prefix("COHANDLE")
-                .separator("__")
-                .list_separator(",")
-                .with_list_parse_key("amqp.agencies")
-                .try_parsing(true),
-        );
-        let root: Root = builder
-            .build()
-            .and_then(config::Config::try_deserialize)
-            .context(
-                "configuration amqp.* (cohandle.toml or --config, COHANDLE__AMQP__ variables)",
-            )?;
-        Ok(root.amqp)
-    }
-
+/// The bus's knobs, read with the rest of the configuration (`settings.rs`), turned into
+/// the bus roles' options here.
+impl Amqp {
     /// The broker URL, or why a bus command cannot run.
     pub fn url(&self) -> anyhow::Result<&str> {
         self.url.as_deref().context(
@@ -121,7 +39,7 @@ impl AmqpSettings {
 
     /// `amqp.agencies`: `code` (an agency) or `code:kind`, kind one of assigner, agency,
     /// congress_office, supervisor.
-    fn agencies(&self) -> anyhow::Result<Vec<(String, String)>> {
+    pub fn agencies(&self) -> anyhow::Result<Vec<(String, String)>> {
         self.agencies
             .iter()
             .filter(|a| !a.trim().is_empty())
@@ -232,12 +150,15 @@ pub struct EmitArgs {
 }
 
 /// `cohandle worker`: consumes until SIGTERM or Ctrl-C.
-pub async fn worker(config: Option<&Path>, engine: Engine) -> anyhow::Result<ExitCode> {
-    let settings = AmqpSettings::load(config)?;
-    let worker = cohandle_bus::Worker::new(engine, settings.worker_options()?);
+pub async fn worker(settings: &Settings, engine: Engine) -> anyhow::Result<ExitCode> {
+    let amqp = &settings.amqp;
+    let metrics = Metrics::new(&[Role::Worker]);
+    let probe = RoleProbe::new(&[Role::Worker], &engine, Some(amqp));
+    crate::observe::start(settings, Role::Worker, &metrics, probe).await?;
+    let worker = cohandle_bus::Worker::new(engine, amqp.worker_options()?).with_metrics(metrics);
     eprintln!(
         "cohandle worker: consuming {} partition queue(s); stop with Ctrl-C or SIGTERM",
-        settings.partitions
+        amqp.partitions
     );
     let stats = worker.stats();
     worker.run(crate::shutdown_signal()).await?;
@@ -250,9 +171,12 @@ pub async fn worker(config: Option<&Path>, engine: Engine) -> anyhow::Result<Exi
 }
 
 /// `cohandle relay`: publishes the outbox until SIGTERM or Ctrl-C.
-pub async fn relay(config: Option<&Path>, engine: Engine) -> anyhow::Result<ExitCode> {
-    let settings = AmqpSettings::load(config)?;
-    let relay = cohandle_bus::Relay::new(engine, settings.relay_options()?);
+pub async fn relay(settings: &Settings, engine: Engine) -> anyhow::Result<ExitCode> {
+    let metrics = Metrics::new(&[Role::Relay]);
+    let probe = RoleProbe::new(&[Role::Relay], &engine, Some(&settings.amqp));
+    crate::observe::start(settings, Role::Relay, &metrics, probe).await?;
+    let relay =
+        cohandle_bus::Relay::new(engine, settings.amqp.relay_options()?).with_metrics(metrics);
     eprintln!("cohandle relay: publishing the outbox to cohandle.out; stop with Ctrl-C or SIGTERM");
     let stats = relay.stats();
     relay.run(crate::shutdown_signal()).await?;
@@ -264,13 +188,8 @@ pub async fn relay(config: Option<&Path>, engine: Engine) -> anyhow::Result<Exit
 }
 
 /// `cohandle dlq …`: reads and writes the database only (the dead letters are kept there).
-pub async fn dlq(
-    config: Option<&Path>,
-    engine: Engine,
-    command: DlqCommand,
-) -> anyhow::Result<ExitCode> {
-    let settings = AmqpSettings::load(config)?;
-    let directory = cohandle_bus::identity::Directory::new(&settings.agencies()?);
+pub async fn dlq(amqp: &Amqp, engine: Engine, command: DlqCommand) -> anyhow::Result<ExitCode> {
+    let directory = cohandle_bus::identity::Directory::new(&amqp.agencies()?);
     match command {
         DlqCommand::List(args) => list(&engine, &args).await,
         DlqCommand::Replay { id, all, body } => {
@@ -397,8 +316,7 @@ async fn replay(
 }
 
 /// `cohandle emit FILE.json`: needs the broker only, not the database.
-pub async fn emit(config: Option<&Path>, args: EmitArgs) -> anyhow::Result<ExitCode> {
-    let settings = AmqpSettings::load(config)?;
+pub async fn emit(amqp: &Amqp, args: EmitArgs) -> anyhow::Result<ExitCode> {
     let text = crate::read(&args.file)?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not JSON", args.file.display()))?;
@@ -446,7 +364,7 @@ pub async fn emit(config: Option<&Path>, args: EmitArgs) -> anyhow::Result<ExitC
         messages.push(message);
     }
     // One connection per agency user, opened as needed.
-    let url = settings.url()?;
+    let url = amqp.url()?;
     let mut connections: Vec<(String, lapin::Connection, lapin::Channel)> = Vec::new();
     for message in &messages {
         if !connections.iter().any(|(u, _, _)| *u == message.user_id) {

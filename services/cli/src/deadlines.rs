@@ -5,12 +5,23 @@ use std::process::ExitCode;
 
 use chrono::Datelike;
 use cohandle_store::{calendars, cli_door, monitor, Engine};
+use cohandle_telemetry::{Metrics, Role};
 use cohandle_workflows::calendar::YearStatus;
 use cohandle_workflows::Calendar;
 
+use crate::observe::RoleProbe;
+use crate::settings::Settings;
+
 /// Fires due timers until SIGTERM or Ctrl-C.
-pub async fn run_monitor(engine: Engine, owner: Option<String>) -> anyhow::Result<ExitCode> {
-    let mut options = monitor::Options::default();
+pub async fn run_monitor(
+    settings: &Settings,
+    engine: Engine,
+    owner: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let metrics = Metrics::new(&[Role::Monitor]);
+    let probe = RoleProbe::new(&[Role::Monitor], &engine, None);
+    crate::observe::start(settings, Role::Monitor, &metrics, probe).await?;
+    let mut options = crate::observe::monitor_options(monitor::Options::default(), &metrics);
     if let Some(owner) = owner {
         options.owner = owner;
     }

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use cohandle_store::{connect, Engine, ManualClock, SystemClock};
+use settings::Settings;
 
 mod agencies;
 mod audit_cmd;
 mod bus_cmd;
 mod deadlines;
 mod demo;
+mod observe;
 mod offline;
 mod serve;
 mod settings;
@@ -167,16 +169,7 @@ enum CalendarCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Workflows(WorkflowsCommand::Check { files }) => offline::check(&files),
-        Command::Workflows(WorkflowsCommand::Graph { file, format }) => {
-            offline::graph(&file, matches!(format, GraphFormat::Dot))
-        }
-        Command::Emit(args) => {
-            runtime().and_then(|rt| rt.block_on(bus_cmd::emit(cli.config.as_deref(), args)))
-        }
-        command => runtime().and_then(|rt| rt.block_on(online(cli.config, command))),
-    };
+    let result = settings::load(cli.config.as_deref()).and_then(|settings| run(settings, cli));
     match result {
         Ok(code) => code,
         // The reader of our output went away (`cohandle demo | head`): nothing is wrong.
@@ -185,6 +178,24 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs one command with the configuration, loaded and checked once for every command.
+fn run(settings: Settings, cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Workflows(WorkflowsCommand::Check { files }) => offline::check(&files),
+        Command::Workflows(WorkflowsCommand::Graph { file, format }) => {
+            offline::graph(&file, matches!(format, GraphFormat::Dot))
+        }
+        Command::Emit(args) => {
+            runtime().and_then(|rt| rt.block_on(bus_cmd::emit(&settings.amqp, args)))
+        }
+        Command::Config => {
+            print!("{}", settings.describe());
+            Ok(ExitCode::SUCCESS)
+        }
+        command => runtime().and_then(|rt| rt.block_on(online(settings, command))),
     }
 }
 
@@ -204,36 +215,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Commands that use the database (and, when configured, the broker).
-async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
+async fn online(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let settings = settings::load(config.as_deref())?;
-    bus_cmd::set_config_file(config.as_deref());
-    if let Command::Config = command {
-        println!("database.url      = {}", redact(&settings.database.url));
-        println!(
-            "amqp.url          = {}",
-            settings
-                .amqp
-                .url
-                .as_deref()
-                .map_or("(unset: no broker)".to_owned(), redact)
-        );
-        println!("http.listen       = {}", settings.http.listen);
-        println!(
-            "calendar.corrections = {}",
-            settings
-                .calendar
-                .corrections
-                .as_ref()
-                .map_or("(none)".to_owned(), |p| p.display().to_string())
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
     let long_running = matches!(
         command,
         Command::Api | Command::Serve | Command::Worker | Command::Relay | Command::Monitor { .. }
@@ -260,7 +248,7 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
         Command::Migrate => {
             println!(
                 "database schema is up to date ({})",
-                redact(&settings.database.url)
+                settings::redact(&settings.database.url)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -314,13 +302,13 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
             writeln!(
                 std::io::stdout().lock(),
                 "\nThe database is kept ({}); `cohandle serve` shows the case.",
-                redact(&settings.database.url)
+                settings::redact(&settings.database.url)
             )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Monitor { owner } => {
             let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
-            deadlines::run_monitor(engine, owner).await
+            deadlines::run_monitor(&settings, engine, owner).await
         }
         Command::Api | Command::Serve => {
             let roles = match command {
@@ -337,9 +325,9 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
         Command::Worker | Command::Relay | Command::Dlq(_) => {
             let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
             match command {
-                Command::Worker => bus_cmd::worker(config.as_deref(), engine).await,
-                Command::Relay => bus_cmd::relay(config.as_deref(), engine).await,
-                Command::Dlq(dlq) => bus_cmd::dlq(config.as_deref(), engine, dlq).await,
+                Command::Worker => bus_cmd::worker(&settings, engine).await,
+                Command::Relay => bus_cmd::relay(&settings, engine).await,
+                Command::Dlq(dlq) => bus_cmd::dlq(&settings.amqp, engine, dlq).await,
                 _ => unreachable!("matched above"),
             }
         }
@@ -363,20 +351,6 @@ async fn online(config: Option<PathBuf>, command: Command) -> anyhow::Result<Exi
         Command::Config | Command::Emit(_) | Command::Workflows(_) => {
             unreachable!("handled before")
         }
-    }
-}
-
-/// A database URL without its password, for printing.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }
 

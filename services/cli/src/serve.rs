@@ -8,7 +8,16 @@ use cohandle_store::{monitor, Engine};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use cohandle_telemetry::{Metrics, Role};
+
+use crate::observe::RoleProbe;
 use crate::settings::Settings;
+
+/// Every role `cohandle serve` runs: one registry for the process, on `http.listen`.
+const ALL: [Role; 4] = [Role::Api, Role::Worker, Role::Relay, Role::Monitor];
+
+/// How often `cohandle serve` samples the backlogs, queue depths and due timers.
+const SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Which roles run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +54,14 @@ pub async fn run(settings: &Settings, engine: Engine, roles: Roles) -> anyhow::R
         })?;
     let address = listener.local_addr().context("reading the bound address")?;
     let mut running = Running::new();
+    let metrics = match roles {
+        Roles::Api => Metrics::new(&[Role::Api]),
+        Roles::All => Metrics::new(&ALL),
+    };
 
-    let service = Service::new(engine.clone()).with_rate_limit(settings.http.rate_limit()?);
+    let service = Service::new(engine.clone())
+        .with_rate_limit(settings.http.rate_limit()?)
+        .with_metrics(metrics.clone());
     let api_stop = shutdown.clone().wait();
     running.spawn(async move {
         let result = cohandle_web::serve(listener, service, api_stop)
@@ -57,13 +72,17 @@ pub async fn run(settings: &Settings, engine: Engine, roles: Roles) -> anyhow::R
     if roles == Roles::All {
         let monitor_stop = shutdown.clone().wait();
         let monitor_engine = engine.clone();
+        let options = crate::observe::monitor_options(monitor::Options::default(), &metrics);
         running.spawn(async move {
-            let result = monitor::run(monitor_engine, monitor::Options::default(), monitor_stop)
+            let result = monitor::run(monitor_engine, options, monitor_stop)
                 .await
                 .context("running the deadline monitor");
             ("monitor", result)
         });
-        spawn_broker_roles(settings, &engine, &shutdown, &mut running)?;
+        spawn_broker_roles(settings, &engine, &metrics, &shutdown, &mut running)?;
+        // The API's `/metrics` does not sample: keep the sampled gauges fresh instead.
+        let probe = RoleProbe::new(&ALL, &engine, Some(&settings.amqp));
+        tokio::spawn(crate::observe::sample(probe, metrics.clone(), SAMPLE_EVERY));
     }
     println!("cohandle API on http://{address} (OpenAPI document at /openapi.json)");
     println!("workbench on http://{address}/ (sign in with a token from `cohandle token create`)");
@@ -91,14 +110,16 @@ pub async fn run(settings: &Settings, engine: Engine, roles: Roles) -> anyhow::R
 fn spawn_broker_roles(
     settings: &Settings,
     engine: &Engine,
+    metrics: &Metrics,
     shutdown: &Shutdown,
     running: &mut Running,
 ) -> anyhow::Result<()> {
     if settings.amqp.url.is_none() {
         return Ok(());
     }
-    let amqp = crate::bus_cmd::AmqpSettings::load(crate::bus_cmd::config_file())?;
-    let worker = cohandle_bus::Worker::new(engine.clone(), amqp.worker_options()?);
+    let amqp = &settings.amqp;
+    let worker = cohandle_bus::Worker::new(engine.clone(), amqp.worker_options()?)
+        .with_metrics(metrics.clone());
     let worker_stop = shutdown.clone().wait();
     running.spawn(async move {
         let result = worker
@@ -107,7 +128,8 @@ fn spawn_broker_roles(
             .context("running the bus worker");
         ("worker", result)
     });
-    let relay = cohandle_bus::Relay::new(engine.clone(), amqp.relay_options()?);
+    let relay = cohandle_bus::Relay::new(engine.clone(), amqp.relay_options()?)
+        .with_metrics(metrics.clone());
     let relay_stop = shutdown.clone().wait();
     running.spawn(async move {
         let result = relay

@@ -113,6 +113,7 @@ fn a_role_does_not_warn_about_a_year_loaded_into_the_database() {
 
     let mut monitor = Command::new(env!("CARGO_BIN_EXE_cohandle"))
         .arg("monitor")
+        .env("COHANDLE__METRICS__LISTEN", "off")
         .env(
             "COHANDLE__DATABASE__URL",
             format!("sqlite://{}?mode=rwc", db.display()),

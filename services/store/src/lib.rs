@@ -22,6 +22,7 @@
 //!   [`cli_door`]: what the operator's command line reads (timelines, deadlines, statistics);
 //!   [`inspection`]: what tests, the benchmark and the campaign read to check the engine.
 //! - [`audit`]: the access audit, one row per HTTP request, and its search.
+//! - [`gauges`]: what waits (unsent outbox rows, due timers), for the roles' metrics.
 //! - [`connect`]: opening `database.url`; [`clock`]: the injected clock.
 //!
 //! This crate never talks to the broker or to HTTP clients, and never decides a transition
@@ -40,6 +41,7 @@ pub mod definitions;
 pub mod engine;
 pub mod entities;
 mod error;
+pub mod gauges;
 pub mod history;
 pub mod idempotency;
 pub mod inspection;

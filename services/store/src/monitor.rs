@@ -42,6 +42,8 @@ pub struct Pass {
     pub late: usize,
     /// Due timers left for a later pass because their proposal was busy.
     pub busy: usize,
+    /// How long after its moment each fired timer fired.
+    pub lateness: Vec<Duration>,
 }
 
 /// The event a timer sends when it fires.
@@ -83,11 +85,12 @@ pub struct DueTimers {
     busy: usize,
 }
 
-/// What a pass took: how many timers, and how many of them late.
-#[derive(Debug, Clone, Copy, Default)]
+/// What a pass took: how many timers, how many of them late, and how late each one fired.
+#[derive(Debug, Clone, Default)]
 pub struct Taken {
     pub claimed: usize,
     pub late: usize,
+    pub lateness: Vec<Duration>,
 }
 
 impl DueTimers {
@@ -187,6 +190,7 @@ impl Claim for DueTimers {
             Taken {
                 claimed: timers.len(),
                 late,
+                lateness: timers.iter().map(|t| now - t.fire_at).collect(),
             },
         ))
     }
@@ -200,6 +204,7 @@ pub async fn fire_due(engine: &Engine, owner: &str, limit: u64) -> Result<Pass, 
         claimed: taken.claimed,
         late: taken.late,
         busy: claim.busy(),
+        lateness: taken.lateness,
         ..Pass::default()
     };
     for outcome in &outcomes {
@@ -342,6 +347,8 @@ pub struct Options {
     pub claimers: usize,
     /// Pause between polls when nothing is due.
     pub idle: std::time::Duration,
+    /// Told of every pass that fired timers (the role's metrics).
+    pub passes: Option<tokio::sync::mpsc::UnboundedSender<Pass>>,
 }
 
 impl Default for Options {
@@ -351,6 +358,7 @@ impl Default for Options {
             page: 1000,
             claimers: 2,
             idle: std::time::Duration::from_secs(1),
+            passes: None,
         }
     }
 }
@@ -413,6 +421,9 @@ async fn claim_loop(
         let pause = match fire_due(&engine, &owner, options.page).await {
             Ok(pass) => {
                 waits = crate::retry::policy().build();
+                if let (Some(passes), true) = (&options.passes, pass.claimed > 0) {
+                    let _ = passes.send(pass.clone());
+                }
                 if pass.claimed > 0 {
                     tracing::info!(
                         owner = %owner,

@@ -2,8 +2,7 @@
 //! None needs a token.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::{ok, tags};
 use crate::dto::Health;
@@ -40,38 +39,25 @@ pub async fn readyz(State(s): State<Service>) -> Result<Response, Error> {
     }))
 }
 
-/// Prometheus metrics, in the text exposition format.
+/// Prometheus metrics, in the OpenMetrics text format.
 #[utoipa::path(get, path = "/metrics", tag = tags::OPS,
-    responses((status = 200, body = String, content_type = "text/plain; version=0.0.4")))]
+    responses((status = 200, body = String, content_type = "application/openmetrics-text; version=1.0.0")))]
 pub async fn metrics(State(s): State<Service>) -> Response {
     s.engine().keep_calendar_current().await;
-    let mut text = s.metrics().render();
-    text.push_str(&calendar_metrics(&s));
-    let mut response = text.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
+    calendar_metrics(&s);
+    cohandle_telemetry::endpoint::metrics_response(s.metrics())
 }
 
 /// Whether this year's and next year's working days are counted over the official
 /// arrangement (1) or provisionally (0): alert on `cohandle_calendar_year_official == 0`
 /// for next year from November.
-fn calendar_metrics(s: &Service) -> String {
+fn calendar_metrics(s: &Service) {
     use chrono::Datelike;
     use cohandle_workflows::calendar::YearStatus;
     let calendar = s.engine().calendar();
     let this_year = s.today().year();
-    let mut out = String::from(
-        "# HELP cohandle_calendar_year_official Whether a year's official holiday arrangement is loaded (0: its deadlines are provisional).\n\
-         # TYPE cohandle_calendar_year_official gauge\n",
-    );
     for year in [this_year, this_year + 1] {
-        let official = u8::from(calendar.year_status(year) == YearStatus::Official);
-        out.push_str(&format!(
-            "cohandle_calendar_year_official{{year=\"{year}\"}} {official}\n"
-        ));
+        s.metrics()
+            .calendar_year(year, calendar.year_status(year) == YearStatus::Official);
     }
-    out
 }

@@ -261,7 +261,7 @@ async fn health_readiness_metrics_and_me() {
     assert!(metrics.headers["content-type"]
         .to_str()
         .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+        .starts_with("application/openmetrics-text; version=1.0.0"));
     let text = metrics.body.as_str().unwrap();
     assert!(
         text.contains(
