@@ -2,12 +2,10 @@
 //! records every request; `cohandle audit search` reads them back.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entities::access_audit;
+use crate::handle::{connection, Handle};
 use crate::Error;
 
 /// One request, as recorded.
@@ -30,7 +28,7 @@ pub fn as_json(entry: &Entry) -> serde_json::Value {
 }
 
 /// Keeps one request.
-pub async fn record(db: &impl ConnectionTrait, entry: Entry) -> Result<(), Error> {
+pub async fn record(store: &impl Handle, entry: Entry) -> Result<(), Error> {
     let row = access_audit::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         at: Set(entry.at),
@@ -44,7 +42,9 @@ pub async fn record(db: &impl ConnectionTrait, entry: Entry) -> Result<(), Error
         code: Set(entry.code),
         latency_us: Set(entry.latency_us),
     };
-    access_audit::Entity::insert(row).exec(db).await?;
+    access_audit::Entity::insert(row)
+        .exec(connection(store))
+        .await?;
     Ok(())
 }
 
@@ -63,7 +63,7 @@ pub struct Search {
 }
 
 /// The requests that match, oldest first.
-pub async fn search(db: &impl ConnectionTrait, search: &Search) -> Result<Vec<Entry>, Error> {
+pub async fn search(store: &impl Handle, search: &Search) -> Result<Vec<Entry>, Error> {
     use access_audit::Column;
     let mut find = access_audit::Entity::find()
         .order_by_asc(Column::At)
@@ -90,5 +90,5 @@ pub async fn search(db: &impl ConnectionTrait, search: &Search) -> Result<Vec<En
     if search.refused {
         find = find.filter(Column::Status.gte(400));
     }
-    Ok(find.all(db).await?)
+    Ok(find.all(connection(store)).await?)
 }

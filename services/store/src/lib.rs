@@ -9,12 +9,17 @@
 //! - [`statistics`]: the per-agency counters the one path keeps for the supervisors'
 //!   statistics, and their recount from the rows.
 //! - [`calendars`]: the holiday files loaded at run time, which every engine picks up.
+//! - [`agencies`]: the registry of agencies, each with the kind of actor it is.
 //! - [`audit`]: the access audit, one row per HTTP request, and its search.
+//! - [`queries`]: the doors' reads (lists with the caller's scope, timelines, deadlines,
+//!   statistics), each the function the API calls; [`tokens`]: the API's bearer tokens.
+//! - [`handle`]: what those run on, an engine or a connection of one's own.
 //! - [`connect`]: opening `database.url`; [`clock`]: the injected clock.
 //!
 //! This crate never talks to the broker or to HTTP clients, and never decides a transition
 //! itself: every decision is `cohandle_workflows::apply`.
 
+pub mod agencies;
 pub mod audit;
 mod bulk;
 pub mod calendars;
@@ -24,6 +29,7 @@ pub mod dead_letters;
 pub mod engine;
 pub mod entities;
 mod error;
+pub mod handle;
 pub mod history;
 pub mod idempotency;
 pub mod migration;
@@ -31,6 +37,7 @@ pub mod monitor;
 pub mod queries;
 pub mod relay;
 pub mod statistics;
+pub mod tokens;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, Outcome, Source};

@@ -101,7 +101,7 @@ impl FromRequestParts<Service> for Visitor {
 async fn authenticate(service: &Service, secret: &str) -> Result<Principal, cohandle_api::Error> {
     let now = service.engine().clock().now();
     let header = format!("Bearer {secret}");
-    cohandle_api::auth::authenticate(service.engine().db(), now, Some(&header)).await
+    cohandle_api::auth::authenticate(service.engine(), now, Some(&header)).await
 }
 
 /// Whether the request reached the proxy in front of cohandle over TLS (cohandle itself

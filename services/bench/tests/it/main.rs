@@ -79,7 +79,7 @@ async fn queries_and_raw_postgres_benchmarks_run() {
     let raw = cohandle_bench::pg_raw::run(&db, 128).await.unwrap();
     assert!(raw.one_per_transaction_per_second > 0.0);
     let queries = cohandle_bench::queries::run(&db, 2_000, 3).await.unwrap();
-    assert_eq!(queries.latencies.len(), 5);
+    assert_eq!(queries.latencies.len(), 7);
     let stats = cohandle_store::queries::statistics(&db, None)
         .await
         .unwrap();

@@ -10,12 +10,12 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cohandle_api::dto::AssignRequest;
 use cohandle_api::tokens::{self, NewToken};
 use cohandle_api::{Command, Principal, Role, Service};
-use cohandle_store::entities::inbox;
-use cohandle_store::{connect, Engine, ManualClock};
+use cohandle_store::agencies::{self, Agency, Known};
+use cohandle_store::{connect, queries, Engine, ManualClock};
 use cohandle_workflows::engine::china_offset;
 use cohandle_workflows::{AgencyCode, Calendar, Catalog, EventId, ProposalKey};
 use reqwest::redirect::Policy;
-use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
+use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 
 pub const KEY: &str = "cq-5-3-0942";
@@ -177,15 +177,13 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
     let mut secrets = BTreeMap::new();
     for (_, agency, role) in PARTIES {
         // Tokens are issued only to registered agencies of the role's kind.
-        use sea_orm::ActiveValue::Set;
-        let registered = cohandle_store::entities::agency::ActiveModel {
-            code: Set((*agency).to_owned()),
-            name: Set((*agency).to_owned()),
-            kind: Set(role.kind().unwrap_or("supervisor").to_owned()),
-            created_at: Set(at("2020-01-01")),
+        let registered = Agency {
+            code: (*agency).to_owned(),
+            name: (*agency).to_owned(),
+            kind: role.kind().unwrap_or("supervisor").to_owned(),
+            created_at: at("2020-01-01"),
         };
-        cohandle_store::entities::agency::Entity::insert(registered)
-            .exec(engine.db())
+        agencies::register_with(&engine, registered, Known::Update)
             .await
             .unwrap();
     }
@@ -196,7 +194,7 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
             name: Some((*name).to_owned()),
             expires_in_days: None,
         };
-        let issued = tokens::create(engine.db(), at("2020-01-01"), new)
+        let issued = tokens::create(&engine, at("2020-01-01"), new)
             .await
             .unwrap();
         secrets.insert(*name, issued.secret);
@@ -338,7 +336,7 @@ impl TestApp {
 
     /// How many events the inbox holds (accepted and refused).
     pub async fn inbox(&self) -> u64 {
-        inbox::Entity::find().count(self.engine.db()).await.unwrap()
+        queries::events_decided(&self.engine).await.unwrap()
     }
 
     /// The state of `agency`'s task in the proposal.
