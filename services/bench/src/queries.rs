@@ -146,24 +146,27 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
         )
         .await?,
     );
+    // What `GET /v1/deadlines?until=<a week on>` reads, for a supervisor (every task) or an
+    // agency's token (its own).
+    let next_week = |within| {
+        let filter = DeadlineFilter {
+            within,
+            until: today + chrono::Days::new(7),
+            overdue: None,
+            key_supervision: None,
+            definition: None,
+        };
+        async move {
+            queries::deadlines(engine, &filter, None, page)
+                .await
+                .map(|_| ())
+        }
+    };
     latencies.push(
         time(
             "upcoming deadlines, next 7 days (GET /v1/deadlines?until=…, supervisor)",
             runs,
-            || {
-                let filter = DeadlineFilter {
-                    within: TaskScope::default(),
-                    until: today + chrono::Days::new(7),
-                    overdue: None,
-                    key_supervision: None,
-                    definition: None,
-                };
-                async move {
-                    queries::deadlines(engine, &filter, None, page)
-                        .await
-                        .map(|_| ())
-                }
-            },
+            || next_week(TaskScope::default()),
         )
         .await?,
     );
@@ -173,21 +176,10 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
             runs,
             || {
                 n += 1;
-                let filter = DeadlineFilter {
-                    within: TaskScope {
-                        agency: Some(agency(n)),
-                        ..TaskScope::default()
-                    },
-                    until: today + chrono::Days::new(7),
-                    overdue: None,
-                    key_supervision: None,
-                    definition: None,
-                };
-                async move {
-                    queries::deadlines(engine, &filter, None, page)
-                        .await
-                        .map(|_| ())
-                }
+                next_week(TaskScope {
+                    agency: Some(agency(n)),
+                    ..TaskScope::default()
+                })
             },
         )
         .await?,
