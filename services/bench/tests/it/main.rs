@@ -158,6 +158,6 @@ fn the_whole_suite_runs_in_one_command_and_writes_every_figure() {
             .as_array()
             .unwrap()
             .len(),
-        5
+        7
     );
 }
