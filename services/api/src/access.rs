@@ -12,9 +12,10 @@
 //! The engine checks again, against the workflow definition, that the sender plays the
 //! right part in the proposal; this module refuses earlier and with a clearer reason.
 
-use cohandle_store::entities::task;
+pub use cohandle_store::queries::Scope;
+use cohandle_store::queries::TaskRow;
 use cohandle_workflows::model::DefinitionRef;
-use cohandle_workflows::{AgencyCode, Catalog};
+use cohandle_workflows::Catalog;
 
 use crate::auth::{Principal, Role};
 use crate::Error;
@@ -102,31 +103,20 @@ pub fn require(principal: &Principal, allowed: &[Role], what: &str) -> Result<()
     ))
 }
 
-/// What a caller sees.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// Every proposal and task.
-    All,
-    /// Only what this agency assigned or has a task in.
-    Own(AgencyCode),
-    /// A congress office's: the proposals run under these definitions (those that name it
-    /// in `settings.congress_offices`), with every task.
-    Relays(Vec<DefinitionRef>),
-}
-
-impl Scope {
-    pub fn of(principal: &Principal, catalog: &Catalog) -> Self {
-        match principal.role {
-            Role::Supervisor | Role::Admin => Self::All,
-            Role::CongressOffice => Self::Relays(
-                catalog
-                    .all()
-                    .filter(|d| d.settings.congress_offices.contains(&principal.agency))
-                    .map(|d| d.reference())
-                    .collect(),
-            ),
-            Role::Assigner | Role::Agency => Self::Own(principal.agency.clone()),
-        }
+/// What `principal` sees: supervisors and admins everything, a congress office the
+/// proposals run under a definition that names it in `settings.congress_offices`, an
+/// assigner or an agency what it assigned or has a task in.
+pub fn scope(principal: &Principal, catalog: &Catalog) -> Scope {
+    match principal.role {
+        Role::Supervisor | Role::Admin => Scope::All,
+        Role::CongressOffice => Scope::Relays(
+            catalog
+                .all()
+                .filter(|d| d.settings.congress_offices.contains(&principal.agency))
+                .map(|d| d.reference())
+                .collect(),
+        ),
+        Role::Assigner | Role::Agency => Scope::Own(principal.agency.clone()),
     }
 }
 
@@ -135,7 +125,7 @@ impl Scope {
 pub struct Parties<'a> {
     pub assigner: &'a str,
     pub definition: &'a DefinitionRef,
-    pub tasks: &'a [task::Model],
+    pub tasks: &'a [TaskRow],
 }
 
 impl Parties<'_> {
@@ -178,6 +168,7 @@ impl Parties<'_> {
 mod tests {
     use super::*;
     use cohandle_workflows::event::{EVENT_NAMES, INTERNAL_EVENTS};
+    use cohandle_workflows::AgencyCode;
 
     #[test]
     fn every_event_of_the_vocabulary_has_a_decision() {
@@ -198,8 +189,8 @@ mod tests {
         }
     }
 
-    fn task(agency: &str, role: &str) -> task::Model {
-        task::Model {
+    fn task(agency: &str, role: &str) -> TaskRow {
+        TaskRow {
             proposal_key: "p".into(),
             position: 0,
             agency: agency.into(),

@@ -4,18 +4,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use cohandle_store::entities::token;
+use cohandle_store::handle::Handle;
 use cohandle_workflows::{Actor, ActorKind, AgencyCode};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::service::Service;
 use crate::Error;
 
 /// What a token may do. Roles are coarse; which proposal and task an agency may touch is
@@ -142,7 +137,7 @@ pub fn secret_hash(secret: &str) -> String {
 /// Checks a bearer token against the tokens table at `now`.
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(
-    db: &DatabaseConnection,
+    store: &impl Handle,
     now: DateTime<Utc>,
     authorization: Option<&str>,
 ) -> Result<Principal, Error> {
@@ -165,11 +160,8 @@ pub async fn authenticate(
     if !secret.starts_with(SECRET_PREFIX) {
         return Err(unknown());
     }
-    let row = token::Entity::find()
-        .filter(token::Column::SecretHash.eq(secret_hash(secret)))
-        .one(db)
-        .await
-        .map_err(cohandle_store::Error::from)?
+    let row = cohandle_store::tokens::by_secret_hash(store, &secret_hash(secret))
+        .await?
         .ok_or_else(unknown)?;
     if let Some(at) = row.revoked_at {
         return Err(Error::unauthorized(
@@ -201,34 +193,13 @@ pub async fn authenticate(
 pub struct CallerSlot(std::sync::Arc<std::sync::Mutex<Option<Principal>>>);
 
 impl CallerSlot {
-    fn set(&self, principal: &Principal) {
+    pub(crate) fn set(&self, principal: &Principal) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(principal.clone());
     }
 
     /// The caller, once a handler authenticated it.
     pub fn get(&self) -> Option<Principal> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-impl FromRequestParts<Service> for Principal {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, Error> {
-        let header = match parts.headers.get(AUTHORIZATION) {
-            None => None,
-            Some(value) => Some(value.to_str().map_err(|_| {
-                Error::unauthorized("token_invalid", "the Authorization header is not text")
-            })?),
-        };
-        let now = service.engine().clock().now();
-        let principal = authenticate(service.engine().db(), now, header).await?;
-        tracing::Span::current().record("agency", principal.agency.as_str());
-        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
-            slot.set(&principal);
-        }
-        service.admit(&principal)?;
-        Ok(principal)
     }
 }
 

@@ -507,8 +507,8 @@ pub struct ProposalSummary {
     pub definition: String,
 }
 
-impl From<cohandle_store::entities::proposal::Model> for ProposalSummary {
-    fn from(p: cohandle_store::entities::proposal::Model) -> Self {
+impl From<cohandle_store::queries::ProposalRow> for ProposalSummary {
+    fn from(p: cohandle_store::queries::ProposalRow) -> Self {
         Self {
             definition: format!("{}@{}", p.definition_name, p.definition_version),
             key: p.key,
@@ -548,8 +548,8 @@ pub struct TaskSummary {
     pub key_supervision: bool,
 }
 
-impl From<cohandle_store::entities::task::Model> for TaskSummary {
-    fn from(t: cohandle_store::entities::task::Model) -> Self {
+impl From<cohandle_store::queries::TaskRow> for TaskSummary {
+    fn from(t: cohandle_store::queries::TaskRow) -> Self {
         Self {
             proposal: t.proposal_key,
             position: t.position,
@@ -600,8 +600,8 @@ pub struct TimelineEntry {
     pub payload: serde_json::Value,
 }
 
-impl From<cohandle_store::entities::history::Model> for TimelineEntry {
-    fn from(h: cohandle_store::entities::history::Model) -> Self {
+impl From<cohandle_store::queries::HistoryRow> for TimelineEntry {
+    fn from(h: cohandle_store::queries::HistoryRow) -> Self {
         Self {
             payload: serde_json::from_str(&h.payload).unwrap_or(serde_json::Value::Null),
             seq: h.seq,

@@ -1,18 +1,41 @@
-//! Request parts parsed at the door, each failing as a problem document: the JSON body (an
-//! empty body reads as `{}`), the path, the query and the `Idempotency-Key` header.
+//! Request parts parsed at the door, each failing as a problem document: the caller (its
+//! bearer token), the JSON body (an empty body reads as `{}`), the path, the query and the
+//! `Idempotency-Key` header.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use cohandle_workflows::ids::{check_idempotency_key, IDEMPOTENCY_KEY_MAX};
 use cohandle_workflows::EventId;
 use serde::de::DeserializeOwned;
 
-use crate::auth::Principal;
+use crate::auth::{self, CallerSlot, Principal};
+use crate::service::Service;
 use crate::Error;
+
+impl FromRequestParts<Service> for Principal {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, Error> {
+        let header = match parts.headers.get(AUTHORIZATION) {
+            None => None,
+            Some(value) => Some(value.to_str().map_err(|_| {
+                Error::unauthorized("token_invalid", "the Authorization header is not text")
+            })?),
+        };
+        let now = service.engine().clock().now();
+        let principal = auth::authenticate(service.engine(), now, header).await?;
+        tracing::Span::current().record("agency", principal.agency.as_str());
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            slot.set(&principal);
+        }
+        service.admit(&principal)?;
+        Ok(principal)
+    }
+}
 
 /// The header whose value becomes the event id.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";

@@ -269,7 +269,7 @@ async fn observe(State(service): State<Service>, mut request: Request, next: Nex
         record = %cohandle_store::audit::as_json(&entry),
         "access"
     );
-    if let Err(error) = cohandle_store::audit::record(service.engine().db(), entry).await {
+    if let Err(error) = cohandle_store::audit::record(service.engine(), entry).await {
         tracing::error!(message = "Failed to keep a request in the access audit", %error);
     }
     response

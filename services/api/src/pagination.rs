@@ -65,20 +65,17 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Rows fetched with `limit + 1`: the extra row only says that a next page exists.
-    pub fn from_rows(
-        mut rows: Vec<T>,
-        limit: u64,
+    /// A page the store read, with the cursor of its last item when more follow.
+    pub fn from_store(
+        page: cohandle_store::queries::Page<T>,
         key: impl Fn(&T) -> Result<String, Error>,
     ) -> Result<Self, Error> {
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = match (more, rows.last()) {
+        let next_cursor = match (page.more, page.items.last()) {
             (true, Some(last)) => Some(key(last)?),
             _ => None,
         };
         Ok(Self {
-            items: rows,
+            items: page.items,
             next_cursor,
         })
     }
@@ -114,10 +111,11 @@ mod tests {
 
     #[test]
     fn a_page_says_whether_another_follows() {
-        let page = Page::from_rows(vec![1, 2, 3], 2, |n| Ok(n.to_string())).unwrap();
+        let stored = |items: Vec<i32>, more| cohandle_store::queries::Page { items, more };
+        let page = Page::from_store(stored(vec![1, 2], true), |n| Ok(n.to_string())).unwrap();
         assert_eq!(page.items, vec![1, 2]);
         assert_eq!(page.next_cursor.as_deref(), Some("2"));
-        let last = Page::from_rows(vec![1], 2, |n| Ok(n.to_string())).unwrap();
+        let last = Page::from_store(stored(vec![1], false), |n| Ok(n.to_string())).unwrap();
         assert_eq!(last.next_cursor, None);
     }
 }

@@ -5,16 +5,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use cohandle_store::entities::{history, proposal, task};
-use cohandle_store::Recorded;
-use cohandle_store::{queries, Engine, Outcome, Source};
-use cohandle_workflows::engine::{china_date, Change};
-use cohandle_workflows::model::DefinitionRef;
-use cohandle_workflows::{Body, Event, EventId, Proposal, ProposalKey};
-use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+use cohandle_store::queries::{
+    self, DeadlineFilter, HistoryRow, Overdue, ProposalFilter, TaskFilter, TaskRow, TaskScope,
 };
+use cohandle_store::Recorded;
+use cohandle_store::{Engine, Outcome, Source};
+use cohandle_workflows::engine::{china_date, Change};
+use cohandle_workflows::{Body, Event, EventId, Proposal, ProposalKey};
 use tracing::instrument;
 
 use crate::access::{self, Parties, Scope};
@@ -72,8 +69,8 @@ impl From<&Change> for ChangeView {
     }
 }
 
-impl From<&history::Model> for ChangeView {
-    fn from(h: &history::Model) -> Self {
+impl From<&HistoryRow> for ChangeView {
+    fn from(h: &HistoryRow) -> Self {
         Self {
             machine: h.machine.clone(),
             agency: h.agency.clone(),
@@ -83,10 +80,6 @@ impl From<&history::Model> for ChangeView {
             role: h.actor_role.clone(),
         }
     }
-}
-
-fn db_error(e: sea_orm::DbErr) -> Error {
-    Error::Store(cohandle_store::Error::from(e))
 }
 
 fn corrupt(what: String) -> Error {
@@ -136,10 +129,6 @@ impl Service {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-
-    fn db(&self) -> &DatabaseConnection {
-        self.engine.db()
     }
 
     /// Today in China, by the engine's clock.
@@ -205,13 +194,13 @@ impl Service {
         if scope == Scope::All {
             return Ok(());
         }
-        let Some((assigner, definition, tasks)) = self.parties(key.as_str()).await? else {
+        let Some(stored) = queries::parties(&self.engine, key.as_str()).await? else {
             return Ok(());
         };
         let parties = Parties {
-            assigner: &assigner,
-            definition: &definition,
-            tasks: &tasks,
+            assigner: &stored.assigner,
+            definition: &stored.definition,
+            tasks: &stored.tasks,
         };
         if parties.sees_proposal(&scope) {
             Ok(())
@@ -233,23 +222,11 @@ impl Service {
                 replayed: true,
             });
         }
-        let rows = history::Entity::find()
-            .filter(history::Column::EventId.eq(id.as_str()))
-            .filter(history::Column::ProposalKey.eq(event.proposal.as_str()))
-            .order_by_asc(history::Column::Seq)
-            .all(self.db())
-            .await
-            .map_err(db_error)?;
+        let key = event.proposal.as_str();
+        let rows = queries::event_changes(&self.engine, key, &id).await?;
         let last_seq = rows.last().map_or(i64::MAX, |r| r.seq);
-        let state = history::Entity::find()
-            .filter(history::Column::ProposalKey.eq(event.proposal.as_str()))
-            .filter(history::Column::Machine.eq("proposal"))
-            .filter(history::Column::Seq.lte(last_seq))
-            .order_by_desc(history::Column::Seq)
-            .one(self.db())
-            .await
-            .map_err(db_error)?
-            .map(|h| h.to_state)
+        let state = queries::state_after(&self.engine, key, last_seq)
+            .await?
             .unwrap_or_default();
         Ok(Written {
             outcome: WriteOutcome {
@@ -268,29 +245,7 @@ impl Service {
 
     /// What `principal` sees.
     fn scope(&self, principal: &Principal) -> Scope {
-        Scope::of(principal, self.engine.catalog())
-    }
-
-    /// A proposal's assigner, definition and tasks; `None` when there is no such proposal.
-    async fn parties(
-        &self,
-        key: &str,
-    ) -> Result<Option<(String, DefinitionRef, Vec<task::Model>)>, Error> {
-        let head: Option<(String, String, i32)> = proposal::Entity::find_by_id(key.to_owned())
-            .select_only()
-            .column(proposal::Column::Assigner)
-            .column(proposal::Column::DefinitionName)
-            .column(proposal::Column::DefinitionVersion)
-            .into_tuple()
-            .one(self.db())
-            .await
-            .map_err(db_error)?;
-        let Some((assigner, name, version)) = head else {
-            return Ok(None);
-        };
-        let definition = definition_ref(key, name, version)?;
-        let tasks = queries::tasks_of(self.db(), key).await?;
-        Ok(Some((assigner, definition, tasks)))
+        access::scope(principal, self.engine.catalog())
     }
 
     /// Proposals the caller may see, filtered, a page at a time.
@@ -301,60 +256,24 @@ impl Service {
         query: ProposalQuery,
     ) -> Result<Page<ProposalSummary>, Error> {
         let limit = pagination::limit(query.limit)?;
-        let mut find = proposal::Entity::find()
-            .order_by_asc(proposal::Column::Key)
-            .limit(limit + 1);
-        if let Some(cursor) = query.cursor {
-            let (after,): (String,) = Cursor::new(cursor).decode()?;
-            find = find.filter(proposal::Column::Key.gt(after));
-        }
-        if let Some(state) = query.state {
-            find = find.filter(proposal::Column::State.eq(state));
-        }
-        if let Some(session) = query.session {
-            find = find.filter(proposal::Column::Session.eq(session));
-        }
-        if let Some(kind) = query.kind {
-            find = find.filter(proposal::Column::Kind.eq(kind));
-        }
-        if let Some(before) = query.due_before {
-            find = find.filter(proposal::Column::DueOn.lt(before));
-        }
+        let after = match query.cursor {
+            Some(cursor) => Some(Cursor::new(cursor).decode::<(String,)>()?.0),
+            None => None,
+        };
         let today = self.today();
-        match query.overdue {
-            Some(true) => find = find.filter(proposal::Column::DueOn.lt(today)),
-            Some(false) => {
-                find = find.filter(
-                    Condition::any()
-                        .add(proposal::Column::DueOn.is_null())
-                        .add(proposal::Column::DueOn.gte(today)),
-                );
-            }
-            None => {}
-        }
-        if let Some(flag) = query.key_supervision {
-            find = find.filter(proposal::Column::KeySupervision.eq(flag));
-        }
-        if let Some(agency) = query.agency {
-            find =
-                find.filter(proposal::Column::Key.in_subquery(proposals_with_task(&agency, true)));
-        }
-        match self.scope(principal) {
-            Scope::All => {}
-            Scope::Own(me) => {
-                find = find.filter(
-                    Condition::any()
-                        .add(proposal::Column::Assigner.eq(me.as_str()))
-                        .add(
-                            proposal::Column::Key
-                                .in_subquery(proposals_with_task(me.as_str(), false)),
-                        ),
-                );
-            }
-            Scope::Relays(definitions) => find = find.filter(under(&definitions)),
-        }
-        let rows = find.all(self.db()).await.map_err(db_error)?;
-        Page::from_rows(rows, limit, |p| Cursor::encode(&(p.key.clone(),)))
+        let filter = ProposalFilter {
+            state: query.state,
+            session: query.session,
+            kind: query.kind,
+            due_before: query.due_before,
+            overdue: overdue(query.overdue, today),
+            key_supervision: query.key_supervision,
+            agency: query.agency,
+        };
+        let scope = self.scope(principal);
+        let page =
+            queries::list_proposals(&self.engine, &scope, &filter, after.as_deref(), limit).await?;
+        Page::from_store(page, |p| Cursor::encode(&(p.key.clone(),)))
             .map(|page| page.map(ProposalSummary::from))
     }
 
@@ -365,18 +284,13 @@ impl Service {
         principal: &Principal,
         key: &ProposalKey,
     ) -> Result<ProposalView, Error> {
-        let row = proposal::Entity::find_by_id(key.to_string())
-            .one(self.db())
-            .await
-            .map_err(db_error)?
+        let stored = queries::proposal(&self.engine, key.as_str())
+            .await?
             .ok_or_else(|| not_found(key.as_str()))?;
-        let tasks = queries::tasks_of(self.db(), key.as_str()).await?;
+        let row = stored.row;
+        let tasks = queries::tasks_of(&self.engine, key.as_str()).await?;
         let scope = self.scope(principal);
-        let definition = definition_ref(
-            key.as_str(),
-            row.definition_name.clone(),
-            row.definition_version,
-        )?;
+        let definition = row.definition()?;
         let parties = Parties {
             assigner: &row.assigner,
             definition: &definition,
@@ -385,13 +299,13 @@ impl Service {
         if !parties.sees_proposal(&scope) {
             return Err(not_yours(principal, key.as_str()));
         }
-        let document: Proposal = serde_json::from_str(&row.document)
+        let document: Proposal = serde_json::from_str(&stored.document)
             .map_err(|e| corrupt(format!("proposal {key}: {e}")))?;
         let task_views = tasks
             .iter()
             .map(|t| task_view(&document, t, parties.sees_task(&scope, &t.agency)))
             .collect::<Result<Vec<_>, _>>()?;
-        let timeline = queries::timeline(self.db(), key.as_str())
+        let timeline = queries::timeline(&self.engine, key.as_str())
             .await?
             .into_iter()
             .filter(|h| {
@@ -419,21 +333,21 @@ impl Service {
         key: &ProposalKey,
         agency: &cohandle_workflows::AgencyCode,
     ) -> Result<TaskView, Error> {
-        let (assigner, definition, tasks) = self
-            .parties(key.as_str())
+        let stored = queries::parties(&self.engine, key.as_str())
             .await?
             .ok_or_else(|| not_found(key.as_str()))?;
         let scope = self.scope(principal);
         let parties = Parties {
-            assigner: &assigner,
-            definition: &definition,
-            tasks: &tasks,
+            assigner: &stored.assigner,
+            definition: &stored.definition,
+            tasks: &stored.tasks,
         };
         if !parties.sees_proposal(&scope) {
             return Err(not_yours(principal, key.as_str()));
         }
         // A task moved away and back has two rows: the active one is the task.
-        let row = tasks
+        let row = stored
+            .tasks
             .iter()
             .filter(|t| t.agency == agency.as_str())
             .max_by_key(|t| (t.active, t.position))
@@ -496,44 +410,17 @@ impl Service {
         query: TaskQuery,
     ) -> Result<Page<TaskSummary>, Error> {
         let limit = pagination::limit(query.limit)?;
-        let within = self.task_scope(principal, query.agency)?;
-        let mut find = task::Entity::find()
-            .order_by_asc(task::Column::ProposalKey)
-            .order_by_asc(task::Column::Position)
-            .limit(limit + 1);
-        if let Some(cursor) = query.cursor {
-            let (key, position): (String, i32) = Cursor::new(cursor).decode()?;
-            find = find.filter(
-                Condition::any()
-                    .add(task::Column::ProposalKey.gt(key.clone()))
-                    .add(
-                        Condition::all()
-                            .add(task::Column::ProposalKey.eq(key))
-                            .add(task::Column::Position.gt(position)),
-                    ),
-            );
-        }
-        find = within.filter(find);
-        if let Some(state) = query.state {
-            find = find.filter(task::Column::State.eq(state));
-        }
-        match query.open {
-            Some(true) => {
-                find = find
-                    .filter(task::Column::Active.eq(true))
-                    .filter(task::Column::Terminal.eq(false));
-            }
-            Some(false) => {
-                find = find.filter(
-                    Condition::any()
-                        .add(task::Column::Active.eq(false))
-                        .add(task::Column::Terminal.eq(true)),
-                );
-            }
-            None => {}
-        }
-        let rows = find.all(self.db()).await.map_err(db_error)?;
-        Page::from_rows(rows, limit, |t| {
+        let after = match query.cursor {
+            Some(cursor) => Some(Cursor::new(cursor).decode::<(String, i32)>()?),
+            None => None,
+        };
+        let filter = TaskFilter {
+            within: self.task_scope(principal, query.agency)?,
+            state: query.state,
+            open: query.open,
+        };
+        let page = queries::list_tasks(&self.engine, &filter, after, limit).await?;
+        Page::from_store(page, |t| {
             Cursor::encode(&(t.proposal_key.clone(), t.position))
         })
         .map(|page| page.map(TaskSummary::from))
@@ -551,53 +438,19 @@ impl Service {
         let until = query
             .until
             .unwrap_or(today + Duration::days(DEFAULT_HORIZON_DAYS));
-        let within = self.task_scope(principal, query.agency)?;
-        let mut find = task::Entity::find()
-            .filter(task::Column::Active.eq(true))
-            .filter(task::Column::Terminal.eq(false))
-            .filter(task::Column::DueOn.is_not_null())
-            .filter(task::Column::DueOn.lte(until))
-            .order_by_asc(task::Column::DueOn)
-            .order_by_asc(task::Column::ProposalKey)
-            .order_by_asc(task::Column::Position)
-            .limit(limit + 1);
-        if let Some(cursor) = query.cursor {
-            let (due, key, position): (NaiveDate, String, i32) = Cursor::new(cursor).decode()?;
-            find = find.filter(
-                Condition::any()
-                    .add(task::Column::DueOn.gt(due))
-                    .add(
-                        Condition::all()
-                            .add(task::Column::DueOn.eq(due))
-                            .add(task::Column::ProposalKey.gt(key.clone())),
-                    )
-                    .add(
-                        Condition::all()
-                            .add(task::Column::DueOn.eq(due))
-                            .add(task::Column::ProposalKey.eq(key))
-                            .add(task::Column::Position.gt(position)),
-                    ),
-            );
-        }
-        find = within.filter(find);
-        match query.overdue {
-            Some(true) => find = find.filter(task::Column::DueOn.lt(today)),
-            Some(false) => find = find.filter(task::Column::DueOn.gte(today)),
-            None => {}
-        }
-        if let Some(flag) = query.key_supervision {
-            find = find.filter(task::Column::KeySupervision.eq(flag));
-        }
-        if let Some(definition) = query.definition {
-            let mut under = Query::select();
-            under
-                .column(proposal::Column::Key)
-                .from(proposal::Entity)
-                .and_where(Expr::col(proposal::Column::DefinitionName).eq(definition));
-            find = find.filter(task::Column::ProposalKey.in_subquery(under));
-        }
-        let rows = find.all(self.db()).await.map_err(db_error)?;
-        let page = Page::from_rows(rows, limit, |t| {
+        let after = match query.cursor {
+            Some(cursor) => Some(Cursor::new(cursor).decode::<(NaiveDate, String, i32)>()?),
+            None => None,
+        };
+        let filter = DeadlineFilter {
+            within: self.task_scope(principal, query.agency)?,
+            until,
+            overdue: overdue(query.overdue, today),
+            key_supervision: query.key_supervision,
+            definition: query.definition,
+        };
+        let page = queries::deadlines(&self.engine, &filter, after, limit).await?;
+        let page = Page::from_store(page, |t| {
             Cursor::encode(&(t.due_on, t.proposal_key.clone(), t.position))
         })?;
         let calendar = self.engine.calendar();
@@ -658,20 +511,14 @@ impl Service {
             }
             (Role::Agency, _) => vec![principal.agency.to_string()],
             (_, Some(agency)) => vec![agency],
-            (_, None) => task::Entity::find()
-                .select_only()
-                .column(task::Column::Agency)
-                .distinct()
-                .order_by_asc(task::Column::Agency)
-                .into_tuple()
-                .all(self.db())
-                .await
-                .map_err(db_error)?,
+            (_, None) => queries::task_agencies(&self.engine).await?,
         };
-        let overall = queries::statistics(self.db(), None).await?.into();
+        let overall = queries::statistics(&self.engine, None).await?.into();
         let mut per_agency = Vec::with_capacity(agencies.len());
         for agency in agencies {
-            let figures = queries::statistics(self.db(), Some(&agency)).await?.into();
+            let figures = queries::statistics(&self.engine, Some(&agency))
+                .await?
+                .into();
             per_agency.push(AgencyFigures { agency, figures });
         }
         Ok(StatisticsView {
@@ -691,80 +538,22 @@ impl Service {
 
     /// Whether the database answers.
     pub async fn ready(&self) -> Result<(), Error> {
-        self.db().ping().await.map_err(db_error)
+        Ok(cohandle_store::handle::ping(&self.engine).await?)
     }
 }
 
-/// Proposal keys in which `agency` has a task (only active ones, when `active_only`).
-fn proposals_with_task(agency: &str, active_only: bool) -> sea_orm::sea_query::SelectStatement {
-    let mut select = Query::select();
-    select
-        .column(task::Column::ProposalKey)
-        .from(task::Entity)
-        .and_where(Expr::col(task::Column::Agency).eq(agency));
-    if active_only {
-        select.and_where(Expr::col(task::Column::Active).eq(true));
-    }
-    select
-}
-
-/// The part of the tasks a list may show: one agency's, the proposals an assigner
-/// assigned (plus its own tasks), those under a congress office's definitions.
-struct TaskScope {
-    agency: Option<String>,
-    assigner: Option<String>,
-    definitions: Option<Vec<DefinitionRef>>,
-}
-
-impl TaskScope {
-    fn filter(self, mut find: sea_orm::Select<task::Entity>) -> sea_orm::Select<task::Entity> {
-        if let Some(agency) = self.agency {
-            find = find.filter(task::Column::Agency.eq(agency));
+/// The `overdue` filter of a list, judged on `today`.
+fn overdue(wanted: Option<bool>, today: NaiveDate) -> Option<Overdue> {
+    wanted.map(|past| {
+        if past {
+            Overdue::On(today)
+        } else {
+            Overdue::NotOn(today)
         }
-        if let Some(assigner) = self.assigner {
-            let mut assigned = Query::select();
-            assigned
-                .column(proposal::Column::Key)
-                .from(proposal::Entity)
-                .and_where(Expr::col(proposal::Column::Assigner).eq(assigner.as_str()));
-            find = find.filter(
-                Condition::any()
-                    .add(task::Column::Agency.eq(assigner))
-                    .add(task::Column::ProposalKey.in_subquery(assigned)),
-            );
-        }
-        if let Some(definitions) = self.definitions {
-            let mut relayed = Query::select();
-            relayed
-                .column(proposal::Column::Key)
-                .from(proposal::Entity)
-                .cond_where(under(&definitions));
-            find = find.filter(task::Column::ProposalKey.in_subquery(relayed));
-        }
-        find
-    }
+    })
 }
 
-fn definition_ref(key: &str, name: String, version: i32) -> Result<DefinitionRef, Error> {
-    let version = u32::try_from(version)
-        .map_err(|_| corrupt(format!("proposal {key}: definition version {version}")))?;
-    Ok(DefinitionRef { name, version })
-}
-
-/// Proposals run under one of `definitions` (none when the list is empty).
-fn under(definitions: &[DefinitionRef]) -> Condition {
-    definitions
-        .iter()
-        .fold(Condition::any().add(Expr::value(false)), |any, d| {
-            any.add(
-                Condition::all()
-                    .add(proposal::Column::DefinitionName.eq(d.name.as_str()))
-                    .add(proposal::Column::DefinitionVersion.eq(i64::from(d.version))),
-            )
-        })
-}
-
-fn task_view(document: &Proposal, row: &task::Model, with_record: bool) -> Result<TaskView, Error> {
+fn task_view(document: &Proposal, row: &TaskRow, with_record: bool) -> Result<TaskView, Error> {
     let record = if with_record {
         let task = usize::try_from(row.position)
             .ok()

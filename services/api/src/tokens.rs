@@ -4,12 +4,9 @@
 use axum::http::StatusCode;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use cohandle_store::entities::{agency, token};
+use cohandle_store::handle::Handle;
+use cohandle_store::tokens::{self as stored, Token};
 use cohandle_workflows::AgencyCode;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
-};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,21 +23,14 @@ pub const MAX_ACTIVE_PER_ROLE: u64 = 20;
 
 /// Refuses a token for an agency that is not registered, or registered as another kind,
 /// and one beyond [`MAX_ACTIVE_PER_ROLE`].
-async fn may_issue(
-    db: &DatabaseConnection,
-    now: DateTime<Utc>,
-    new: &NewToken,
-) -> Result<(), Error> {
-    let store = cohandle_store::Error::from;
+async fn may_issue(store: &impl Handle, now: DateTime<Utc>, new: &NewToken) -> Result<(), Error> {
     let unprocessable = |code, detail: String| Error::Body {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         code,
         detail,
     };
-    let registered = agency::Entity::find_by_id(new.agency.to_string())
-        .one(db)
-        .await
-        .map_err(store)?
+    let registered = stored::registered_kind(store, new.agency.as_str())
+        .await?
         .ok_or_else(|| {
             unprocessable(
                 "agency_unknown",
@@ -50,27 +40,16 @@ async fn may_issue(
                 ),
             )
         })?;
-    if let Some(kind) = new.role.kind().filter(|k| *k != registered.kind) {
+    if let Some(kind) = new.role.kind().filter(|k| *k != registered) {
         return Err(unprocessable(
             "agency_kind_mismatch",
             format!(
-                "agency {} is registered as {}, so it takes no {} token (those go to agencies of kind {kind})",
-                new.agency, registered.kind, new.role
+                "agency {} is registered as {registered}, so it takes no {} token (those go to agencies of kind {kind})",
+                new.agency, new.role
             ),
         ));
     }
-    let active = token::Entity::find()
-        .filter(token::Column::Agency.eq(new.agency.as_str()))
-        .filter(token::Column::Role.eq(new.role.as_str()))
-        .filter(token::Column::RevokedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(token::Column::ExpiresAt.is_null())
-                .add(token::Column::ExpiresAt.gt(now)),
-        )
-        .count(db)
-        .await
-        .map_err(store)?;
+    let active = stored::active(store, new.agency.as_str(), new.role.as_str(), now).await?;
     if active >= MAX_ACTIVE_PER_ROLE {
         return Err(Error::Body {
             status: StatusCode::CONFLICT,
@@ -138,8 +117,8 @@ pub struct IssuedToken {
     pub secret: String,
 }
 
-impl From<token::Model> for TokenInfo {
-    fn from(row: token::Model) -> Self {
+impl From<Token> for TokenInfo {
+    fn from(row: Token) -> Self {
         Self {
             id: row.id,
             name: row.name,
@@ -164,7 +143,7 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
 /// Issues a token valid from `now`, for a registered agency of the role's kind.
 #[tracing::instrument(skip_all, fields(agency = %new.agency, role = %new.role))]
 pub async fn create(
-    db: &DatabaseConnection,
+    store: &impl Handle,
     now: DateTime<Utc>,
     new: NewToken,
 ) -> Result<IssuedToken, Error> {
@@ -177,7 +156,7 @@ pub async fn create(
             )))
         }
     };
-    may_issue(db, now, &new).await?;
+    may_issue(store, now, &new).await?;
     let id = format!("tok_{}", hex::encode(random_bytes::<8>()?));
     let secret = format!(
         "{SECRET_PREFIX}{}",
@@ -187,20 +166,22 @@ pub async fn create(
         .name
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| format!("{} {}", new.agency, new.role));
-    let row = token::ActiveModel {
-        id: Set(id),
-        name: Set(name),
-        agency: Set(new.agency.to_string()),
-        role: Set(new.role.as_str().to_owned()),
-        secret_hash: Set(secret_hash(&secret)),
-        created_at: Set(now),
-        expires_at: Set(expires_at),
-        revoked_at: Set(None),
-    };
-    let row = token::Entity::insert(row)
-        .exec_with_returning(db)
-        .await
-        .map_err(cohandle_store::Error::from)?;
+    let row = stored::insert(
+        store,
+        stored::NewToken {
+            token: Token {
+                id,
+                name,
+                agency: new.agency.to_string(),
+                role: new.role.as_str().to_owned(),
+                created_at: now,
+                expires_at,
+                revoked_at: None,
+            },
+            secret_hash: secret_hash(&secret),
+        },
+    )
+    .await?;
     Ok(IssuedToken {
         token: row.into(),
         secret,
@@ -208,57 +189,25 @@ pub async fn create(
 }
 
 /// Revokes a token from `now` on; revoking it again keeps the first moment.
-#[tracing::instrument(skip(db, now))]
-pub async fn revoke(
-    db: &DatabaseConnection,
-    now: DateTime<Utc>,
-    id: &str,
-) -> Result<TokenInfo, Error> {
-    let store = cohandle_store::Error::from;
-    let row = token::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await
-        .map_err(store)?
-        .ok_or_else(|| {
-            Error::not_found("token_not_found", format!("no token has the id {id:?}"))
-        })?;
-    if row.revoked_at.is_some() {
-        return Ok(row.into());
-    }
-    token::Entity::update_many()
-        .col_expr(
-            token::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(Some(now)),
-        )
-        .filter(token::Column::Id.eq(id))
-        .filter(token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await
-        .map_err(store)?;
-    let row = token::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await
-        .map_err(store)?
-        .ok_or_else(|| {
-            Error::not_found("token_not_found", format!("no token has the id {id:?}"))
-        })?;
-    Ok(row.into())
+#[tracing::instrument(skip(store, now))]
+pub async fn revoke(store: &impl Handle, now: DateTime<Utc>, id: &str) -> Result<TokenInfo, Error> {
+    stored::revoke(store, id, now)
+        .await?
+        .map(TokenInfo::from)
+        .ok_or_else(|| Error::not_found("token_not_found", format!("no token has the id {id:?}")))
 }
 
 /// Tokens ordered by id, a page after the cursor.
 pub async fn list(
-    db: &DatabaseConnection,
+    store: &impl Handle,
     cursor: Option<&Cursor>,
     limit: u64,
 ) -> Result<Page<TokenInfo>, Error> {
-    let mut query = token::Entity::find()
-        .order_by_asc(token::Column::Id)
-        .limit(limit + 1);
-    if let Some(cursor) = cursor {
-        let (after,): (String,) = cursor.decode()?;
-        query = query.filter(token::Column::Id.gt(after));
-    }
-    let rows = query.all(db).await.map_err(cohandle_store::Error::from)?;
-    Page::from_rows(rows, limit, |t| Cursor::encode(&(t.id.clone(),)))
+    let after = match cursor {
+        Some(cursor) => Some(cursor.decode::<(String,)>()?.0),
+        None => None,
+    };
+    let page = stored::list(store, after.as_deref(), limit).await?;
+    Page::from_store(page, |t| Cursor::encode(&(t.id.clone(),)))
         .map(|page| page.map(TokenInfo::from))
 }

@@ -1,5 +1,7 @@
-//! The supervisors' queries with a million proposals stored: overdue by agency, upcoming
-//! deadlines, statistics, one timeline. p50 and p99 over repeated runs.
+//! The supervisors' and agencies' reads with a million proposals stored: overdue by agency,
+//! upcoming deadlines, statistics, one proposal. p50 and p99 over repeated runs. Each is the
+//! store function the API's handler calls (`cohandle_store::queries`), with the filters and
+//! the scope that handler gives it for the request named, and a page of 50.
 //!
 //! The million are written straight into the tables the queries read (proposals, tasks,
 //! replies, feedback), in the shapes the engine writes them; one proposal, the case 0942,
@@ -11,10 +13,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use cohandle_store::queries::{self, ProposalFilter};
+use cohandle_store::queries::{self, DeadlineFilter, Overdue, ProposalFilter, Scope, TaskScope};
 use cohandle_store::statistics;
 use cohandle_store::{Engine, ManualClock, Source};
-use cohandle_workflows::{Calendar, Catalog};
+use cohandle_workflows::{AgencyCode, Calendar, Catalog};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 
@@ -99,50 +101,114 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
     let seed_seconds = started.elapsed().as_secs_f64();
 
     let today = NaiveDate::from_ymd_opt(2021, 1, 15).expect("valid");
+    let engine = &engine;
+    let page = 50;
+    let agency = |n: u64| format!("agency-{}", n % AGENCIES);
     let mut latencies = Vec::new();
     let mut n = 0u64;
     latencies.push(
-        time("overdue of one agency (50 per page)", runs, || {
-            n += 1;
-            let filter = ProposalFilter {
-                agency: Some(format!("agency-{}", n % AGENCIES)),
-                overdue_on: Some(today),
-                ..ProposalFilter::default()
-            };
-            async move {
-                queries::list_proposals(db, &filter, None, 50)
-                    .await
-                    .map(|_| ())
-            }
-        })
+        time(
+            "overdue of one agency (GET /v1/proposals?agency=…&overdue=true, supervisor)",
+            runs,
+            || {
+                n += 1;
+                let filter = ProposalFilter {
+                    agency: Some(agency(n)),
+                    overdue: Some(Overdue::On(today)),
+                    ..ProposalFilter::default()
+                };
+                async move {
+                    queries::list_proposals(engine, &Scope::All, &filter, None, page)
+                        .await
+                        .map(|_| ())
+                }
+            },
+        )
         .await?,
     );
     latencies.push(
-        time("upcoming deadlines, next 7 days (50)", runs, || async {
-            queries::deadlines(db, today + chrono::Days::new(7), None, 50)
+        time(
+            "an agency's own overdue proposals (GET /v1/proposals?overdue=true, its token)",
+            runs,
+            || {
+                n += 1;
+                let scope = Scope::Own(AgencyCode::parse(agency(n)).expect("agency-N is a code"));
+                let filter = ProposalFilter {
+                    overdue: Some(Overdue::On(today)),
+                    ..ProposalFilter::default()
+                };
+                async move {
+                    queries::list_proposals(engine, &scope, &filter, None, page)
+                        .await
+                        .map(|_| ())
+                }
+            },
+        )
+        .await?,
+    );
+    // What `GET /v1/deadlines?until=<a week on>` reads, for a supervisor (every task) or an
+    // agency's token (its own).
+    let next_week = |within| {
+        let filter = DeadlineFilter {
+            within,
+            until: today + chrono::Days::new(7),
+            overdue: None,
+            key_supervision: None,
+            definition: None,
+        };
+        async move {
+            queries::deadlines(engine, &filter, None, page)
                 .await
                 .map(|_| ())
-        })
+        }
+    };
+    latencies.push(
+        time(
+            "upcoming deadlines, next 7 days (GET /v1/deadlines?until=…, supervisor)",
+            runs,
+            || next_week(TaskScope::default()),
+        )
+        .await?,
+    );
+    latencies.push(
+        time(
+            "an agency's deadlines, next 7 days (GET /v1/deadlines?until=…, its token)",
+            runs,
+            || {
+                n += 1;
+                next_week(TaskScope {
+                    agency: Some(agency(n)),
+                    ..TaskScope::default()
+                })
+            },
+        )
         .await?,
     );
     latencies.push(
         time("statistics of one agency", runs, || {
             n += 1;
-            let agency = format!("agency-{}", n % AGENCIES);
-            async move { queries::statistics(db, Some(&agency)).await.map(|_| ()) }
+            let agency = agency(n);
+            async move { queries::statistics(engine, Some(&agency)).await.map(|_| ()) }
         })
         .await?,
     );
     latencies.push(
         time("statistics overall", runs.min(20), || async {
-            queries::statistics(db, None).await.map(|_| ())
+            queries::statistics(engine, None).await.map(|_| ())
         })
         .await?,
     );
     latencies.push(
-        time("one timeline (case 0942)", runs, || async {
-            queries::timeline(db, "cq-5-3-0942").await.map(|_| ())
-        })
+        time(
+            "one proposal: row, tasks, timeline (GET /v1/proposals/{key}, case 0942)",
+            runs,
+            || async {
+                let key = "cq-5-3-0942";
+                queries::proposal(engine, key).await?;
+                queries::tasks_of(engine, key).await?;
+                queries::timeline(engine, key).await.map(|_| ())
+            },
+        )
         .await?,
     );
     Ok(Report {

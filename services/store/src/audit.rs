@@ -3,12 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::NotSet;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entities::access_audit;
+use crate::handle::{connection, Handle};
 use crate::Error;
 
 /// One request, as recorded.
@@ -31,10 +29,12 @@ pub fn as_json(entry: &Entry) -> serde_json::Value {
 }
 
 /// Keeps one request.
-pub async fn record(db: &impl ConnectionTrait, entry: Entry) -> Result<(), Error> {
+pub async fn record(store: &impl Handle, entry: Entry) -> Result<(), Error> {
     let mut row = entry.into_active_model();
     row.id = NotSet;
-    access_audit::Entity::insert(row).exec(db).await?;
+    access_audit::Entity::insert(row)
+        .exec(connection(store))
+        .await?;
     Ok(())
 }
 
@@ -53,7 +53,7 @@ pub struct Search {
 }
 
 /// The requests that match, oldest first.
-pub async fn search(db: &impl ConnectionTrait, search: &Search) -> Result<Vec<Entry>, Error> {
+pub async fn search(store: &impl Handle, search: &Search) -> Result<Vec<Entry>, Error> {
     use access_audit::Column;
     let mut find = access_audit::Entity::find()
         .order_by_asc(Column::At)
@@ -80,5 +80,5 @@ pub async fn search(db: &impl ConnectionTrait, search: &Search) -> Result<Vec<En
     if search.refused {
         find = find.filter(Column::Status.gte(400));
     }
-    Ok(find.all(db).await?)
+    Ok(find.all(connection(store)).await?)
 }

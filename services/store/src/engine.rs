@@ -172,6 +172,14 @@ impl Engine {
         self.calendar.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The connection, for the store's own modules (and its integration tests).
+    #[cfg(not(feature = "test-internals"))]
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The connection, for the store's own modules (and its integration tests).
+    #[cfg(feature = "test-internals")]
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
     }

@@ -1,10 +1,11 @@
 //! The tamper-evident history: each row's hash covers its content and the previous row's
 //! hash within the same proposal, so an edited, removed or inserted row breaks the chain.
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 
 use crate::entities::history;
+use crate::handle::{connection, Handle};
 use crate::Error;
 
 /// The hash before a proposal's first row.
@@ -57,17 +58,14 @@ pub struct Verification {
 }
 
 /// Walks every chain (or one proposal's) and reports the first broken link.
-pub async fn verify(
-    db: &DatabaseConnection,
-    proposal: Option<&str>,
-) -> Result<Verification, Error> {
+pub async fn verify(store: &impl Handle, proposal: Option<&str>) -> Result<Verification, Error> {
     let mut query = history::Entity::find()
         .order_by_asc(history::Column::ProposalKey)
         .order_by_asc(history::Column::Seq);
     if let Some(key) = proposal {
         query = query.filter(history::Column::ProposalKey.eq(key));
     }
-    let rows = query.all(db).await?;
+    let rows = query.all(connection(store)).await?;
     let mut report = Verification {
         proposals: 0,
         rows: rows.len(),

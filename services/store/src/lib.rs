@@ -23,6 +23,9 @@
 //!   [`inspection`]: what tests, the benchmark and the campaign read to check the engine.
 //! - [`audit`]: the access audit, one row per HTTP request, and its search.
 //! - [`gauges`]: what waits (unsent outbox rows, due timers), for the roles' metrics.
+//! - [`queries`]: the doors' reads (lists with the caller's scope, timelines, deadlines,
+//!   statistics), each the function the API calls; [`tokens`]: the API's bearer tokens.
+//! - [`handle`]: what those run on, an engine or a connection of one's own.
 //! - [`connect`]: opening `database.url`; [`clock`]: the injected clock.
 //!
 //! This crate never talks to the broker or to HTTP clients, and never decides a transition
@@ -39,9 +42,13 @@ pub mod connect;
 pub mod dead_letters;
 pub mod definitions;
 pub mod engine;
+#[cfg(not(feature = "test-internals"))]
+mod entities;
+#[cfg(feature = "test-internals")]
 pub mod entities;
 mod error;
 pub mod gauges;
+pub mod handle;
 pub mod history;
 pub mod idempotency;
 pub mod inspection;
@@ -55,6 +62,7 @@ pub mod relay;
 pub mod retry;
 mod rows;
 pub mod statistics;
+pub mod tokens;
 mod write;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -9,13 +9,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use cohandle_api::dto::{ProposalQuery, ProposalView, TaskView};
 use cohandle_api::Service;
-use cohandle_store::entities::timer;
 use cohandle_store::history;
+use cohandle_store::queries::{self, DeadlineTimer};
 use cohandle_workflows::definition::DeadlineKind;
 use cohandle_workflows::model::Task;
 use cohandle_workflows::ProposalKey;
 use maud::{html, Markup};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 
 use crate::page::{self, Refusal};
@@ -49,7 +48,7 @@ pub async fn proposal(
 ) -> Result<Response, Refusal> {
     let key = key(raw)?;
     let view = service.proposal(&visitor.principal, &key).await?;
-    let verification = history::verify(service.engine().db(), Some(key.as_str()))
+    let verification = history::verify(service.engine(), Some(key.as_str()))
         .await
         .map_err(cohandle_api::Error::from)?;
     let today = service.today();
@@ -177,16 +176,9 @@ async fn deadline_records(
         .filter(|t| t.record.is_some())
         .map(|t| t.summary.agency.as_str())
         .collect();
-    let timers = timer::Entity::find()
-        .filter(timer::Column::ProposalKey.eq(view.summary.key.as_str()))
-        .filter(timer::Column::Kind.eq("expiry"))
-        .filter(timer::Column::Agency.is_in(readable))
-        .order_by_asc(timer::Column::Agency)
-        .order_by_asc(timer::Column::Deadline)
-        .order_by_asc(timer::Column::Generation)
-        .all(service.engine().db())
+    let timers = queries::deadline_timers(service.engine(), &view.summary.key, &readable)
         .await
-        .map_err(|e| cohandle_api::Error::from(cohandle_store::Error::from(e)))?;
+        .map_err(cohandle_api::Error::from)?;
     let definition = service
         .engine()
         .load(&view.summary.key)
@@ -200,7 +192,7 @@ async fn deadline_records(
             .is_some_and(|rule| rule.kind == DeadlineKind::Window)
     };
     // The last generation of each (agency, deadline).
-    let mut last: Vec<&timer::Model> = Vec::new();
+    let mut last: Vec<&DeadlineTimer> = Vec::new();
     for t in &timers {
         match last.last_mut() {
             Some(prev) if prev.agency == t.agency && prev.deadline == t.deadline => *prev = t,

@@ -72,13 +72,24 @@ fn same(a: &str, b: &str) -> bool {
 
 /// A page that needs a visitor sends anyone else to the sign-in form.
 #[derive(Debug)]
-pub struct SignInFirst;
+pub enum SignInFirst {
+    /// No session, or its token no longer signs in.
+    Needed,
+    /// The session's token sent more than its rate limit: 429 with `Retry-After`, the
+    /// session kept.
+    Limited(cohandle_api::Error),
+}
 
 impl IntoResponse for SignInFirst {
     fn into_response(self) -> Response {
-        // A stale cookie (revoked or expired token) is dropped on the way.
-        let jar = CookieJar::new().remove(Cookie::build(SESSION_COOKIE).path("/"));
-        (jar, Redirect::to("/signin")).into_response()
+        match self {
+            Self::Needed => {
+                // A stale cookie (revoked or expired token) is dropped on the way.
+                let jar = CookieJar::new().remove(Cookie::build(SESSION_COOKIE).path("/"));
+                (jar, Redirect::to("/signin")).into_response()
+            }
+            Self::Limited(error) => error.into_response(),
+        }
     }
 }
 
@@ -90,10 +101,13 @@ impl FromRequestParts<Service> for Visitor {
         let secret = jar
             .get(SESSION_COOKIE)
             .map(|c| c.value().to_owned())
-            .ok_or(SignInFirst)?;
+            .ok_or(SignInFirst::Needed)?;
         let principal = authenticate(service, &secret)
             .await
-            .map_err(|_| SignInFirst)?;
+            .map_err(|error| match error {
+                error @ cohandle_api::Error::RateLimited { .. } => SignInFirst::Limited(error),
+                _ => SignInFirst::Needed,
+            })?;
         Ok(Self { principal, secret })
     }
 }
@@ -101,7 +115,10 @@ impl FromRequestParts<Service> for Visitor {
 async fn authenticate(service: &Service, secret: &str) -> Result<Principal, cohandle_api::Error> {
     let now = service.engine().clock().now();
     let header = format!("Bearer {secret}");
-    cohandle_api::auth::authenticate(service.engine().db(), now, Some(&header)).await
+    let principal = cohandle_api::auth::authenticate(service.engine(), now, Some(&header)).await?;
+    // The same per-token bucket as the API's: a page is a request of the token it signs in with.
+    service.admit(&principal)?;
+    Ok(principal)
 }
 
 /// Whether the request reached the proxy in front of cohandle over TLS (cohandle itself

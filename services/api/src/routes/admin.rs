@@ -31,9 +31,7 @@ pub async fn list_tokens(
     let ApiQuery(query) = query?;
     let limit = pagination::limit(query.limit)?;
     let cursor = query.cursor.map(Cursor::new);
-    Ok(ok(
-        tokens::list(s.engine().db(), cursor.as_ref(), limit).await?
-    ))
+    Ok(ok(tokens::list(s.engine(), cursor.as_ref(), limit).await?))
 }
 
 /// Issue a token for an agency and role; the answer shows its secret, this once.
@@ -47,7 +45,7 @@ pub async fn create_token(
     access::require(&p, MANAGE, "manage tokens")?;
     let JsonBody(new) = body?;
     let now = s.engine().clock().now();
-    let issued = tokens::create(s.engine().db(), now, new).await?;
+    let issued = tokens::create(s.engine(), now, new).await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
@@ -63,5 +61,5 @@ pub async fn revoke_token(
     access::require(&p, MANAGE, "manage tokens")?;
     let ApiPath(id) = path?;
     let now = s.engine().clock().now();
-    Ok(ok(tokens::revoke(s.engine().db(), now, &id).await?))
+    Ok(ok(tokens::revoke(s.engine(), now, &id).await?))
 }

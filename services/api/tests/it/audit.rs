@@ -15,7 +15,7 @@ async fn every_request_is_kept_in_the_access_audit() {
         expect(&app.get("outsider", "/v1/proposals/cq-au").await, 403);
         expect(&app.get("", "/v1/proposals/cq-au").await, 401);
 
-        let db = app.engine.db();
+        let db = &app.engine;
         let about = |key: &str| Search {
             proposal_key: Some(key.to_owned()),
             limit: 100,

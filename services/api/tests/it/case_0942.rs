@@ -74,7 +74,7 @@ async fn case_0942_runs_end_to_end_over_http() {
             );
         }
         assert_eq!(app.version_and_inbox("cq-5-3-0942").await, before);
-        let verified = cohandle_store::history::verify(app.engine.db(), None)
+        let verified = cohandle_store::history::verify(&app.engine, None)
             .await
             .unwrap();
         assert!(verified.broken.is_none());

@@ -508,10 +508,12 @@ async fn keys_outside_the_alphabet_are_refused_on_every_route() {
     }
 }
 
-async fn proposal_count(app: &TestApp) -> u64 {
-    use sea_orm::{EntityTrait, PaginatorTrait};
-    cohandle_store::entities::proposal::Entity::find()
-        .count(app.engine.db())
+async fn proposal_count(app: &TestApp) -> usize {
+    use cohandle_store::queries::{self, ProposalFilter, Scope};
+    let filter = ProposalFilter::default();
+    queries::list_proposals(&app.engine, &Scope::All, &filter, None, 100)
         .await
         .unwrap()
+        .items
+        .len()
 }

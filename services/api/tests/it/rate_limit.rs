@@ -49,7 +49,7 @@ async fn a_token_over_its_limit_is_answered_429_with_retry_after() {
     expect(&app.get("assigner", "/v1/me").await, 200);
 
     let rows = audit::search(
-        app.engine.db(),
+        &app.engine,
         &Search {
             limit: 100,
             ..Search::default()

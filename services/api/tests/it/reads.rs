@@ -283,7 +283,7 @@ async fn on_1_december_2026_steps_are_taken_with_provisional_deadlines() {
     // The CPPCC definition's receipts come from its own office (政协提案委).
     register(&app.engine, "cq-zxtaw", "congress_office").await;
     let office = cohandle_api::tokens::create(
-        app.engine.db(),
+        &app.engine,
         at("2026-11-30"),
         cohandle_api::tokens::NewToken {
             agency: cohandle_workflows::AgencyCode::parse("cq-zxtaw").unwrap(),

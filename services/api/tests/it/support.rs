@@ -7,92 +7,14 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cohandle_api::tokens::{self, NewToken};
 use cohandle_api::{RateLimit, Role, Service};
-use cohandle_store::entities::{inbox, proposal};
-use cohandle_store::{connect, Engine, ManualClock};
+use cohandle_store::agencies::{self, Agency, Known};
+use cohandle_store::{connect, queries, Engine, ManualClock};
 use cohandle_workflows::engine::china_offset;
 use cohandle_workflows::{AgencyCode, Body, Calendar, Catalog, Event};
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
-
-/// The server the PostgreSQL tests use; `deploy/dev/ensure-postgres.sh` starts it.
-pub fn postgres_server() -> String {
-    std::env::var("COHANDLE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
-
-/// A database of its own for one test, dropped (PostgreSQL) or deleted (SQLite) after it.
-pub struct TestDb {
-    pub url: String,
-    backend: Backend,
-    name: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    pub async fn new(backend: Backend) -> Self {
-        let name = format!("cohandle_api_test_{}", uuid::Uuid::new_v4().simple());
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                Self {
-                    url,
-                    backend,
-                    name,
-                    _dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let admin = Database::connect(format!("{}/postgres", postgres_server()))
-                    .await
-                    .unwrap();
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .unwrap();
-                admin.close().await.unwrap();
-                let url = format!("{}/{name}", postgres_server());
-                Self {
-                    url,
-                    backend,
-                    name,
-                    _dir: None,
-                }
-            }
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if self.backend == Backend::Postgres {
-            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let server = postgres_server();
-            // Dropping from a fresh runtime on another thread: Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    if let Ok(admin) = Database::connect(format!("{server}/postgres")).await {
-                        let _ = admin.execute_unprepared(&sql).await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
+pub use cohandle_testkit::{Backend, TestDb, BACKENDS};
 
 pub fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -109,18 +31,15 @@ pub fn at(day: &str) -> DateTime<Utc> {
 
 /// Registers an agency of `kind` (tokens are issued only to registered agencies).
 pub async fn register(engine: &Engine, code: &str, kind: &str) {
-    use sea_orm::ActiveValue::Set;
-    cohandle_store::entities::agency::Entity::insert(
-        cohandle_store::entities::agency::ActiveModel {
-            code: Set(code.to_owned()),
-            name: Set(code.to_owned()),
-            kind: Set(kind.to_owned()),
-            created_at: Set(at("2020-01-01")),
-        },
-    )
-    .exec(engine.db())
-    .await
-    .unwrap();
+    let agency = Agency {
+        code: code.to_owned(),
+        name: code.to_owned(),
+        kind: kind.to_owned(),
+        created_at: at("2020-01-01"),
+    };
+    agencies::register_with(engine, agency, Known::Update)
+        .await
+        .unwrap();
 }
 
 /// The parties of the tests: name → (agency, role).
@@ -226,7 +145,7 @@ pub async fn spawn_app_limited(backend: Backend, limit: Option<RateLimit>) -> Te
             name: Some((*name).to_owned()),
             expires_in_days: None,
         };
-        let issued = tokens::create(engine.db(), at("2020-01-01"), new)
+        let issued = tokens::create(&engine, at("2020-01-01"), new)
             .await
             .unwrap();
         secrets.insert(*name, issued.secret);
@@ -305,12 +224,11 @@ impl TestApp {
 
     /// The stored version of a proposal, and how many events the inbox holds.
     pub async fn version_and_inbox(&self, key: &str) -> (Option<i64>, u64) {
-        let version = proposal::Entity::find_by_id(key.to_owned())
-            .one(self.engine.db())
+        let version = queries::proposal(&self.engine, key)
             .await
             .unwrap()
-            .map(|p| p.version);
-        let inbox = inbox::Entity::find().count(self.engine.db()).await.unwrap();
+            .map(|p| p.row.version);
+        let inbox = queries::events_decided(&self.engine).await.unwrap();
         (version, inbox)
     }
 
@@ -332,22 +250,21 @@ impl TestApp {
     /// Gives party `name` a token of `agency` and `role`, written straight into the tokens
     /// table (as one issued before the checks that refuse it now would be).
     pub async fn token_as(&mut self, name: &'static str, agency: &str, role: Role) {
-        use sea_orm::ActiveValue::Set;
+        use cohandle_store::tokens::{self as stored, Token};
         let secret = format!("{}test-{name}-{agency}", cohandle_api::auth::SECRET_PREFIX);
-        let row = cohandle_store::entities::token::ActiveModel {
-            id: Set(format!("tok_test_{name}")),
-            name: Set(name.to_owned()),
-            agency: Set(agency.to_owned()),
-            role: Set(role.as_str().to_owned()),
-            secret_hash: Set(cohandle_api::auth::secret_hash(&secret)),
-            created_at: Set(at("2020-01-01")),
-            expires_at: Set(None),
-            revoked_at: Set(None),
+        let row = stored::NewToken {
+            token: Token {
+                id: format!("tok_test_{name}"),
+                name: name.to_owned(),
+                agency: agency.to_owned(),
+                role: role.as_str().to_owned(),
+                created_at: at("2020-01-01"),
+                expires_at: None,
+                revoked_at: None,
+            },
+            secret_hash: cohandle_api::auth::secret_hash(&secret),
         };
-        cohandle_store::entities::token::Entity::insert(row)
-            .exec(self.engine.db())
-            .await
-            .unwrap();
+        stored::insert(&self.engine, row).await.unwrap();
         self.tokens.insert(name, secret);
     }
 

@@ -10,12 +10,11 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cohandle_api::dto::AssignRequest;
 use cohandle_api::tokens::{self, NewToken};
 use cohandle_api::{Command, Principal, Role, Service};
-use cohandle_store::entities::inbox;
-use cohandle_store::{connect, Engine, ManualClock};
+use cohandle_store::agencies::{self, Agency, Known};
+use cohandle_store::{connect, queries, Engine, ManualClock};
 use cohandle_workflows::engine::china_offset;
 use cohandle_workflows::{AgencyCode, Calendar, Catalog, EventId, ProposalKey};
 use reqwest::redirect::Policy;
-use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
 use serde_json::json;
 
 pub const KEY: &str = "cq-5-3-0942";
@@ -31,75 +30,7 @@ pub const PARTIES: &[(&str, &str, Role)] = &[
     ("admin", "cq-admin", Role::Admin),
 ];
 
-fn postgres_server() -> String {
-    std::env::var("COHANDLE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A database of its own: a PostgreSQL database dropped after the test, or a SQLite file
-/// in a directory deleted after it.
-struct TestDb {
-    url: String,
-    name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    async fn new(backend: Backend) -> Self {
-        if backend == Backend::Sqlite {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("web.db").display());
-            return Self {
-                url,
-                name: None,
-                _dir: Some(dir),
-            };
-        }
-        let name = format!("cohandle_web_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(format!("{}/postgres", postgres_server()))
-            .await
-            .unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        Self {
-            url: format!("{}/{name}", postgres_server()),
-            name: Some(name),
-            _dir: None,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(name) = &self.name else {
-            return;
-        };
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        let server = postgres_server();
-        // Drop cannot await: a fresh runtime on another thread.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(admin) = Database::connect(format!("{server}/postgres")).await {
-                    let _ = admin.execute_unprepared(&sql).await;
-                }
-            });
-        })
-        .join();
-    }
-}
+pub use cohandle_testkit::{Backend, TestDb};
 
 pub fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -177,15 +108,13 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
     let mut secrets = BTreeMap::new();
     for (_, agency, role) in PARTIES {
         // Tokens are issued only to registered agencies of the role's kind.
-        use sea_orm::ActiveValue::Set;
-        let registered = cohandle_store::entities::agency::ActiveModel {
-            code: Set((*agency).to_owned()),
-            name: Set((*agency).to_owned()),
-            kind: Set(role.kind().unwrap_or("supervisor").to_owned()),
-            created_at: Set(at("2020-01-01")),
+        let registered = Agency {
+            code: (*agency).to_owned(),
+            name: (*agency).to_owned(),
+            kind: role.kind().unwrap_or("supervisor").to_owned(),
+            created_at: at("2020-01-01"),
         };
-        cohandle_store::entities::agency::Entity::insert(registered)
-            .exec(engine.db())
+        agencies::register_with(&engine, registered, Known::Update)
             .await
             .unwrap();
     }
@@ -196,7 +125,7 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
             name: Some((*name).to_owned()),
             expires_in_days: None,
         };
-        let issued = tokens::create(engine.db(), at("2020-01-01"), new)
+        let issued = tokens::create(&engine, at("2020-01-01"), new)
             .await
             .unwrap();
         secrets.insert(*name, issued.secret);
@@ -338,7 +267,7 @@ impl TestApp {
 
     /// How many events the inbox holds (accepted and refused).
     pub async fn inbox(&self) -> u64 {
-        inbox::Entity::find().count(self.engine.db()).await.unwrap()
+        queries::events_decided(&self.engine).await.unwrap()
     }
 
     /// The state of `agency`'s task in the proposal.
