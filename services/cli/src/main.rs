@@ -400,17 +400,9 @@ async fn open_database(url: &str, wait: bool) -> anyhow::Result<sea_orm::Databas
         cohandle_store::retry::policy().with_total_delay(Some(std::time::Duration::from_secs(120)));
     Ok(open
         .retry(patience)
-        .when(unreachable_for_now)
+        .when(cohandle_store::Error::is_transient)
         .notify(|error, pause| {
             tracing::warn!(message = "Failed to open the database; retrying", %error, ?pause);
         })
         .await?)
-}
-
-/// A database that is down or restarting, as opposed to a wrong setting.
-fn unreachable_for_now(error: &cohandle_store::Error) -> bool {
-    match error {
-        cohandle_store::Error::Config { message, .. } => message.starts_with("cannot connect"),
-        other => other.is_transient(),
-    }
 }

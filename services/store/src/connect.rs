@@ -50,9 +50,17 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
             .min_connections(1)
             .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_custom_plan")]));
     }
-    let db = Database::connect(options)
-        .await
-        .map_err(|e| config(format!("cannot connect: {}", one_line(&e.to_string()))))?;
+    let db = Database::connect(options).await.map_err(|e| {
+        let message = one_line(&e.to_string());
+        if crate::error::transient(&e) {
+            Error::Unreachable {
+                setting: SETTING,
+                message,
+            }
+        } else {
+            config(format!("cannot connect: {message}"))
+        }
+    })?;
     if sqlite {
         db.execute_unprepared(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
@@ -96,4 +104,24 @@ async fn apply_migrations(db: &DatabaseConnection) -> Result<(), Error> {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_server_that_does_not_answer_is_unreachable_not_misconfigured() {
+        // Nothing listens on port 1: the connection is refused at once.
+        let refused = connect("postgres://postgres@127.0.0.1:1/cohandle").await;
+        assert!(
+            matches!(&refused, Err(Error::Unreachable { .. })),
+            "{refused:?}"
+        );
+        assert!(refused.is_err_and(|e| e.is_transient()));
+
+        let wrong = connect("mysql://127.0.0.1/cohandle").await;
+        assert!(matches!(&wrong, Err(Error::Config { .. })), "{wrong:?}");
+        assert!(wrong.is_err_and(|e| !e.is_transient()));
+    }
 }

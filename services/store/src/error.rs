@@ -18,6 +18,12 @@ pub enum Error {
         setting: &'static str,
         message: String,
     },
+    /// The database the setting names does not answer (down, restarting, unreachable).
+    #[error("{setting}: cannot connect: {message}")]
+    Unreachable {
+        setting: &'static str,
+        message: String,
+    },
 }
 
 impl From<DbErr> for Error {
@@ -43,7 +49,7 @@ impl Error {
     /// restarting or busy.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Conflict | Error::TooManyConflicts(_) => true,
+            Error::Conflict | Error::TooManyConflicts(_) | Error::Unreachable { .. } => true,
             Error::Db(error) => transient(error),
             Error::Corrupt(_) | Error::Config { .. } => false,
         }
@@ -54,7 +60,7 @@ impl Error {
 /// restarted server shows on a pooled connection as a query error carrying an I/O error or
 /// a SQLSTATE, not as a connection error; found by the fault campaign (a PostgreSQL restart
 /// made the API answer 500 instead of 503, and the monitor stop).
-fn transient(error: &DbErr) -> bool {
+pub(crate) fn transient(error: &DbErr) -> bool {
     match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
