@@ -854,11 +854,12 @@ impl Catalog {
         self.insert(definition)
     }
 
-    /// Adds a version. Loading the same version again with the same content is a no-op.
+    /// Adds a version. Loading the same version again with the same rules (whatever its
+    /// comments and layout) is a no-op.
     pub fn insert(&mut self, definition: Definition) -> Result<Arc<Definition>, CatalogError> {
         let reference = definition.reference();
         if let Some(existing) = self.versions.get(&reference) {
-            if **existing == definition {
+            if existing.same_rules(&definition) {
                 return Ok(existing.clone());
             }
             return Err(CatalogError::VersionChanged(reference));

@@ -234,6 +234,10 @@ async fn observe(State(service): State<Service>, mut request: Request, next: Nex
         .map(|p| p.as_str().to_owned());
     let path = request.uri().path().to_owned();
     let method = request.method().as_str().to_owned();
+    // Definitions deployed and holiday files loaded by another process reach this one's
+    // reads too, not only its writes (both looks are due at most every 30 s).
+    service.engine().keep_definitions_current().await;
+    service.engine().keep_calendar_current().await;
     let caller = auth::CallerSlot::default();
     request.extensions_mut().insert(caller.clone());
     let at = service.engine().clock().now();

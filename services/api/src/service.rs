@@ -245,7 +245,7 @@ impl Service {
 
     /// What `principal` sees.
     fn scope(&self, principal: &Principal) -> Scope {
-        access::scope(principal, self.engine.catalog())
+        access::scope(principal, &self.engine.catalog())
     }
 
     /// Proposals the caller may see, filtered, a page at a time.

@@ -4,7 +4,8 @@
 //! the shipped definitions and every deployed version, and looks for new ones at most every
 //! [`REFRESH`], so a new jurisdiction's rules need neither a build nor a restart.
 
-use std::time::Duration;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use cohandle_workflows::definition::Problems;
@@ -206,7 +207,12 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<DeployedDefinition>, 
 
 /// The catalog every role decides with: the shipped definitions and every deployed version.
 pub async fn catalog(db: &impl ConnectionTrait) -> Result<Catalog, Error> {
-    let mut catalog = Catalog::shipped();
+    over(db, &Catalog::shipped()).await
+}
+
+/// `base` and every version deployed into the database.
+async fn over(db: &impl ConnectionTrait, base: &Catalog) -> Result<Catalog, Error> {
+    let mut catalog = base.clone();
     let rows = workflow_definition::Entity::find()
         .order_by_asc(workflow_definition::Column::Name)
         .order_by_asc(workflow_definition::Column::Version)
@@ -215,10 +221,9 @@ pub async fn catalog(db: &impl ConnectionTrait) -> Result<Catalog, Error> {
     for row in rows {
         match catalog.load(&row.file, &row.content) {
             Ok(_) => {}
-            // A shipped definition whose text changed in comments only is the same one.
             Err(CatalogError::VersionChanged(reference)) => {
                 return Err(Error::Corrupt(format!(
-                    "stored definition {reference} differs from the shipped one of the same version"
+                    "stored definition {reference} has other rules than the one of the same version this engine was built with"
                 )))
             }
             Err(other) => {
@@ -249,4 +254,67 @@ async fn newest_version(db: &impl ConnectionTrait, name: &str) -> Result<u32, Er
 
 fn version_column(version: u32) -> Result<i32, Error> {
     i32::try_from(version).map_err(|_| Error::Corrupt(format!("version {version} is too large")))
+}
+
+/// The catalog an engine decides with: the one it was built with and every version deployed
+/// into the database, looked up again at most every [`REFRESH`].
+#[derive(Debug)]
+pub(crate) struct Followed {
+    base: Arc<Catalog>,
+    current: Arc<Catalog>,
+    /// How many stored versions `current` includes (versions are only ever added).
+    stored: Option<u64>,
+    /// When the database was last asked; `None`: not yet.
+    checked: Option<Instant>,
+}
+
+impl Followed {
+    pub(crate) fn new(base: Arc<Catalog>) -> Self {
+        Self {
+            current: base.clone(),
+            base,
+            stored: None,
+            checked: None,
+        }
+    }
+
+    pub(crate) fn current(&self) -> Arc<Catalog> {
+        self.current.clone()
+    }
+}
+
+/// Rebuilds `followed` when a version was deployed since it was last built; at most every
+/// [`REFRESH`] unless `now_please`. A failed look keeps the catalog as it is.
+pub(crate) async fn follow(
+    db: &impl ConnectionTrait,
+    followed: &RwLock<Followed>,
+    now_please: bool,
+) -> Result<(), Error> {
+    let (base, seen) = {
+        let state = followed.read().unwrap_or_else(PoisonError::into_inner);
+        let due = state.checked.is_none_or(|at| at.elapsed() >= REFRESH);
+        if !(due || now_please) {
+            return Ok(());
+        }
+        (state.base.clone(), state.stored)
+    };
+    let result: Result<Option<(Catalog, u64)>, Error> = async {
+        let stored = stored_count(db).await?;
+        if Some(stored) == seen {
+            return Ok(None);
+        }
+        Ok(Some((over(db, &base).await?, stored)))
+    }
+    .await;
+    let mut state = followed.write().unwrap_or_else(PoisonError::into_inner);
+    state.checked = Some(Instant::now());
+    if let Some((catalog, stored)) = result? {
+        tracing::info!(
+            versions = catalog.all().count(),
+            "workflow definitions reloaded"
+        );
+        state.current = Arc::new(catalog);
+        state.stored = Some(stored);
+    }
+    Ok(())
 }

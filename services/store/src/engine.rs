@@ -67,7 +67,7 @@ impl Claim for Given {
 #[derive(Debug, Clone)]
 pub struct Engine {
     db: DatabaseConnection,
-    catalog: Arc<Catalog>,
+    catalog: Arc<RwLock<crate::definitions::Followed>>,
     calendar: Arc<RwLock<Calendars>>,
     clock: Arc<dyn Clock>,
 }
@@ -94,7 +94,7 @@ impl Engine {
     ) -> Self {
         Self {
             db,
-            catalog,
+            catalog: Arc::new(RwLock::new(crate::definitions::Followed::new(catalog))),
             calendar: Arc::new(RwLock::new(Calendars {
                 base: calendar.clone(),
                 current: calendar,
@@ -184,8 +184,26 @@ impl Engine {
         &self.db
     }
 
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The definitions as last loaded: the catalog the engine was built with and every
+    /// version deployed into the database by then.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .current()
+    }
+
+    /// Loads the definitions deployed since the catalog was last built, now.
+    pub async fn refresh_definitions(&self) -> Result<(), Error> {
+        crate::definitions::follow(&self.db, &self.catalog, true).await
+    }
+
+    /// Looks for newly deployed definitions at most every [`crate::definitions::REFRESH`]; a
+    /// failed look keeps the catalog as it is (the batch's own queries report the database).
+    pub async fn keep_definitions_current(&self) {
+        if let Err(error) = crate::definitions::follow(&self.db, &self.catalog, false).await {
+            tracing::warn!(%error, "could not look for newly deployed workflow definitions");
+        }
     }
 
     /// The calendar as last built: the base and every holiday file loaded when it was built.
@@ -209,6 +227,7 @@ impl Engine {
         source: Source,
     ) -> Result<(Vec<Outcome>, C::Taken), Error> {
         self.keep_calendar_current().await;
+        self.keep_definitions_current().await;
         let mut waits = crate::retry::policy()
             .with_max_times(MAX_ATTEMPTS - 1)
             .build();
@@ -405,7 +424,7 @@ impl Engine {
             outcomes.push(outcome);
         }
 
-        write(txn, &self.catalog, loaded, writes, now).await?;
+        write(txn, &self.catalog(), loaded, writes, now).await?;
         Ok(outcomes)
     }
 
@@ -415,8 +434,8 @@ impl Engine {
         event: &Event,
     ) -> Result<Arc<Definition>, Rejection> {
         let found = match (current, &event.body) {
-            (Some(p), _) => self.catalog.get(&p.definition),
-            (None, Body::Assign(a)) => self.catalog.latest(&a.definition),
+            (Some(p), _) => self.catalog().get(&p.definition),
+            (None, Body::Assign(a)) => self.catalog().latest(&a.definition),
             (None, _) => {
                 return Err(Rejection::new(
                     RejectionCode::UnknownProposal,

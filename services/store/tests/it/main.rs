@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod dead_letters;
+mod definitions;
 mod engine;
 mod monitor;
 mod statistics;
