@@ -1,21 +1,10 @@
 //! `cohandle calendar` at the edge of the official holiday data, as an operator runs it.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn cohandle(args: &[&str], db: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cohandle"))
-        .args(args)
-        .env(
-            "COHANDLE__DATABASE__URL",
-            format!("sqlite://{}?mode=rwc", db.display()),
-        )
-        .output()
-        .expect("cohandle runs")
-}
+mod common;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{cohandle, text};
 
 #[test]
 fn due_dates_past_the_data_are_marked_provisional() {

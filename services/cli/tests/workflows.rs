@@ -1,22 +1,8 @@
 //! `cohandle workflows deploy|list`, as an operator adding a county's rules runs them.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn cohandle(args: &[&str], db: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cohandle"))
-        .args(args)
-        .env(
-            "COHANDLE__DATABASE__URL",
-            format!("sqlite://{}?mode=rwc", db.display()),
-        )
-        .output()
-        .expect("cohandle runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{cohandle, text};
 
 const CPPCC: &str = include_str!("../../../workflows/definitions/cppcc-proposal.toml");
 
