@@ -320,6 +320,7 @@ fn code_to_wire(code: RejectionCode) -> v1::RejectionCode {
         RejectionCode::AlreadyExists => v1::RejectionCode::AlreadyExists,
         RejectionCode::Calendar => v1::RejectionCode::Calendar,
         RejectionCode::ClockSkew => v1::RejectionCode::ClockSkew,
+        RejectionCode::WrongJurisdiction => v1::RejectionCode::WrongJurisdiction,
     }
 }
 
@@ -345,6 +346,7 @@ fn reason_from_wire(code: v1::RejectionCode, message: String) -> Result<Rejected
         v1::RejectionCode::AlreadyExists => RejectionCode::AlreadyExists,
         v1::RejectionCode::Calendar => RejectionCode::Calendar,
         v1::RejectionCode::ClockSkew => RejectionCode::ClockSkew,
+        v1::RejectionCode::WrongJurisdiction => RejectionCode::WrongJurisdiction,
     };
     Ok(RejectedReason::Refused(Rejection::new(code, message)))
 }

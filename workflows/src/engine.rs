@@ -63,6 +63,9 @@ pub enum RejectionCode {
     /// too far ahead of the event's own time and the engine's clock, or before its proposal
     /// was assigned.
     ClockSkew,
+    /// An assignment whose key begins with no registered jurisdiction's code, or under a
+    /// definition its jurisdiction does not use.
+    WrongJurisdiction,
 }
 
 impl RejectionCode {
@@ -77,6 +80,7 @@ impl RejectionCode {
             Self::AlreadyExists => "already_exists",
             Self::Calendar => "calendar",
             Self::ClockSkew => "clock_skew",
+            Self::WrongJurisdiction => "wrong_jurisdiction",
         }
     }
 }

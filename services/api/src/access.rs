@@ -12,6 +12,7 @@
 //! The engine checks again, against the workflow definition, that the sender plays the
 //! right part in the proposal; this module refuses earlier and with a clearer reason.
 
+use cohandle_store::jurisdictions::Registry;
 pub use cohandle_store::queries::Scope;
 use cohandle_store::queries::TaskRow;
 use cohandle_workflows::model::DefinitionRef;
@@ -103,12 +104,14 @@ pub fn require(principal: &Principal, allowed: &[Role], what: &str) -> Result<()
     ))
 }
 
-/// What `principal` sees: supervisors and admins everything, a congress office the
-/// proposals run under a definition that names it in `settings.congress_offices`, an
-/// assigner or an agency what it assigned or has a task in.
-pub fn scope(principal: &Principal, catalog: &Catalog) -> Scope {
+/// What `principal` sees: admins everything; a supervisor the jurisdictions its agency
+/// serves and those below them; a congress office the proposals run under a definition that
+/// names it in `settings.congress_offices`; an assigner or an agency what it assigned or has
+/// a task in.
+pub fn scope(principal: &Principal, catalog: &Catalog, registry: &Registry) -> Scope {
     match principal.role {
-        Role::Supervisor | Role::Admin => Scope::All,
+        Role::Admin => Scope::All,
+        Role::Supervisor => Scope::Within(registry.below(&principal.jurisdictions)),
         Role::CongressOffice => Scope::Relays(
             catalog
                 .all()
@@ -120,11 +123,55 @@ pub fn scope(principal: &Principal, catalog: &Catalog) -> Scope {
     }
 }
 
+/// Refuses an assignment of `key` by an assigner whose agency does not serve the
+/// jurisdiction the key names. A key that names none is left to the engine, which refuses it
+/// as `wrong_jurisdiction` and keeps it for replay once the jurisdiction is registered.
+pub fn may_assign(principal: &Principal, registry: &Registry, key: &str) -> Result<(), Error> {
+    let Some(jurisdiction) = registry.of_key(key) else {
+        return Ok(());
+    };
+    if principal.jurisdictions.contains(&jurisdiction.code) {
+        return Ok(());
+    }
+    Err(Error::forbidden(
+        "jurisdiction_not_yours",
+        format!(
+            "proposal {key} belongs to jurisdiction {} ({}), which {} does not serve; it assigns in: {}",
+            jurisdiction.code,
+            jurisdiction.name,
+            principal.agency,
+            served(principal)
+        ),
+    ))
+}
+
+/// The refusal of a proposal outside a supervisor's jurisdictions.
+pub fn outside(principal: &Principal, key: &str, jurisdiction: &str) -> Error {
+    Error::forbidden(
+        "jurisdiction_not_yours",
+        format!(
+            "proposal {key} belongs to jurisdiction {}, which is neither one {} serves nor below one; it watches: {}",
+            if jurisdiction.is_empty() { "(none)" } else { jurisdiction },
+            principal.agency,
+            served(principal)
+        ),
+    )
+}
+
+fn served(principal: &Principal) -> String {
+    if principal.jurisdictions.is_empty() {
+        "no jurisdiction yet (`cohandle jurisdiction join`)".to_owned()
+    } else {
+        principal.jurisdictions.join(", ")
+    }
+}
+
 /// A proposal's parties, as the visibility rules need them.
 #[derive(Debug, Clone)]
 pub struct Parties<'a> {
     pub assigner: &'a str,
     pub definition: &'a DefinitionRef,
+    pub jurisdiction: &'a str,
     pub tasks: &'a [TaskRow],
 }
 
@@ -133,6 +180,7 @@ impl Parties<'_> {
         match scope {
             Scope::All => true,
             Scope::Relays(definitions) => definitions.contains(self.definition),
+            Scope::Within(codes) => codes.iter().any(|c| c == self.jurisdiction),
             Scope::Own(me) => {
                 self.assigner == me.as_str() || self.tasks.iter().any(|t| t.agency == me.as_str())
             }
@@ -145,6 +193,7 @@ impl Parties<'_> {
         match scope {
             Scope::All => true,
             Scope::Relays(definitions) => definitions.contains(self.definition),
+            Scope::Within(codes) => codes.iter().any(|c| c == self.jurisdiction),
             Scope::Own(me) => {
                 let me = me.as_str();
                 if agency == me || self.assigner == me {
@@ -220,6 +269,7 @@ mod tests {
         let parties = Parties {
             assigner: "office",
             definition: &definition,
+            jurisdiction: "cq-yz",
             tasks: &tasks,
         };
         let own = |c: &str| Scope::Own(AgencyCode::parse(c).unwrap());
@@ -232,5 +282,10 @@ mod tests {
         assert!(parties.sees_proposal(&Scope::All));
         assert!(parties.sees_task(&Scope::Relays(vec![definition.clone()]), "b"));
         assert!(!parties.sees_proposal(&Scope::Relays(Vec::new())));
+        let within =
+            |codes: &[&str]| Scope::Within(codes.iter().map(|c| (*c).to_owned()).collect());
+        assert!(parties.sees_task(&within(&["cq", "cq-yz"]), "b"));
+        assert!(!parties.sees_proposal(&within(&["cq"])));
+        assert!(!parties.sees_proposal(&within(&[])));
     }
 }

@@ -102,6 +102,9 @@ pub struct Principal {
     pub name: String,
     pub agency: AgencyCode,
     pub role: Role,
+    /// The jurisdictions its agency serves (`cohandle jurisdiction join`): where an assigner
+    /// assigns and what a supervisor watches, with the jurisdictions below them.
+    pub jurisdictions: Vec<String>,
 }
 
 impl Principal {
@@ -113,6 +116,15 @@ impl Principal {
             name: format!("{agency} ({role}, in process)"),
             agency,
             role,
+            jurisdictions: Vec::new(),
+        }
+    }
+
+    /// The same caller serving `jurisdictions`.
+    pub fn serving(self, jurisdictions: Vec<String>) -> Self {
+        Self {
+            jurisdictions,
+            ..self
         }
     }
 
@@ -179,11 +191,13 @@ pub async fn authenticate(
         .map_err(|why| cohandle_store::Error::Corrupt(format!("token {}: {why}", row.id)))?;
     let agency = AgencyCode::parse(row.agency.clone())
         .map_err(|e| cohandle_store::Error::Corrupt(format!("token {}: {e}", row.id)))?;
+    let jurisdictions = cohandle_store::jurisdictions::of_agency(store, agency.as_str()).await?;
     Ok(Principal {
         token_id: Some(row.id),
         name: row.name,
         agency,
         role,
+        jurisdictions,
     })
 }
 

@@ -730,6 +730,8 @@ pub struct Me {
     pub name: String,
     pub agency: String,
     pub role: crate::auth::Role,
+    /// The jurisdictions the agency serves.
+    pub jurisdictions: Vec<String>,
 }
 
 /// Health and readiness.
@@ -942,4 +944,130 @@ mod tests {
         );
         assert!(read(serde_json::json!({"decision": "reassign", "reason": "r"})).is_err());
     }
+}
+
+// --- onboarding (admin) -------------------------------------------------------------------
+
+/// A workflow definition to deploy: its file name (for the record) and its TOML text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefinitionUpload {
+    /// e.g. `yz-cppcc-proposal.toml`.
+    #[schema(max_length = 200)]
+    pub file: String,
+    /// The definition, as `cohandle workflows check` reads it.
+    pub content: String,
+}
+
+/// What a deployment did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DefinitionDeployment {
+    pub name: String,
+    pub version: u32,
+    /// `false`: the same rules were deployed before under this version; nothing changed.
+    pub new: bool,
+}
+
+/// A deployed definition version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeployedDefinitionView {
+    pub name: String,
+    pub version: u32,
+    pub title: String,
+    pub file: String,
+    /// SHA-256 of the deployed text, hex.
+    pub sha256: String,
+    pub deployed_by: String,
+    pub deployed_at: DateTime<Utc>,
+    /// Proposals that run on this version.
+    pub proposals: u64,
+}
+
+impl From<cohandle_store::definitions::DeployedDefinition> for DeployedDefinitionView {
+    fn from(d: cohandle_store::definitions::DeployedDefinition) -> Self {
+        Self {
+            name: d.name,
+            version: d.version,
+            title: d.title,
+            file: d.file,
+            sha256: d.sha256,
+            deployed_by: d.deployed_by,
+            deployed_at: d.deployed_at,
+            proposals: d.proposals,
+        }
+    }
+}
+
+/// A jurisdiction to register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewJurisdictionRequest {
+    /// a-z, 0-9 and single hyphens, beginning with a letter, at most 32 characters; it
+    /// begins the keys of the jurisdiction's proposals (`<code>-<number>`).
+    #[schema(example = "yz-zx")]
+    pub code: String,
+    #[schema(example = "政协重庆市渝中区委员会")]
+    pub name: String,
+    /// The jurisdiction whose supervisors also oversee this one.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// national, provincial, municipal, district, county …
+    #[schema(example = "district")]
+    pub level: String,
+    /// The definitions it assigns under, by name.
+    #[serde(default)]
+    pub definitions: Vec<String>,
+}
+
+/// A registered jurisdiction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JurisdictionView {
+    pub code: String,
+    pub name: String,
+    pub parent: Option<String>,
+    pub level: String,
+    pub definitions: Vec<String>,
+    /// The agencies that serve it.
+    pub agencies: Vec<String>,
+}
+
+impl JurisdictionView {
+    pub fn new(j: &cohandle_store::jurisdictions::Jurisdiction, agencies: Vec<String>) -> Self {
+        Self {
+            code: j.code.clone(),
+            name: j.name.clone(),
+            parent: j.parent.clone(),
+            level: j.level.clone(),
+            definitions: j.definitions.iter().cloned().collect(),
+            agencies,
+        }
+    }
+}
+
+/// Agencies to register and make serve a jurisdiction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JurisdictionAgencies {
+    #[schema(max_items = 1000)]
+    pub agencies: Vec<AgencyEntry>,
+}
+
+/// One agency: its code, the kind of actor it is, its name for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyEntry {
+    #[schema(example = "yz-fgw")]
+    pub code: String,
+    /// assigner, agency, congress_office or supervisor.
+    #[schema(example = "agency")]
+    pub kind: String,
+    #[schema(example = "渝中区发展和改革委员会")]
+    pub name: String,
+}
+
+/// The agencies now serving a jurisdiction (of those sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JurisdictionJoined {
+    pub jurisdiction: String,
+    pub agencies: Vec<String>,
 }

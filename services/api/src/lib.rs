@@ -70,6 +70,7 @@ The bearer token decides the sender's agency and role; errors are `application/p
         (name = "congress office", description = "The deputy work office: feedback receipts (回执)"),
         (name = "supervision and reads", description = "Proposals, tasks, timelines, deadlines, statistics; scoped to the caller"),
         (name = "tokens", description = "Bearer tokens, for admin tokens"),
+        (name = "jurisdictions and definitions", description = "Onboarding, for admin tokens: deploy workflow definitions, register jurisdictions and the agencies that serve them"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -122,7 +123,7 @@ impl utoipa::Modify for ClosedVariants {
 
 /// Every route with its documentation, in one router.
 fn documented() -> OpenApiRouter<Service> {
-    use routes::{admin, ops, reads, writes};
+    use routes::{admin, ops, reads, setup, writes};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(writes::assign, reads::list_proposals))
         .routes(routes!(reads::get_proposal))
@@ -158,6 +159,9 @@ fn documented() -> OpenApiRouter<Service> {
         .routes(routes!(reads::me))
         .routes(routes!(admin::list_tokens, admin::create_token))
         .routes(routes!(admin::revoke_token))
+        .routes(routes!(setup::deploy_definition, setup::list_definitions))
+        .routes(routes!(setup::add_jurisdiction, setup::list_jurisdictions))
+        .routes(routes!(setup::join_agencies))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

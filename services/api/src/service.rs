@@ -150,6 +150,14 @@ impl Service {
                 format!("a {} token sends no events", principal.role),
             )
         })?;
+        if principal.role == Role::Assigner && name == "assign" {
+            self.engine.keep_jurisdictions_current().await;
+            access::may_assign(
+                principal,
+                &self.engine.jurisdictions(),
+                command.proposal.as_str(),
+            )?;
+        }
         self.may_act_on(principal, &command.proposal).await?;
         let event = Event {
             id: command.id,
@@ -200,12 +208,13 @@ impl Service {
         let parties = Parties {
             assigner: &stored.assigner,
             definition: &stored.definition,
+            jurisdiction: &stored.jurisdiction,
             tasks: &stored.tasks,
         };
         if parties.sees_proposal(&scope) {
             Ok(())
         } else {
-            Err(not_yours(principal, key.as_str()))
+            Err(not_yours(principal, key.as_str(), &stored.jurisdiction))
         }
     }
 
@@ -245,7 +254,11 @@ impl Service {
 
     /// What `principal` sees.
     fn scope(&self, principal: &Principal) -> Scope {
-        access::scope(principal, &self.engine.catalog())
+        access::scope(
+            principal,
+            &self.engine.catalog(),
+            &self.engine.jurisdictions(),
+        )
     }
 
     /// Proposals the caller may see, filtered, a page at a time.
@@ -294,10 +307,11 @@ impl Service {
         let parties = Parties {
             assigner: &row.assigner,
             definition: &definition,
+            jurisdiction: &row.jurisdiction,
             tasks: &tasks,
         };
         if !parties.sees_proposal(&scope) {
-            return Err(not_yours(principal, key.as_str()));
+            return Err(not_yours(principal, key.as_str(), &row.jurisdiction));
         }
         let document: Proposal = serde_json::from_str(&stored.document)
             .map_err(|e| corrupt(format!("proposal {key}: {e}")))?;
@@ -340,10 +354,11 @@ impl Service {
         let parties = Parties {
             assigner: &stored.assigner,
             definition: &stored.definition,
+            jurisdiction: &stored.jurisdiction,
             tasks: &stored.tasks,
         };
         if !parties.sees_proposal(&scope) {
-            return Err(not_yours(principal, key.as_str()));
+            return Err(not_yours(principal, key.as_str(), &stored.jurisdiction));
         }
         // A task moved away and back has two rows: the active one is the task.
         let row = stored
@@ -384,6 +399,7 @@ impl Service {
             agency,
             assigner,
             definitions,
+            jurisdictions: None,
         };
         match (principal.role, agency) {
             (Role::Agency, Some(other)) if other != principal.agency.as_str() => Err(Error::forbidden(
@@ -397,6 +413,15 @@ impl Service {
                     unreachable!("a congress office's scope is the definitions it relays for")
                 };
                 Ok(scope(agency, None, Some(definitions)))
+            }
+            (Role::Supervisor, agency) => {
+                let Scope::Within(jurisdictions) = self.scope(principal) else {
+                    unreachable!("a supervisor's scope is its jurisdictions")
+                };
+                Ok(TaskScope {
+                    jurisdictions: Some(jurisdictions),
+                    ..scope(agency, None, None)
+                })
             }
             (_, agency) => Ok(scope(agency, None, None)),
         }
@@ -533,6 +558,7 @@ impl Service {
             name: principal.name.clone(),
             agency: principal.agency.to_string(),
             role: principal.role,
+            jurisdictions: principal.jurisdictions.clone(),
         }
     }
 
@@ -578,7 +604,10 @@ fn not_found(key: &str) -> Error {
     Error::not_found("proposal_not_found", format!("there is no proposal {key}"))
 }
 
-fn not_yours(principal: &Principal, key: &str) -> Error {
+fn not_yours(principal: &Principal, key: &str, jurisdiction: &str) -> Error {
+    if principal.role == Role::Supervisor {
+        return access::outside(principal, key, jurisdiction);
+    }
     Error::forbidden(
         "not_your_proposal",
         format!(

@@ -70,7 +70,7 @@ fn assignment(i: u64) -> anyhow::Result<Event> {
     let code = |s: &str| AgencyCode::parse(s).context("agency code");
     Ok(Event {
         id: EventId::parse(format!("bench-assign-{i}"))?,
-        proposal: ProposalKey::parse(format!("bench-{i:07}"))?,
+        proposal: ProposalKey::parse(format!("cq-bench-{i:07}"))?,
         actor: Actor {
             agency: code("cq-zfbgt")?,
             kind: ActorKind::Assigner,

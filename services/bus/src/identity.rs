@@ -5,9 +5,11 @@
 //! and `actorKind` are claims: they must match, or the message is refused.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use cohandle_store::jurisdictions::{self, Registry};
 use cohandle_store::{agencies, Engine};
-use cohandle_workflows::{ActorKind, Event};
+use cohandle_workflows::{ActorKind, Body, Event};
 
 use crate::dead_letter::Refusal;
 use crate::Error;
@@ -110,6 +112,84 @@ pub async fn declared(engine: &Engine, configured: &[(String, String)]) -> Vec<(
     declared.sort();
     declared.dedup();
     declared
+}
+
+/// The jurisdictions each of the senders of assignments in `events` serves, with the
+/// registry read again first if an assignment's key names no jurisdiction known yet (one
+/// registered a moment ago must be held to its members at once, not after a refresh).
+pub async fn served_by_assigners<'a>(
+    engine: &Engine,
+    events: impl Iterator<Item = (&'a Event, &'a str)>,
+) -> Result<(Arc<Registry>, HashMap<String, Vec<String>>), Error> {
+    let assigns: Vec<(&Event, &str)> = events
+        .filter(|(e, _)| matches!(e.body, Body::Assign(_)))
+        .collect();
+    if assigns.is_empty() {
+        return Ok((engine.jurisdictions(), HashMap::new()));
+    }
+    engine.keep_jurisdictions_current().await;
+    if assigns
+        .iter()
+        .any(|(e, _)| engine.jurisdictions().of_key(e.proposal.as_str()).is_none())
+    {
+        engine.refresh_jurisdictions().await?;
+    }
+    let users: Vec<String> = assigns.iter().map(|(_, u)| (*u).to_owned()).collect();
+    let served = jurisdictions::of_agencies(engine, &users).await?;
+    Ok((engine.jurisdictions(), served))
+}
+
+/// Refuses an assignment of a key in a jurisdiction its sender does not serve. A key that
+/// names no jurisdiction is left to the engine (`wrong_jurisdiction`, replayable).
+pub fn may_assign(
+    event: &Event,
+    user: &str,
+    registry: &Registry,
+    served: Option<&Vec<String>>,
+) -> Result<(), Refusal> {
+    if !matches!(event.body, Body::Assign(_)) {
+        return Ok(());
+    }
+    let Some(jurisdiction) = registry.of_key(event.proposal.as_str()) else {
+        return Ok(());
+    };
+    if served.is_some_and(|codes| codes.contains(&jurisdiction.code)) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        "jurisdiction_not_yours",
+        format!(
+            "proposal {} belongs to jurisdiction {} ({}), which {user:?} does not serve; an assigner assigns only in the jurisdictions it serves (`cohandle jurisdiction join`), then this message can be replayed",
+            event.proposal, jurisdiction.code, jurisdiction.name
+        ),
+    ))
+}
+
+/// The bindings of the supervisors among `declared` to the jurisdictions they serve
+/// ([`crate::topology::jurisdiction_bindings`]). The database may be down: then none, and
+/// the next start (or pass) adds them.
+pub async fn jurisdiction_plans(
+    engine: &Engine,
+    declared: &[(String, String)],
+) -> Vec<crate::topology::Item> {
+    let supervisors: Vec<String> = declared
+        .iter()
+        .filter(|(_, kind)| kind == "supervisor")
+        .map(|(code, _)| code.clone())
+        .collect();
+    match jurisdictions::of_agencies(engine, &supervisors).await {
+        Ok(served) => declared
+            .iter()
+            .flat_map(|(code, kind)| {
+                let codes = served.get(code).map(Vec::as_slice).unwrap_or_default();
+                crate::topology::jurisdiction_bindings(code, kind, codes)
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(message = "Failed to read the supervisors' jurisdictions; binding them later", %error);
+            Vec::new()
+        }
+    }
 }
 
 /// Checks the envelope's claims against the authenticated sender.

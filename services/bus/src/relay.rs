@@ -142,10 +142,12 @@ impl Relay {
                 let channel = connection.create_channel().await?;
                 let mut items = self.options.topology.plan();
                 let mut declared = HashSet::new();
-                for (code, kind) in identity::declared(&self.engine, &self.options.agencies).await {
-                    items.extend(agency_plan(&code, &kind));
-                    declared.insert(code);
+                let agencies = identity::declared(&self.engine, &self.options.agencies).await;
+                for (code, kind) in &agencies {
+                    items.extend(agency_plan(code, kind));
+                    declared.insert(code.clone());
                 }
+                items.extend(identity::jurisdiction_plans(&self.engine, &agencies).await);
                 topology::declare(&channel, &items).await?;
                 let declared = tokio::sync::Mutex::new(declared);
                 channel

@@ -30,7 +30,7 @@ use crate::Error;
 
 /// The refusal codes whose cause can pass, so that a replay may apply the event: it came
 /// before its proposal's assignment, before the step it needs, before its task, or met a
-/// calendar or a clock that can be corrected. The others (`invalid_payload`,
+/// calendar or a clock that can be corrected, or a jurisdiction not yet registered. The others (`invalid_payload`,
 /// `already_exists`) would be refused again whatever happens.
 pub const REPLAYABLE: &[&str] = &[
     "unknown_proposal",
@@ -40,6 +40,7 @@ pub const REPLAYABLE: &[&str] = &[
     "actor_not_allowed",
     "calendar",
     "clock_skew",
+    "wrong_jurisdiction",
 ];
 
 /// What a replay came to.

@@ -201,7 +201,8 @@ impl Topology {
 
 /// The queue of one agency and its bindings: its tasks and notifications
 /// (`agency.<code>`), the refusals of what it sent (`rejected.<code>`), and the broadcast
-/// keys of its kind (`supervisors`, `congress_office`).
+/// keys of its kind (`supervisors` for proposals of no jurisdiction, `congress_office`); a
+/// supervisor's jurisdictions add [`jurisdiction_bindings`].
 pub fn agency_plan(code: &str, kind: &str) -> Vec<Item> {
     let name = agency_queue(code);
     let mut items = vec![
@@ -215,6 +216,21 @@ pub fn agency_plan(code: &str, kind: &str) -> Vec<Item> {
         _ => {}
     }
     items
+}
+
+/// The bindings that bring a supervisor the notifications of the jurisdictions it serves
+/// and of every jurisdiction below them: the routing key carries the jurisdiction's path
+/// (`supervisors.cq.cq-yz`), so one binding per jurisdiction served, `supervisors.#.cq.#`,
+/// covers its whole subtree, districts registered later included.
+pub fn jurisdiction_bindings(code: &str, kind: &str, served: &[String]) -> Vec<Item> {
+    if kind != "supervisor" {
+        return Vec::new();
+    }
+    let name = agency_queue(code);
+    served
+        .iter()
+        .map(|j| bind(OUTBOUND, &name, &format!("supervisors.#.{j}.#")))
+        .collect()
 }
 
 fn table(args: &[(&'static str, Arg)]) -> FieldTable {

@@ -220,9 +220,11 @@ impl Worker {
     ) -> Result<(), Error> {
         let setup = connection.create_channel().await?;
         let mut items = self.options.topology.plan();
-        for (code, kind) in identity::declared(&self.engine, &self.options.agencies).await {
-            items.extend(agency_plan(&code, &kind));
+        let agencies = identity::declared(&self.engine, &self.options.agencies).await;
+        for (code, kind) in &agencies {
+            items.extend(agency_plan(code, kind));
         }
+        items.extend(identity::jurisdiction_plans(&self.engine, &agencies).await);
         topology::declare(&setup, &items).await?;
         setup.close(200, "declared").await?;
         tracing::info!(partitions = self.options.topology.partitions, "consuming");
@@ -313,9 +315,24 @@ impl Worker {
             return Ok(false);
         };
         let known = known?;
+        let claimed = verdicts.iter().filter_map(|v| match v {
+            Verdict::Event { event, user } => Some((&**event, user.as_str())),
+            _ => None,
+        });
+        let found = retry::hold(stop, Error::is_transient, || {
+            identity::served_by_assigners(&self.engine, claimed.clone())
+        })
+        .await;
+        let Some(found) = found else {
+            return Ok(false);
+        };
+        let (registry, served) = found?;
         for (delivery, verdict) in batch.iter().zip(verdicts.iter_mut()) {
             if let Verdict::Event { event, user } = verdict {
                 let checked = identity::check(event, user, known.get(user.as_str()).copied())
+                    .and_then(|()| {
+                        identity::may_assign(event, user, &registry, served.get(user.as_str()))
+                    })
                     .and_then(|()| partition_header(delivery, event));
                 if let Err(refusal) = checked {
                     *verdict = Verdict::Dead {

@@ -34,6 +34,7 @@ use anyhow::{bail, Context};
 use cohandle_api::tokens::{self, NewToken};
 use cohandle_api::Role as TokenRole;
 use cohandle_store::agencies::{self, Agency, Known};
+use cohandle_store::jurisdictions;
 use cohandle_workflows::{AgencyCode, Calendar, Catalog};
 use sea_orm::{ConnectionTrait, Database};
 
@@ -647,6 +648,8 @@ pub async fn register(
             Known::Update,
         )
         .await?;
+        // Every agency of the workload serves Chongqing's congress, whose keys it uses.
+        jurisdictions::join(db, "cq", &[code.to_owned()]).await?;
         let role = match kind {
             "assigner" => TokenRole::Assigner,
             "congress_office" => TokenRole::CongressOffice,

@@ -11,7 +11,7 @@ use cohandle_workflows::AgencyCode;
 use sea_orm::DatabaseConnection;
 
 /// The kinds an agency may be registered as.
-const KINDS: [&str; 4] = ["assigner", "agency", "congress_office", "supervisor"];
+pub const KINDS: [&str; 4] = ["assigner", "agency", "congress_office", "supervisor"];
 
 #[derive(Debug, Subcommand)]
 pub enum AgencyCommand {

@@ -9,6 +9,7 @@ use anyhow::Context;
 use chrono::Utc;
 use cohandle_api::{Command, Principal, Role, Service};
 use cohandle_store::agencies::{self, Agency, Known};
+use cohandle_store::jurisdictions;
 use cohandle_store::{cli_door, monitor, Engine, ManualClock, Source};
 use cohandle_workflows::{Actor, ActorKind};
 
@@ -23,6 +24,9 @@ pub const AGENCIES: &[(&str, &str, &str)] = &[
 ];
 
 pub const CASE_KEY: &str = "cq-5-3-0942";
+
+/// Its jurisdiction: Chongqing's municipal congress.
+pub const JURISDICTION: &str = "cq";
 
 /// Writes a line to standard output. A reader that went away (`cohandle demo | head`) ends
 /// the demo with a `BrokenPipe` error, which `main` takes as a quiet end, not a panic.
@@ -45,6 +49,14 @@ pub async fn run(engine: &Engine, clock: &Arc<ManualClock>) -> anyhow::Result<()
             .await
             .context("creating the agencies")?;
     }
+    // Every agency of the case serves Chongqing's municipal congress, whose key it carries.
+    let codes: Vec<String> = AGENCIES
+        .iter()
+        .map(|(code, _, _)| (*code).to_owned())
+        .collect();
+    jurisdictions::join(engine, JURISDICTION, &codes)
+        .await
+        .context("making the agencies serve Chongqing's congress")?;
     say!("Case 0942 (市五届人大三次会议第0942号建议), replayed through the API's service layer:\n");
     // The events take the API's path (role and scope checks, the actor taken from the
     // principal, idempotency by key) but are recorded as an import: each is decided at its
@@ -95,7 +107,7 @@ fn principal_of(actor: &Actor) -> anyhow::Result<Principal> {
         ActorKind::Supervisor => Role::Supervisor,
         ActorKind::Timer => anyhow::bail!("the case holds a timer event; the monitor sends those"),
     };
-    Ok(Principal::in_process(actor.agency.clone(), role))
+    Ok(Principal::in_process(actor.agency.clone(), role).serving(vec![JURISDICTION.to_owned()]))
 }
 
 trait NowUtc {

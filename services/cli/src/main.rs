@@ -16,6 +16,7 @@ mod audit_cmd;
 mod bus_cmd;
 mod deadlines;
 mod demo;
+mod jurisdictions_cmd;
 mod observe;
 mod offline;
 mod serve;
@@ -69,6 +70,9 @@ enum Command {
     /// Register and list agencies (tokens are issued only to registered agencies).
     #[command(subcommand)]
     Agency(agencies::AgencyCommand),
+    /// Register jurisdictions, the definitions they use and the agencies that serve them.
+    #[command(subcommand)]
+    Jurisdiction(jurisdictions_cmd::JurisdictionCommand),
     /// Manage the API's bearer tokens (per agency and role, stored hashed).
     #[command(subcommand)]
     Token(tokens::TokenCommand),
@@ -320,6 +324,7 @@ async fn online(settings: Settings, command: Command) -> anyhow::Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         Command::Agency(command) => agencies::run(&db, command).await,
+        Command::Jurisdiction(command) => jurisdictions_cmd::run(&db, command).await,
         Command::Audit(command) => audit_cmd::run(&db, command).await,
         Command::Token(token) => tokens::run(&db, token).await,
         Command::Worker | Command::Relay | Command::Dlq(_) => {

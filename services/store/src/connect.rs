@@ -77,8 +77,9 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, Error>
     Ok(db)
 }
 
-/// Applies every pending migration and stores the shipped workflow definitions not stored
-/// yet; a no-op when there is nothing to do.
+/// Applies every pending migration, stores the shipped workflow definitions and jurisdictions
+/// not stored yet, and places proposals in the jurisdictions their keys name; a no-op when
+/// there is nothing to do.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
     apply_migrations(db).await?;
     crate::definitions::deploy_shipped(db, crate::clock::Clock::now(&crate::clock::SystemClock))
@@ -87,6 +88,14 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
             crate::definitions::DeployError::Store(error) => error,
             other => Error::Corrupt(format!("the shipped definitions: {other}")),
         })?;
+    crate::jurisdictions::add_shipped(db).await?;
+    let placed = crate::jurisdictions::backfill(db).await?;
+    if placed > 0 {
+        tracing::info!(
+            placed,
+            "proposals placed in the jurisdictions their keys name"
+        );
+    }
     Ok(())
 }
 

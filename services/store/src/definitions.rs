@@ -18,6 +18,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 
 use crate::entities::{proposal, workflow_definition};
+use crate::handle::{connection, Handle};
 use crate::Error;
 
 /// How often an engine looks for a newly deployed definition.
@@ -147,6 +148,22 @@ pub async fn deploy_shipped(
         done.push(deploy(db, file, text, SHIPPED_BY, now).await?);
     }
     Ok(done)
+}
+
+/// [`deploy`] through a [`Handle`] (the API's admin endpoint).
+pub async fn deploy_with(
+    store: &impl Handle,
+    file: &str,
+    text: &str,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Deployed, DeployError> {
+    deploy(connection(store), file, text, by, now).await
+}
+
+/// [`list`] through a [`Handle`].
+pub async fn list_with(store: &impl Handle) -> Result<Vec<DeployedDefinition>, Error> {
+    list(connection(store)).await
 }
 
 /// Every deployed version, oldest name first, with how many proposals run on it.

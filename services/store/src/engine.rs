@@ -68,6 +68,7 @@ impl Claim for Given {
 pub struct Engine {
     db: DatabaseConnection,
     catalog: Arc<RwLock<crate::definitions::Followed>>,
+    jurisdictions: Arc<RwLock<crate::jurisdictions::Followed>>,
     calendar: Arc<RwLock<Calendars>>,
     clock: Arc<dyn Clock>,
 }
@@ -95,6 +96,7 @@ impl Engine {
         Self {
             db,
             catalog: Arc::new(RwLock::new(crate::definitions::Followed::new(catalog))),
+            jurisdictions: Arc::default(),
             calendar: Arc::new(RwLock::new(Calendars {
                 base: calendar.clone(),
                 current: calendar,
@@ -203,6 +205,28 @@ impl Engine {
     pub async fn keep_definitions_current(&self) {
         if let Err(error) = crate::definitions::follow(&self.db, &self.catalog, false).await {
             tracing::warn!(%error, "could not look for newly deployed workflow definitions");
+        }
+    }
+
+    /// The jurisdictions as last read (see [`crate::jurisdictions`]).
+    pub fn jurisdictions(&self) -> Arc<crate::jurisdictions::Registry> {
+        self.jurisdictions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .current()
+    }
+
+    /// Reads the jurisdictions again, now.
+    pub async fn refresh_jurisdictions(&self) -> Result<(), Error> {
+        crate::jurisdictions::follow(&self.db, &self.jurisdictions, true).await
+    }
+
+    /// Reads the jurisdictions again when [`crate::jurisdictions::REFRESH`] has passed; a
+    /// failed read keeps them as they are.
+    pub async fn keep_jurisdictions_current(&self) {
+        if let Err(error) = crate::jurisdictions::follow(&self.db, &self.jurisdictions, false).await
+        {
+            tracing::warn!(%error, "could not read the jurisdictions again");
         }
     }
 
@@ -324,6 +348,7 @@ impl Engine {
         keys.dedup();
         let mut loaded = load_many(txn, &keys).await?;
         let calendar = self.calendar();
+        let registry = self.registry_for(txn, events).await?;
         let mut writes = Writes::default();
         let mut outcomes = Vec::with_capacity(events.len());
 
@@ -342,7 +367,7 @@ impl Engine {
                 .expect("every proposal of the batch is loaded");
             let decided_at = source.decided_at(event, now);
             let decided = self
-                .definition_for(entry.proposal.as_ref(), event)
+                .definition_for(&registry, entry.proposal.as_ref(), event)
                 .and_then(|def| {
                     apply(&def, &calendar, entry.proposal.as_ref(), event, decided_at)
                         .map(|d| (def, d))
@@ -377,6 +402,7 @@ impl Engine {
                                     event,
                                     n,
                                     notification,
+                                    &registry.route(event.proposal.as_str()),
                                     now,
                                 ));
                             }
@@ -424,18 +450,43 @@ impl Engine {
             outcomes.push(outcome);
         }
 
-        write(txn, &self.catalog(), loaded, writes, now).await?;
+        write(txn, &self.catalog(), &registry, loaded, writes, now).await?;
         Ok(outcomes)
+    }
+
+    /// The jurisdictions a batch is decided with: read again first when an assignment names
+    /// a jurisdiction or definition not known yet (one registered a moment ago), and at most
+    /// every [`crate::jurisdictions::REFRESH`] otherwise.
+    async fn registry_for(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[Event],
+    ) -> Result<Arc<crate::jurisdictions::Registry>, Error> {
+        let registry = self.jurisdictions();
+        let unknown = events.iter().any(|e| match &e.body {
+            Body::Assign(a) => registry
+                .refuses(e.proposal.as_str(), &a.definition)
+                .is_some(),
+            _ => false,
+        });
+        crate::jurisdictions::follow(txn, &self.jurisdictions, unknown).await?;
+        Ok(self.jurisdictions())
     }
 
     fn definition_for(
         &self,
+        registry: &crate::jurisdictions::Registry,
         current: Option<&Proposal>,
         event: &Event,
     ) -> Result<Arc<Definition>, Rejection> {
         let found = match (current, &event.body) {
             (Some(p), _) => self.catalog().get(&p.definition),
-            (None, Body::Assign(a)) => self.catalog().latest(&a.definition),
+            (None, Body::Assign(a)) => {
+                if let Some(reason) = registry.refuses(event.proposal.as_str(), &a.definition) {
+                    return Err(Rejection::new(RejectionCode::WrongJurisdiction, reason));
+                }
+                self.catalog().latest(&a.definition)
+            }
             (None, _) => {
                 return Err(Rejection::new(
                     RejectionCode::UnknownProposal,

@@ -52,6 +52,7 @@ pub mod handle;
 pub mod history;
 pub mod idempotency;
 pub mod inspection;
+pub mod jurisdictions;
 pub mod migration;
 pub mod monitor;
 pub mod outbox;

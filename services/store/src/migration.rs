@@ -5,8 +5,9 @@ use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 use sea_orm_migration::prelude::*;
 
 use crate::entities::{
-    access_audit, agency, calendar_file, dead_letter, disclosure, feedback, history, inbox, outbox,
-    proposal, reply, task, timer, token, workflow_definition,
+    access_audit, agency, calendar_file, dead_letter, disclosure, feedback, history, inbox,
+    jurisdiction, jurisdiction_agency, jurisdiction_definition, outbox, proposal, reply, task,
+    timer, token, workflow_definition,
 };
 
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(AccessAudit),
             Box::new(DeadLetters),
             Box::new(WorkflowDefinitions),
+            Box::new(Jurisdictions),
         ]
     }
 }
@@ -594,6 +596,80 @@ impl MigrationTrait for WorkflowDefinitions {
             .get_connection()
             .execute_unprepared("DROP TABLE IF EXISTS workflow_definitions")
             .await?;
+        Ok(())
+    }
+}
+
+/// Jurisdictions, the definitions each may use and the agencies that serve each; every
+/// proposal and task row names its jurisdiction, so that a supervisor's lists are one
+/// index range per jurisdiction. `cohandle migrate` then fills the column of the rows
+/// written before (`jurisdictions::backfill`).
+struct Jurisdictions;
+
+impl MigrationName for Jurisdictions {
+    fn name(&self) -> &str {
+        "m20261201_000501_jurisdictions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Jurisdictions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create(manager, jurisdiction::Entity).await?;
+        create(manager, jurisdiction_definition::Entity).await?;
+        create(manager, jurisdiction_agency::Entity).await?;
+        for table in ["proposals", "tasks"] {
+            add_column(
+                manager,
+                table,
+                ColumnDef::new(Alias::new("jurisdiction"))
+                    .string()
+                    .not_null()
+                    .default(""),
+            )
+            .await?;
+        }
+        for statement in [
+            index("jurisdictions_parent", jurisdiction::Entity, &["parent"]),
+            index(
+                "jurisdiction_agencies_agency",
+                jurisdiction_agency::Entity,
+                &["agency"],
+            ),
+            index(
+                "proposals_jurisdiction",
+                proposal::Entity,
+                &["jurisdiction", "due_on"],
+            ),
+            index(
+                "tasks_jurisdiction",
+                task::Entity,
+                &["jurisdiction", "due_on"],
+            ),
+        ] {
+            manager.create_index(statement).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for statement in [
+            "DROP INDEX IF EXISTS proposals_jurisdiction",
+            "DROP INDEX IF EXISTS tasks_jurisdiction",
+        ] {
+            db.execute_unprepared(statement).await?;
+        }
+        drop_column(manager, "proposals", "jurisdiction").await?;
+        drop_column(manager, "tasks", "jurisdiction").await?;
+        for table in [
+            "jurisdiction_agencies",
+            "jurisdiction_definitions",
+            "jurisdictions",
+        ] {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+                .await?;
+        }
         Ok(())
     }
 }

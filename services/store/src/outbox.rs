@@ -9,14 +9,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::entities::outbox;
 
-/// The routing key a notification travels under on the outbound exchange.
-pub fn routing_key(recipient: &Recipient) -> String {
+/// The routing key a notification travels under on the outbound exchange. Those for the
+/// supervisors carry the proposal's jurisdiction path (`route`, the codes from the top of
+/// its tree down, joined by `.`: `supervisors.cq.cq-yz`), so that a queue bound to
+/// `supervisors.#.cq.#` gets Chongqing's and its districts' and nothing else; a proposal of
+/// no jurisdiction goes out under the bare key. Congress offices are bound by the
+/// definitions that name them, as the engine checks them.
+pub fn routing_key(recipient: &Recipient, route: &str) -> String {
+    let within = |base: &str| {
+        if route.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}.{route}")
+        }
+    };
     match recipient {
         Recipient::Agency(a) => format!("agency.{a}"),
         Recipient::Assigner(a) => format!("agency.{a}"),
         Recipient::Deputies(_) => "deputies".to_owned(),
         Recipient::CongressOffice => "congress_office".to_owned(),
-        Recipient::Supervisors => "supervisors".to_owned(),
+        Recipient::Supervisors => within("supervisors"),
     }
 }
 
@@ -42,6 +54,7 @@ pub(crate) fn notification_row(
     event: &Event,
     n: usize,
     notification: &Notification,
+    route: &str,
     now: DateTime<Utc>,
 ) -> outbox::ActiveModel {
     let message = OutboundMessage {
@@ -53,7 +66,7 @@ pub(crate) fn notification_row(
     row(
         message,
         "notification",
-        routing_key(&notification.recipient),
+        routing_key(&notification.recipient, route),
         now,
     )
 }

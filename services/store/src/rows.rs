@@ -107,6 +107,7 @@ fn obligation(
 pub(crate) fn proposal_row(
     p: &Proposal,
     def: &Definition,
+    jurisdiction: &str,
     version: i64,
     now: DateTime<Utc>,
 ) -> Result<proposal::Model, Error> {
@@ -121,6 +122,7 @@ pub(crate) fn proposal_row(
         key: p.key.to_string(),
         definition_name: p.definition.name.clone(),
         definition_version: p.definition.version as i32,
+        jurisdiction: jurisdiction.to_owned(),
         kind: p.info.kind.as_str().to_owned(),
         number: p.info.number.clone(),
         session: p.info.session.clone(),
@@ -141,7 +143,7 @@ pub(crate) fn proposal_row(
 }
 
 /// The task projection of a proposal, one row per task.
-pub(crate) fn task_models(p: &Proposal, def: &Definition) -> Vec<task::Model> {
+pub(crate) fn task_models(p: &Proposal, def: &Definition, jurisdiction: &str) -> Vec<task::Model> {
     p.tasks
         .iter()
         .enumerate()
@@ -160,6 +162,7 @@ pub(crate) fn task_models(p: &Proposal, def: &Definition) -> Vec<task::Model> {
                 session: p.info.session.clone(),
                 kind: p.info.kind.as_str().to_owned(),
                 key_supervision: p.info.key_supervision,
+                jurisdiction: jurisdiction.to_owned(),
             }
         })
         .collect()

@@ -449,6 +449,7 @@ mod tests {
             session: String::new(),
             kind: String::new(),
             key_supervision: false,
+            jurisdiction: "cq".into(),
         }
     }
 

@@ -12,6 +12,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, IntoActiveModel};
 use crate::bulk::{self, Conflict};
 use crate::entities::{history, inbox, outbox, proposal};
 use crate::history::GENESIS;
+use crate::jurisdictions::Registry;
 use crate::rows;
 use crate::statistics::Projection;
 use crate::Error;
@@ -89,6 +90,7 @@ pub(crate) async fn load_many(
 pub(crate) async fn write(
     txn: &DatabaseTransaction,
     catalog: &Catalog,
+    registry: &Registry,
     loaded: HashMap<String, Loaded>,
     writes: Writes,
     now: DateTime<Utc>,
@@ -107,15 +109,19 @@ pub(crate) async fn write(
         let def = catalog
             .get(&proposal.definition)
             .map_err(|e| Error::Corrupt(e.to_string()))?;
-        let mut row = rows::proposal_row(proposal, &def, entry.version, now)?;
+        let jurisdiction = registry
+            .of_key(proposal.key.as_str())
+            .map(|j| j.code.as_str())
+            .unwrap_or_default();
+        let mut row = rows::proposal_row(proposal, &def, jurisdiction, entry.version, now)?;
         row.history_seq = entry.seq;
         row.history_hash = entry.last_hash.clone();
         let before = entry
             .original
             .as_ref()
-            .map(|p| rows::task_models(p, &def))
+            .map(|p| rows::task_models(p, &def, jurisdiction))
             .unwrap_or_default();
-        let after = rows::task_models(proposal, &def);
+        let after = rows::task_models(proposal, &def, jurisdiction);
         projection.deltas.tasks(&before, &after);
         tasks.extend(
             after

@@ -3,6 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use cohandle_store::agencies::{self, Agency, Known};
+use cohandle_store::jurisdictions;
 use cohandle_store::Engine;
 
 /// The agencies of case 0942: (code, kind).
@@ -15,7 +16,11 @@ pub const CASE_0942: &[(&str, &str)] = &[
     ("cq-dc", "supervisor"),
 ];
 
-/// Registers `code` as `kind` (named by its code).
+/// The jurisdiction every agency a test registers serves: Chongqing's municipal congress,
+/// case 0942's, whose code begins the tests' proposal keys (`cq-…`).
+pub const JURISDICTION: &str = "cq";
+
+/// Registers `code` as `kind` (named by its code), serving [`JURISDICTION`].
 pub async fn register(engine: &Engine, code: &str, kind: &str) {
     agencies::register_with(
         engine,
@@ -29,6 +34,9 @@ pub async fn register(engine: &Engine, code: &str, kind: &str) {
     )
     .await
     .unwrap();
+    jurisdictions::join(engine, JURISDICTION, &[code.to_owned()])
+        .await
+        .unwrap();
 }
 
 /// Registers every agency of `list`.

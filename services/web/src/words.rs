@@ -122,6 +122,8 @@ pub fn refusal(code: &str) -> &'static str {
         "already_exists" => "这件建议已经交办过。",
         "calendar" => "期限无法按节假日安排计算。",
         "clock_skew" => "办理时间不合理。",
+        "wrong_jurisdiction" => "编号不属于已登记的辖区，或该辖区不适用这一办理规则。",
+        "jurisdiction_not_yours" => "这件建议或提案不在您单位所属的辖区内。",
         "not_your_proposal" => "这件建议或提案不属于您的单位。",
         "not_your_task" | "not_your_agency" => "这不是您单位的任务。",
         "idempotency_key_reused" => "这张表单已经用于另一次提交，请刷新页面后重填。",

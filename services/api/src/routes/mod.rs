@@ -3,7 +3,8 @@
 //!
 //! - [`writes`]: one POST per event, each through [`crate::Service::submit`];
 //! - [`reads`]: proposals, tasks, deadlines, statistics, the caller;
-//! - [`admin`]: tokens; [`ops`]: health, readiness, metrics.
+//! - [`admin`]: tokens; [`setup`]: definitions, jurisdictions and their agencies;
+//!   [`ops`]: health, readiness, metrics.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +17,7 @@ use crate::service::Written;
 pub mod admin;
 pub mod ops;
 pub mod reads;
+pub mod setup;
 pub mod writes;
 
 /// Tags that group the operations in the document.
@@ -26,6 +28,7 @@ pub mod tags {
     pub const CONGRESS_OFFICE: &str = "congress office";
     pub const READS: &str = "supervision and reads";
     pub const ADMIN: &str = "tokens";
+    pub const SETUP: &str = "jurisdictions and definitions";
     pub const OPS: &str = "operations";
 }
 
@@ -54,7 +57,7 @@ pub enum WriteErrors {
     #[response(status = 415, content_type = "application/problem+json")]
     NotJson(Problem),
     /// Unknown, missing or mistyped fields (`body_invalid`); content the engine refused
-    /// (`invalid_payload`, `unknown_task`, `calendar`, `clock_skew`); or an
+    /// (`invalid_payload`, `unknown_task`, `calendar`, `clock_skew`, `wrong_jurisdiction`); or an
     /// `Idempotency-Key` already used for a different request (`idempotency_key_reused`).
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),

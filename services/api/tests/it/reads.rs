@@ -303,7 +303,7 @@ async fn on_1_december_2026_steps_are_taken_with_provisional_deadlines() {
     .into_iter()
     .enumerate()
     {
-        let key = format!("p-2026-{n}");
+        let key = format!("cq-p-2026-{n}");
         let mut body = assignment(&key, day);
         body["definition"] = json!(definition);
         body["info"]["submitted_on"] = json!("2026-11-20");

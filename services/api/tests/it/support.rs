@@ -7,7 +7,6 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cohandle_api::tokens::{self, NewToken};
 use cohandle_api::{RateLimit, Role, Service};
-use cohandle_store::agencies::{self, Agency, Known};
 use cohandle_store::{connect, queries, Engine, ManualClock};
 use cohandle_workflows::engine::china_offset;
 use cohandle_workflows::{AgencyCode, Body, Calendar, Catalog, Event};
@@ -29,17 +28,10 @@ pub fn at(day: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// Registers an agency of `kind` (tokens are issued only to registered agencies).
+/// Registers an agency of `kind` (tokens are issued only to registered agencies), serving
+/// the tests' jurisdiction.
 pub async fn register(engine: &Engine, code: &str, kind: &str) {
-    let agency = Agency {
-        code: code.to_owned(),
-        name: code.to_owned(),
-        kind: kind.to_owned(),
-        created_at: at("2020-01-01"),
-    };
-    agencies::register_with(engine, agency, Known::Update)
-        .await
-        .unwrap();
+    cohandle_testkit::agencies::register(engine, code, kind).await;
 }
 
 /// The parties of the tests: name → (agency, role).

@@ -10,6 +10,9 @@ pub struct Model {
     pub key: String,
     pub definition_name: String,
     pub definition_version: i32,
+    /// The jurisdiction the key belongs to (see `jurisdictions`); empty for a proposal
+    /// assigned before its jurisdiction was registered.
+    pub jurisdiction: String,
     pub kind: String,
     pub number: String,
     pub session: String,

@@ -20,6 +20,8 @@ pub struct Model {
     pub session: String,
     pub kind: String,
     pub key_supervision: bool,
+    /// The proposal's jurisdiction, so that a supervisor's deadline list needs no join.
+    pub jurisdiction: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

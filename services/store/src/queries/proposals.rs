@@ -19,6 +19,8 @@ pub struct ProposalRow {
     pub key: String,
     pub definition_name: String,
     pub definition_version: i32,
+    /// The jurisdiction it belongs to (its key's prefix).
+    pub jurisdiction: String,
     pub kind: String,
     pub number: String,
     pub session: String,
@@ -44,10 +46,11 @@ impl ProposalRow {
     }
 }
 
-const ROW_COLUMNS: [Column; 14] = [
+const ROW_COLUMNS: [Column; 15] = [
     Column::Key,
     Column::DefinitionName,
     Column::DefinitionVersion,
+    Column::Jurisdiction,
     Column::Kind,
     Column::Number,
     Column::Session,
@@ -150,6 +153,7 @@ pub async fn proposal(store: &impl Handle, key: &str) -> Result<Option<StoredPro
             key: model.key,
             definition_name: model.definition_name,
             definition_version: model.definition_version,
+            jurisdiction: model.jurisdiction,
             kind: model.kind,
             number: model.number,
             session: model.session,
@@ -171,25 +175,28 @@ pub async fn proposal(store: &impl Handle, key: &str) -> Result<Option<StoredPro
 pub struct Parties {
     pub assigner: String,
     pub definition: DefinitionRef,
+    pub jurisdiction: String,
     pub tasks: Vec<TaskRow>,
 }
 
 /// A proposal's parties; `None` when there is no such proposal.
 pub async fn parties(store: &impl Handle, key: &str) -> Result<Option<Parties>, Error> {
-    let head: Option<(String, String, i32)> = proposal::Entity::find_by_id(key.to_owned())
+    let head: Option<(String, String, i32, String)> = proposal::Entity::find_by_id(key.to_owned())
         .select_only()
         .column(Column::Assigner)
         .column(Column::DefinitionName)
         .column(Column::DefinitionVersion)
+        .column(Column::Jurisdiction)
         .into_tuple()
         .one(connection(store))
         .await?;
-    let Some((assigner, name, version)) = head else {
+    let Some((assigner, name, version, jurisdiction)) = head else {
         return Ok(None);
     };
     Ok(Some(Parties {
         assigner,
         definition: definition_ref(key, name, version)?,
+        jurisdiction,
         tasks: tasks_of(store, key).await?,
     }))
 }

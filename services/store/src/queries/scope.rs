@@ -17,6 +17,8 @@ pub enum Scope {
     Own(AgencyCode),
     /// A congress office's: the proposals run under these definitions, with every task.
     Relays(Vec<DefinitionRef>),
+    /// A supervisor's: every proposal and task of these jurisdictions (none when empty).
+    Within(Vec<String>),
 }
 
 /// The part of the tasks a list may show: one agency's, the proposals an assigner assigned
@@ -27,6 +29,7 @@ pub struct TaskScope {
     pub agency: Option<String>,
     pub assigner: Option<String>,
     pub definitions: Option<Vec<DefinitionRef>>,
+    pub jurisdictions: Option<Vec<String>>,
 }
 
 /// Past due or not on a day: a running obligation whose due date is before it.
@@ -50,6 +53,9 @@ impl Scope {
                     ),
             ),
             Self::Relays(definitions) => Some(under(definitions)),
+            Self::Within(codes) => Some(
+                Condition::all().add(proposal::Column::Jurisdiction.is_in(codes.iter().cloned())),
+            ),
         }
     }
 }
@@ -78,6 +84,9 @@ impl TaskScope {
                 .from(proposal::Entity)
                 .cond_where(under(definitions));
             find = find.filter(task::Column::ProposalKey.in_subquery(relayed));
+        }
+        if let Some(codes) = &self.jurisdictions {
+            find = find.filter(task::Column::Jurisdiction.is_in(codes.iter().cloned()));
         }
         find
     }

@@ -92,13 +92,13 @@ async fn every_timer_kind_fires_through_the_one_path() {
         let db = TestDb::new(backend).await;
         let clock = clock("2020-02-26");
         let engine = db.engine(clock.clone()).await;
-        apply_ok(&engine, &clock, assign("a", "p1", "2020-02-26")).await;
+        apply_ok(&engine, &clock, assign("a", "cq-p1", "2020-02-26")).await;
 
         // Dispute windows close after 4 March.
         clock.set(at("2020-03-05"));
         let pass = fire_due(&engine, "m", 100).await.unwrap();
         assert_eq!((pass.claimed, pass.applied), (3, 3), "{backend:?}");
-        let (p, _) = engine.load("p1").await.unwrap().unwrap();
+        let (p, _) = engine.load("cq-p1").await.unwrap().unwrap();
         assert!(p
             .tasks
             .iter()
@@ -131,11 +131,11 @@ async fn every_timer_kind_fires_through_the_one_path() {
         );
 
         // A sole proposal whose deputy never returns the receipt: the window closes it.
-        apply_ok(&engine, &clock, sole("b", "p2", "2020-03-27")).await;
-        reply(&engine, &clock, "p2", "2020-04-01").await;
+        apply_ok(&engine, &clock, sole("b", "cq-p2", "2020-03-27")).await;
+        reply(&engine, &clock, "cq-p2", "2020-04-01").await;
         clock.set(at("2020-12-31"));
         catch_up(&engine, "m", 100).await.unwrap();
-        let (p2, _) = engine.load("p2").await.unwrap().unwrap();
+        let (p2, _) = engine.load("cq-p2").await.unwrap().unwrap();
         assert_eq!(p2.state, "closed");
         assert!(timer::Entity::find()
             .filter(timer::Column::State.is_in(["pending", "claimed"]))
@@ -154,7 +154,7 @@ async fn two_monitors_fire_ten_thousand_timers_exactly_once() {
     let engine = db.engine(clock.clone()).await;
     // 834 proposals with a lead and two co-handlers hold 12 timers each.
     let assignments: Vec<Event> = (0..834)
-        .map(|i| assign(&format!("a{i}"), &format!("p{i:04}"), "2020-02-26"))
+        .map(|i| assign(&format!("a{i}"), &format!("cq-p{i:04}"), "2020-02-26"))
         .collect();
     for chunk in assignments.chunks(100) {
         let outcomes = engine
@@ -229,8 +229,8 @@ async fn the_timers_of_a_proposal_being_changed_wait_for_a_later_pass() {
     let db = TestDb::new(Backend::Postgres).await;
     let clock = clock("2020-02-26");
     let engine = db.engine(clock.clone()).await;
-    apply_ok(&engine, &clock, assign("a1", "p1", "2020-02-26")).await;
-    apply_ok(&engine, &clock, assign("a2", "p2", "2020-02-26")).await;
+    apply_ok(&engine, &clock, assign("a1", "cq-p1", "2020-02-26")).await;
+    apply_ok(&engine, &clock, assign("a2", "cq-p2", "2020-02-26")).await;
     clock.set(at("2020-12-31"));
 
     let other = engine.db().begin().await.unwrap();
@@ -251,7 +251,7 @@ async fn the_timers_of_a_proposal_being_changed_wait_for_a_later_pass() {
     .unwrap();
     assert_eq!((pass.claimed, pass.busy), (12, 12), "{pass:?}");
     let p1_pending = timer::Entity::find()
-        .filter(timer::Column::ProposalKey.eq("p1"))
+        .filter(timer::Column::ProposalKey.eq("cq-p1"))
         .filter(timer::Column::State.eq("pending"))
         .count(engine.db())
         .await
@@ -279,7 +279,7 @@ async fn a_monitor_that_was_down_catches_up_in_due_order_and_marks_lateness() {
         let db = TestDb::new(backend).await;
         let clock = clock("2020-02-26");
         let engine = db.engine(clock.clone()).await;
-        apply_ok(&engine, &clock, assign("a", "p1", "2020-02-26")).await;
+        apply_ok(&engine, &clock, assign("a", "cq-p1", "2020-02-26")).await;
         // Down from the assignment until July: twelve timers came due meanwhile.
         clock.set(at("2020-07-01"));
         let pass = catch_up(&engine, "m", 5).await.unwrap();
@@ -316,7 +316,7 @@ async fn an_approved_extension_moves_the_deadline_and_its_reminders() {
         let db = TestDb::new(backend).await;
         let clock = clock("2020-03-02");
         let engine = db.engine(clock.clone()).await;
-        apply_ok(&engine, &clock, sole("a", "p1", "2020-03-02")).await;
+        apply_ok(&engine, &clock, sole("a", "cq-p1", "2020-03-02")).await;
         let request = Body::RequestExtension {
             until: date("2020-07-31"),
             reason: "涉及多部门".into(),
@@ -324,7 +324,7 @@ async fn an_approved_extension_moves_the_deadline_and_its_reminders() {
         apply_ok(
             &engine,
             &clock,
-            event("r", "p1", agency("cq-kjj"), "2020-05-01", request),
+            event("r", "cq-p1", agency("cq-kjj"), "2020-05-01", request),
         )
         .await;
         apply_ok(
@@ -332,7 +332,7 @@ async fn an_approved_extension_moves_the_deadline_and_its_reminders() {
             &clock,
             event(
                 "x",
-                "p1",
+                "cq-p1",
                 assigner(),
                 "2020-05-06",
                 Body::ApproveExtension {
@@ -341,9 +341,9 @@ async fn an_approved_extension_moves_the_deadline_and_its_reminders() {
             ),
         )
         .await;
-        let old = timers(&engine, "p1", "reply", "cancelled").await;
+        let old = timers(&engine, "cq-p1", "reply", "cancelled").await;
         assert_eq!(old.len(), 3, "reminders and expiry of 2 June are cancelled");
-        let new = timers(&engine, "p1", "reply", "pending").await;
+        let new = timers(&engine, "cq-p1", "reply", "pending").await;
         assert_eq!(
             new.iter().map(|t| t.due_on).collect::<Vec<_>>(),
             vec![date("2020-07-31"); 3]
@@ -364,7 +364,7 @@ async fn an_approved_extension_moves_the_deadline_and_its_reminders() {
         clock.set(at("2020-07-25"));
         catch_up(&engine, "m", 100).await.unwrap();
         assert_eq!(
-            timers(&engine, "p1", "reply", "fired").await.len(),
+            timers(&engine, "cq-p1", "reply", "fired").await.len(),
             1,
             "the week-before reminder of the new date"
         );
@@ -377,11 +377,11 @@ async fn a_stopped_clock_fires_nothing_until_it_runs_again() {
         let db = TestDb::new(backend).await;
         let clock = clock("2020-09-01");
         let engine = db.engine(clock.clone()).await;
-        apply_ok(&engine, &clock, sole("a", "p1", "2020-09-01")).await;
+        apply_ok(&engine, &clock, sole("a", "cq-p1", "2020-09-01")).await;
         apply_ok(
             &engine,
             &clock,
-            event("s", "p1", agency("cq-kjj"), "2020-09-02", Body::SignFor),
+            event("s", "cq-p1", agency("cq-kjj"), "2020-09-02", Body::SignFor),
         )
         .await;
         apply_ok(
@@ -389,7 +389,7 @@ async fn a_stopped_clock_fires_nothing_until_it_runs_again() {
             &clock,
             event(
                 "p",
-                "p1",
+                "cq-p1",
                 agency("cq-kjj"),
                 "2020-09-25",
                 Body::PauseClock {
@@ -398,26 +398,34 @@ async fn a_stopped_clock_fires_nothing_until_it_runs_again() {
             ),
         )
         .await;
-        assert!(timers(&engine, "p1", "reply", "pending").await.is_empty());
+        assert!(timers(&engine, "cq-p1", "reply", "pending")
+            .await
+            .is_empty());
         // Past the original due date (1 December) while stopped: nothing fires for the reply.
         clock.set(at("2020-12-05"));
         catch_up(&engine, "m", 100).await.unwrap();
-        assert!(timers(&engine, "p1", "reply", "fired").await.is_empty());
+        assert!(timers(&engine, "cq-p1", "reply", "fired").await.is_empty());
         // 67 days were left; from 7 December that is 12 February 2021, in the Spring Festival
         // holiday (11–17 February), so the due date is the next working day, 18 February.
         apply_ok(
             &engine,
             &clock,
-            event("r", "p1", agency("cq-kjj"), "2020-12-07", Body::ResumeClock),
+            event(
+                "r",
+                "cq-p1",
+                agency("cq-kjj"),
+                "2020-12-07",
+                Body::ResumeClock,
+            ),
         )
         .await;
-        let pending = timers(&engine, "p1", "reply", "pending").await;
+        let pending = timers(&engine, "cq-p1", "reply", "pending").await;
         assert_eq!(
             pending.iter().map(|t| t.due_on).collect::<Vec<_>>(),
             vec![date("2021-02-18"); 3],
             "{backend:?}"
         );
-        let row = cohandle_store::entities::proposal::Entity::find_by_id("p1")
+        let row = cohandle_store::entities::proposal::Entity::find_by_id("cq-p1")
             .one(engine.db())
             .await
             .unwrap()
@@ -432,12 +440,12 @@ async fn a_calendar_correction_recomputes_open_deadlines_and_records_the_move() 
         let db = TestDb::new(backend).await;
         let clock = clock("2020-08-03");
         let engine = db.engine(clock.clone()).await;
-        apply_ok(&engine, &clock, sole("a", "p1", "2020-08-03")).await;
-        reply(&engine, &clock, "p1", "2020-09-25").await;
+        apply_ok(&engine, &clock, sole("a", "cq-p1", "2020-08-03")).await;
+        reply(&engine, &clock, "cq-p1", "2020-09-25").await;
         // 20 working days from 25 September: 27 Sep (1), 28–30 (4), 9 Oct (5), 10 Oct (6),
         // 12–16 (11), 19–23 (16), 26–29 (20).
         assert_eq!(
-            timers(&engine, "p1", "feedback", "pending").await[0].due_on,
+            timers(&engine, "cq-p1", "feedback", "pending").await[0].due_on,
             date("2020-10-29")
         );
 
@@ -463,11 +471,13 @@ async fn a_calendar_correction_recomputes_open_deadlines_and_records_the_move() 
             "{backend:?}"
         );
         assert_eq!(
-            timers(&engine, "p1", "feedback", "pending").await[0].due_on,
+            timers(&engine, "cq-p1", "feedback", "pending").await[0].due_on,
             date("2020-10-30")
         );
         assert_eq!(
-            timers(&engine, "p1", "feedback", "cancelled").await.len(),
+            timers(&engine, "cq-p1", "feedback", "cancelled")
+                .await
+                .len(),
             1
         );
         let row = history::Entity::find()
@@ -517,13 +527,13 @@ async fn loading_next_years_notice_moves_provisional_deadlines_and_confirms_the_
         let clock = clock("2026-12-01");
         let engine = db.engine(clock.clone()).await;
         // p1: assigned on 1 December 2026, its reply due 1 March 2027 (3 months): provisional.
-        apply_ok(&engine, &clock, sole("a1", "p1", "2026-12-01")).await;
+        apply_ok(&engine, &clock, sole("a1", "cq-p1", "2026-12-01")).await;
         // p2: replied on 20 January 2027, still without the notice: the feedback window, 20
         // working days over the statutory Spring Festival (5 and 8 February off), ends on 19
         // February.
-        apply_ok(&engine, &clock, sole("a2", "p2", "2026-12-01")).await;
-        reply(&engine, &clock, "p2", "2027-01-20").await;
-        let feedback = timers(&engine, "p2", "feedback", "pending").await;
+        apply_ok(&engine, &clock, sole("a2", "cq-p2", "2026-12-01")).await;
+        reply(&engine, &clock, "cq-p2", "2027-01-20").await;
+        let feedback = timers(&engine, "cq-p2", "feedback", "pending").await;
         assert_eq!(feedback[0].due_on, date("2027-02-19"), "{backend:?}");
         assert!(details(&engine).await.is_empty());
 
@@ -562,7 +572,7 @@ async fn loading_next_years_notice_moves_provisional_deadlines_and_confirms_the_
         );
         // Officially 9–11 February are off too and Sunday 14 February is worked: 23 February.
         assert_eq!(
-            timers(&engine, "p2", "feedback", "pending").await[0].due_on,
+            timers(&engine, "cq-p2", "feedback", "pending").await[0].due_on,
             date("2027-02-23")
         );
         let mut recorded = details(&engine).await;
@@ -574,7 +584,7 @@ async fn loading_next_years_notice_moves_provisional_deadlines_and_confirms_the_
                 "reply deadline 2027-03-01 confirmed by the official holiday arrangement (was provisional)",
             ]
         );
-        let row = cohandle_store::entities::proposal::Entity::find_by_id("p1")
+        let row = cohandle_store::entities::proposal::Entity::find_by_id("cq-p1")
             .one(engine.db())
             .await
             .unwrap()

@@ -10,7 +10,6 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cohandle_api::dto::AssignRequest;
 use cohandle_api::tokens::{self, NewToken};
 use cohandle_api::{Command, Principal, Role, Service};
-use cohandle_store::agencies::{self, Agency, Known};
 use cohandle_store::{connect, queries, Engine, ManualClock};
 use cohandle_workflows::engine::china_offset;
 use cohandle_workflows::{AgencyCode, Calendar, Catalog, EventId, ProposalKey};
@@ -108,15 +107,8 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
     let mut secrets = BTreeMap::new();
     for (_, agency, role) in PARTIES {
         // Tokens are issued only to registered agencies of the role's kind.
-        let registered = Agency {
-            code: (*agency).to_owned(),
-            name: (*agency).to_owned(),
-            kind: role.kind().unwrap_or("supervisor").to_owned(),
-            created_at: at("2020-01-01"),
-        };
-        agencies::register_with(&engine, registered, Known::Update)
-            .await
-            .unwrap();
+        cohandle_testkit::agencies::register(&engine, agency, role.kind().unwrap_or("supervisor"))
+            .await;
     }
     for (name, agency, role) in PARTIES {
         let new = NewToken {
