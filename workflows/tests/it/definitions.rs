@@ -7,6 +7,18 @@ use crate::support::*;
 
 const CQ_TEXT: &str = include_str!("../../definitions/chongqing-deputy-suggestion.toml");
 
+/// A table of `text`, from its header to the blank line after it.
+fn table(text: &str, header: &str) -> String {
+    let start = text
+        .find(&format!("\n{header}\n"))
+        .unwrap_or_else(|| panic!("no {header}"))
+        + 1;
+    let end = text[start..]
+        .find("\n\n")
+        .map_or(text.len(), |at| start + at + 1);
+    text[start..end].to_owned()
+}
+
 #[test]
 fn every_shipped_definition_loads() {
     for (file, text) in SHIPPED {
@@ -21,7 +33,7 @@ fn every_shipped_definition_loads() {
 fn a_broken_definition_reports_every_problem_at_once() {
     let broken = CQ_TEXT
         // a missing deadline
-        .replace("[deadlines.rehandling]\nduration = \"1m\"\nfrom = \"event\"\nkind = \"obligation\"\n", "")
+        .replace(&table(CQ_TEXT, "[deadlines.rehandling]"), "")
         // an unknown event
         .replace("event = \"sign_for\"", "event = \"sign_for_it\"")
         // an unknown target state
@@ -106,9 +118,10 @@ fn syntax_errors_and_unknown_keys_are_reported_with_their_line() {
 
 #[test]
 fn a_deadline_counted_from_receipt_cannot_start_at_creation() {
+    let reply = table(CQ_TEXT, "[deadlines.reply]");
     let text = CQ_TEXT.replace(
-        "[deadlines.reply]\nduration = \"3m\"\nfrom = \"assignment\"",
-        "[deadlines.reply]\nduration = \"3m\"\nfrom = \"receipt\"",
+        &reply,
+        &reply.replace("from = \"assignment\"", "from = \"receipt\""),
     );
     let problems = Definition::load("x.toml", &text).unwrap_err();
     assert!(

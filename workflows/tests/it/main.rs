@@ -10,4 +10,5 @@ mod festivals;
 mod properties;
 mod rejections;
 mod scenarios;
+mod shipped_data;
 mod support;
