@@ -13,7 +13,11 @@ use std::time::Duration;
 use common::{cohandle, text};
 use serde_json::{json, Value};
 
-const CPPCC: &str = include_str!("../../../workflows/definitions/cppcc-proposal.toml");
+/// The district example shipped beside the definitions, deployed as an operator would.
+const EXAMPLE: &str = include_str!(
+    "../../../workflows/definitions/examples/yuzhong-district-cppcc-proposal-example.toml"
+);
+const EXAMPLE_NAME: &str = "yuzhong-district-cppcc-proposal";
 
 /// Runs `cohandle ARGS`, asserting success; its standard output.
 fn ok(args: &[&str], db: &Path) -> String {
@@ -179,32 +183,15 @@ async fn a_county_is_onboarded_without_a_build_and_takes_its_first_assignment() 
         text(&clash.stderr)
     );
 
-    // 2. Its rules: the CPPCC's, with the reply due in two months.
-    let rules = dir.path().join("yz-cppcc-proposal.toml");
-    std::fs::write(
-        &rules,
-        CPPCC
-            .replace("name = \"cppcc-proposal\"", "name = \"yz-cppcc-proposal\"")
-            .replace(
-                "[deadlines.reply]\nduration = \"3m\"",
-                "[deadlines.reply]\nduration = \"2m\"",
-            ),
-    )
-    .unwrap();
+    // 2. Its rules: the district example, checked, deployed and allowed.
+    let rules = dir.path().join("yuzhong-district-cppcc-proposal.toml");
+    std::fs::write(&rules, EXAMPLE).unwrap();
+    ok(&["workflows", "check", rules.to_str().unwrap()], &db);
     ok(
-        &[
-            "workflows",
-            "deploy",
-            "--by",
-            "yz-it",
-            rules.to_str().unwrap(),
-        ],
+        &["workflows", "deploy", "--by", "yz-it", rules.to_str().unwrap()],
         &db,
     );
-    ok(
-        &["jurisdiction", "allow", "yz-zx", "yz-cppcc-proposal"],
-        &db,
-    );
+    ok(&["jurisdiction", "allow", "yz-zx", EXAMPLE_NAME], &db);
 
     // 3. Its agencies, from a file; a broken file imports nothing.
     let broken = dir.path().join("broken.csv");
@@ -250,7 +237,7 @@ async fn a_county_is_onboarded_without_a_build_and_takes_its_first_assignment() 
         .find(|l| l.starts_with("yz-zx "))
         .unwrap_or_else(|| panic!("yz-zx not listed:\n{listed}"));
     assert!(
-        line.contains("cq-zx") && line.contains("yz-cppcc-proposal") && line.contains(" 4 "),
+        line.contains("cq-zx") && line.contains(EXAMPLE_NAME) && line.contains(" 4 "),
         "{line}"
     );
 
@@ -276,7 +263,7 @@ async fn a_county_is_onboarded_without_a_build_and_takes_its_first_assignment() 
             reqwest::Method::POST,
             "/v1/proposals",
             &assigner,
-            Some(assignment("yz-zx-2021-001", "yz-cppcc-proposal", &handlers)),
+            Some(assignment("yz-zx-2021-001", EXAMPLE_NAME, &handlers)),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -345,7 +332,7 @@ async fn a_county_is_onboarded_without_a_build_and_takes_its_first_assignment() 
             reqwest::Method::POST,
             "/v1/proposals",
             &congress_assigner,
-            Some(assignment("yz-zx-2021-002", "yz-cppcc-proposal", &handlers)),
+            Some(assignment("yz-zx-2021-002", EXAMPLE_NAME, &handlers)),
         )
         .await;
     assert_eq!(
@@ -356,7 +343,7 @@ async fn a_county_is_onboarded_without_a_build_and_takes_its_first_assignment() 
 
     // A key of no jurisdiction, and rules the county does not use, are refused by the engine.
     for (key, definition) in [
-        ("zz-2021-001", "yz-cppcc-proposal"),
+        ("zz-2021-001", EXAMPLE_NAME),
         ("yz-zx-2021-003", "cppcc-proposal"),
     ] {
         let (status, body) = api
