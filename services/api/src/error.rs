@@ -51,6 +51,9 @@ pub enum Error {
     RateLimited { retry_after: u64, detail: String },
     #[error(transparent)]
     Store(#[from] cohandle_store::Error),
+    /// A failure of the server's own, told in its log; the client learns only that it failed.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -102,7 +105,7 @@ impl Error {
             Self::KeyReused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -118,7 +121,7 @@ impl Error {
             Self::KeyReused { .. } => "idempotency_key_reused",
             Self::RateLimited { .. } => "rate_limited",
             Self::Store(e) if e.is_transient() => "unavailable",
-            Self::Store(_) => "internal",
+            Self::Store(_) | Self::Internal(_) => "internal",
         }
     }
 
@@ -131,7 +134,9 @@ impl Error {
                 "the database is unavailable or busy; retry with the same Idempotency-Key"
                     .to_owned()
             }
-            Self::Store(_) => "an internal error occurred; it is in the server's log".to_owned(),
+            Self::Store(_) | Self::Internal(_) => {
+                "an internal error occurred; it is in the server's log".to_owned()
+            }
             other => other.to_string(),
         };
         Problem::new(status, self.code(), detail)
@@ -206,6 +211,9 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match &self {
             Self::Store(error) => {
+                tracing::error!(message = "Failed to serve a request", %error);
+            }
+            Self::Internal(error) => {
                 tracing::error!(message = "Failed to serve a request", %error);
             }
             Self::Rejected { code, message, .. } => {

@@ -48,7 +48,7 @@ pub mod tokens;
 pub use auth::{Principal, Role};
 pub use error::{Error, Problem};
 pub use ratelimit::RateLimit;
-pub use service::{Command, Service, Written};
+pub use service::{Command, Commits, GroupCommit, Service, Written};
 
 /// The largest request body accepted, in bytes; a larger one is answered 413.
 pub const BODY_LIMIT: usize = 64 * 1024;

@@ -1,9 +1,23 @@
 //! What the handlers call once the caller is authenticated: every write through
-//! [`Service::submit`] (and so through `Engine::apply`), every read scoped to the caller.
-//! The demo calls the same functions, so it replays a case exactly as the API would.
+//! [`Service::submit`] (and so through `Engine::apply_batch`), every read scoped to the
+//! caller. The demo calls the same functions, so it replays a case exactly as the API would.
+//!
+//! Group commit: concurrent writes share one transaction. `submit` checks the caller's
+//! access, then hands its event to the service's committer task and waits for the answer.
+//! The committer takes the first event waiting, then whatever else arrives within
+//! [`GroupCommit::window`], up to [`GroupCommit::max`], and decides them in arrival order
+//! with one `Engine::apply_batch`; each request hears its own outcome. A refused event is
+//! an outcome like any other and leaves the rest of the batch applied; a batch that fails
+//! on a transient error is decided again by the store's retry policy; one that fails for
+//! another reason is decided again event by event, so that only the events that fail on
+//! their own fail. An event handed over is decided once whether or not its client is
+//! still waiting. A window of zero decides every event in a transaction of its own.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration as StdDuration;
 
+use backon::BackoffBuilder;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use cohandle_store::queries::{
     self, DeadlineFilter, HistoryRow, Overdue, ProposalFilter, TaskFilter, TaskRow, TaskScope,
@@ -12,6 +26,7 @@ use cohandle_store::Recorded;
 use cohandle_store::{Engine, Outcome, Source};
 use cohandle_workflows::engine::{china_date, Change};
 use cohandle_workflows::{Body, Event, EventId, Proposal, ProposalKey};
+use tokio::sync::{mpsc, oneshot};
 use tracing::instrument;
 
 use crate::access::{self, Parties, Scope};
@@ -29,6 +44,11 @@ use crate::Error;
 /// How far ahead the deadline list looks when the request does not say.
 pub const DEFAULT_HORIZON_DAYS: i64 = 30;
 
+/// How many times a batch that failed on a transient error is decided again (waiting by
+/// `cohandle_store::retry::policy`) before its requests are answered 503, to retry with
+/// their key: about a second and a half in all.
+const TRANSIENT_RETRIES: usize = 4;
+
 /// The API's service layer over one engine; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Service {
@@ -36,6 +56,100 @@ pub struct Service {
     source: Source,
     metrics: Arc<Metrics>,
     limiter: Arc<Limiter>,
+    group: GroupCommit,
+    /// The committer, started with the first write; a service's clones share it.
+    committer: Arc<Committer>,
+}
+
+/// The committer's queue (`None` until the first write) and what it has committed.
+#[derive(Debug, Default)]
+struct Committer {
+    queue: Mutex<Option<mpsc::Sender<Submission>>>,
+    transactions: AtomicU64,
+    events: AtomicU64,
+}
+
+/// What a service's writes have committed so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Commits {
+    /// Transactions that committed events of requests.
+    pub transactions: u64,
+    /// Events they decided (applied, refused or recognised as duplicates).
+    pub events: u64,
+}
+
+/// How concurrent writes share transactions (`http.group_commit_window_ms`,
+/// `http.group_commit_max`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommit {
+    /// How long a batch waits for more events after its first (zero: every event is
+    /// decided in a transaction of its own, concurrently with the others, as they come).
+    pub window: StdDuration,
+    /// Events decided in one transaction at most.
+    pub max: usize,
+}
+
+impl GroupCommit {
+    /// 2 ms and 128 events: a lone request waits 2 ms more; under load a batch fills while
+    /// the previous one commits.
+    pub const DEFAULT: Self = Self {
+        window: StdDuration::from_millis(2),
+        max: 128,
+    };
+
+    /// Every event in a transaction of its own.
+    pub const OFF: Self = Self {
+        window: StdDuration::ZERO,
+        max: 1,
+    };
+
+    /// From the settings; a window of 0 turns grouping off whatever the maximum.
+    pub fn from_settings(window_ms: u64, max: usize) -> Result<Self, String> {
+        if window_ms == 0 {
+            return Ok(Self::OFF);
+        }
+        if max == 0 {
+            return Err(
+                "http.group_commit_max must be at least 1 when http.group_commit_window_ms is set"
+                    .to_owned(),
+            );
+        }
+        if window_ms > 1_000 {
+            return Err(format!(
+                "http.group_commit_window_ms is {window_ms}: every write would wait that long; at most 1000"
+            ));
+        }
+        Ok(Self {
+            window: StdDuration::from_millis(window_ms),
+            max,
+        })
+    }
+
+    fn grouped(self) -> bool {
+        !self.window.is_zero() && self.max > 1
+    }
+}
+
+impl Default for GroupCommit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// One event handed to the committer, with where its outcome goes.
+#[derive(Debug)]
+struct Submission {
+    event: Event,
+    answer: oneshot::Sender<Result<Outcome, cohandle_store::Error>>,
+}
+
+/// What decides the submissions: the engine, the door they came through, where they count.
+#[derive(Debug, Clone)]
+struct Decider {
+    engine: Engine,
+    source: Source,
+    metrics: Arc<Metrics>,
+    committer: Arc<Committer>,
 }
 
 /// An event to send: the client's idempotency key is its id.
@@ -94,7 +208,16 @@ impl Service {
             source: Source::Api,
             metrics: Arc::new(Metrics::default()),
             limiter: Arc::new(Limiter::new(Some(RateLimit::DEFAULT))),
+            group: GroupCommit::DEFAULT,
+            committer: Arc::default(),
         }
+    }
+
+    /// The same service grouping concurrent writes by `group` (its own committer).
+    pub fn with_group_commit(mut self, group: GroupCommit) -> Self {
+        self.group = group;
+        self.committer = Arc::default();
+        self
     }
 
     /// The same service with another per-token rate limit (`None`: no limit).
@@ -114,12 +237,14 @@ impl Service {
     /// The same service counting into `metrics` (shared with the other roles of a process).
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = Arc::new(metrics);
+        self.committer = Arc::default();
         self
     }
 
     /// The same service for another door (the demo records its events as `cli`).
     pub fn with_source(mut self, source: Source) -> Self {
         self.source = source;
+        self.committer = Arc::default();
         self
     }
 
@@ -131,6 +256,19 @@ impl Service {
         &self.metrics
     }
 
+    /// How concurrent writes share transactions.
+    pub fn group_commit(&self) -> GroupCommit {
+        self.group
+    }
+
+    /// What this service's writes have committed so far.
+    pub fn commits(&self) -> Commits {
+        Commits {
+            transactions: self.committer.transactions.load(Ordering::Relaxed),
+            events: self.committer.events.load(Ordering::Relaxed),
+        }
+    }
+
     /// Today in China, by the engine's clock.
     pub fn today(&self) -> NaiveDate {
         china_date(self.engine.clock().now())
@@ -138,8 +276,9 @@ impl Service {
 
     // --- writes --------------------------------------------------------------------------
 
-    /// Sends one event as `principal` through the engine's one path. A retry with the same
-    /// id answers the first outcome; the same id for a different request is refused.
+    /// Sends one event as `principal` through the engine's one path, in the next group
+    /// commit. A retry with the same id answers the first outcome; the same id for a
+    /// different request is refused.
     #[instrument(skip_all, fields(proposal = %command.proposal, event_id = %command.id, event = command.body.name(), agency = %principal.agency))]
     pub async fn submit(&self, principal: &Principal, command: Command) -> Result<Written, Error> {
         let name = command.body.name();
@@ -168,8 +307,7 @@ impl Service {
                 .unwrap_or_else(|| self.engine.clock().now()),
             body: command.body,
         };
-        let outcome = self.engine.apply(event.clone(), self.source).await?;
-        self.metrics.event(self.source, name, &outcome);
+        let outcome = self.decide(event.clone()).await?;
         match outcome {
             Outcome::Applied {
                 version,
@@ -192,6 +330,54 @@ impl Service {
                 replayed: false,
             }),
             Outcome::Duplicate(first) => self.replay(&event, first).await,
+        }
+    }
+
+    /// Hands `event` to the committer (or, with grouping off, to a task of its own) and
+    /// waits for its outcome. Once handed over it is decided even if this wait is dropped.
+    async fn decide(&self, event: Event) -> Result<Outcome, Error> {
+        let (answer, answered) = oneshot::channel();
+        let submission = Submission { event, answer };
+        let decider = Decider {
+            engine: self.engine.clone(),
+            source: self.source,
+            metrics: Arc::clone(&self.metrics),
+            committer: Arc::clone(&self.committer),
+        };
+        if self.group.grouped() {
+            let queue = self.queue(&decider);
+            if let Err(mpsc::error::SendError(submission)) = queue.send(submission).await {
+                // The committer ended (a panic in a batch ends only that batch's task, so
+                // this is a runtime going away): decide this one on its own.
+                tokio::spawn(decider.decide(vec![submission]));
+            }
+        } else {
+            tokio::spawn(decider.decide(vec![submission]));
+        }
+        match answered.await {
+            Ok(outcome) => Ok(outcome?),
+            Err(_) => Err(Error::Internal(
+                "the group commit deciding this event ended without an outcome (see the error before)"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// The committer's queue, starting the committer when there is none.
+    fn queue(&self, decider: &Decider) -> mpsc::Sender<Submission> {
+        let mut slot = self
+            .committer
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match slot.as_ref() {
+            Some(queue) if !queue.is_closed() => queue.clone(),
+            _ => {
+                let (queue, received) = mpsc::channel(self.group.max.saturating_mul(4));
+                tokio::spawn(commit_groups(decider.clone(), self.group, received));
+                *slot = Some(queue.clone());
+                queue
+            }
         }
     }
 
@@ -565,6 +751,113 @@ impl Service {
     /// Whether the database answers.
     pub async fn ready(&self) -> Result<(), Error> {
         Ok(cohandle_store::handle::ping(&self.engine).await?)
+    }
+}
+
+/// The committer: takes the first submission waiting, then whatever arrives within the
+/// window, up to the maximum, and decides them as one batch before taking the next. Ends
+/// when every clone of its service is gone and the queue is empty.
+async fn commit_groups(
+    decider: Decider,
+    group: GroupCommit,
+    mut queue: mpsc::Receiver<Submission>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        let until = tokio::time::Instant::now() + group.window;
+        while batch.len() < group.max {
+            // What is already waiting is taken even once the window is over.
+            match tokio::time::timeout_at(until, queue.recv()).await {
+                Ok(Some(next)) => batch.push(next),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        // Its own task: a panic while deciding loses that batch's answers, not the committer.
+        let decided = tokio::spawn(decider.clone().decide(batch)).await;
+        if let Err(error) = decided {
+            tracing::error!(message = "A group commit ended without deciding", %error);
+        }
+    }
+}
+
+impl Decider {
+    /// Decides `batch` in one transaction, in order, and answers each submission.
+    async fn decide(self, batch: Vec<Submission>) {
+        let events: Vec<Event> = batch.iter().map(|s| s.event.clone()).collect();
+        let results = match self.apply(events.clone()).await {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(error) if error.is_transient() => {
+                tracing::warn!(events = events.len(), %error, "a group commit failed on a transient error; its requests are answered 503");
+                events.iter().map(|_| Err(transient_copy(&error))).collect()
+            }
+            Err(error) if events.len() > 1 => {
+                tracing::error!(message = "Failed to apply a group commit; applying its events one by one", events = events.len(), %error);
+                let mut results = Vec::with_capacity(events.len());
+                for event in events {
+                    results.push(
+                        self.apply(vec![event])
+                            .await
+                            .map(|mut outcomes| outcomes.pop().expect("one outcome per event")),
+                    );
+                }
+                results
+            }
+            Err(error) => vec![Err(error)],
+        };
+        for (submission, result) in batch.into_iter().zip(results) {
+            if let Ok(outcome) = &result {
+                self.metrics
+                    .event(self.source, submission.event.body.name(), outcome);
+            }
+            // A client that went away no longer listens; its event is decided all the same.
+            let _ = submission.answer.send(result);
+        }
+    }
+
+    /// `Engine::apply_batch`, decided again on a transient error by the store's policy,
+    /// at most [`TRANSIENT_RETRIES`] times.
+    async fn apply(&self, events: Vec<Event>) -> Result<Vec<Outcome>, cohandle_store::Error> {
+        let mut waits = cohandle_store::retry::policy()
+            .with_max_times(TRANSIENT_RETRIES)
+            .build();
+        loop {
+            match self.engine.apply_batch(events.clone(), self.source).await {
+                Ok(outcomes) => {
+                    let counts = &self.committer;
+                    counts.transactions.fetch_add(1, Ordering::Relaxed);
+                    counts
+                        .events
+                        .fetch_add(outcomes.len() as u64, Ordering::Relaxed);
+                    return Ok(outcomes);
+                }
+                Err(error) if error.is_transient() => match waits.next() {
+                    Some(wait) => {
+                        tracing::debug!(%error, ?wait, events = events.len(), "a group commit failed on a transient error; deciding it again");
+                        tokio::time::sleep(wait).await;
+                    }
+                    None => return Err(error),
+                },
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+/// A transient error for each request of a batch that failed on `error`: they are
+/// answered alike (503, retry with the same key).
+fn transient_copy(error: &cohandle_store::Error) -> cohandle_store::Error {
+    use cohandle_store::Error as E;
+    match error {
+        E::Conflict => E::Conflict,
+        E::TooManyConflicts(n) => E::TooManyConflicts(*n),
+        E::Unreachable { setting, message } => E::Unreachable {
+            setting,
+            message: message.clone(),
+        },
+        other => E::Unreachable {
+            setting: cohandle_store::connect::SETTING,
+            message: other.to_string(),
+        },
     }
 }
 

@@ -1,33 +1,45 @@
-//! The embedded default: the realistic workload through the HTTP API into SQLite.
+//! The HTTP door under load: the realistic workload through the API, into SQLite (the
+//! embedded default, `cohandle serve` with its file) and into PostgreSQL ([`crate::api_postgres`]).
 //!
-//! No broker and no server to install: `cohandle serve` with its SQLite file. The API runs
-//! in this process on a loopback port (the same router, extractors, access checks and
-//! `Service::submit` as `cohandle api`); clients send each proposal's steps in order, every
-//! step with the bearer token of the agency that takes it and its event id as the
-//! `Idempotency-Key`, many proposals at once. The limit set against it is the same
-//! engine's `apply_batch` on the same SQLite file with no HTTP: what the door costs.
+//! The API runs in this process on a loopback port (the same router, extractors, access
+//! checks and `Service::submit`, with its group commit, as `cohandle api`); clients send each
+//! proposal's steps in order, every step with the bearer token of the agency that takes it
+//! and its event id as the `Idempotency-Key`, many proposals at once. Each run takes the
+//! workload twice, each time into a fresh database: with every write a transaction of its
+//! own (`http.group_commit_window_ms = 0`, the door before group commit) and with the
+//! default group commit. On SQLite the limit set against it is the same engine's
+//! `apply_batch` on the same kind of file with no HTTP: what the door costs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use cohandle_api::service::GroupCommit;
 use cohandle_api::Service;
 use cohandle_campaign::rng::Rng;
 use cohandle_campaign::workload::{self, Plan};
 use cohandle_store::{connect, Engine, Source, SystemClock};
+use cohandle_testkit::db::ScratchDb;
 use cohandle_workflows::{Calendar, Catalog, Event};
 use serde::Serialize;
 
 use crate::percentile;
 
+/// The targets for the HTTP door with 64 concurrent clients.
+pub const SQLITE_TARGET_STEPS_PER_SECOND: f64 = 2_000.0;
+pub const POSTGRES_TARGET_STEPS_PER_SECOND: f64 = 5_000.0;
+pub const TARGET_P99_MS: f64 = 50.0;
+
+/// One pass of the workload through the API into a fresh database.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub proposals: usize,
-    pub events: usize,
-    pub clients: usize,
+pub struct Phase {
+    /// `http.group_commit_window_ms` (0: one transaction per request).
+    pub group_commit_window_ms: u64,
+    /// `http.group_commit_max`.
+    pub group_commit_max: usize,
     pub seconds: f64,
-    pub events_per_second: f64,
+    pub steps_per_second: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub p999_ms: f64,
@@ -35,32 +47,171 @@ pub struct Report {
     pub refused: usize,
     /// Inbox rows recorded as applied after the run: every step, once.
     pub applied: u64,
-    /// The same kind of workload through `Engine::apply_batch` (batches of 64), no HTTP.
-    pub engine_events_per_second: f64,
-    /// API throughput / engine throughput on the same database.
-    pub ratio_to_engine: f64,
 }
 
-/// `proposals` proposals of the campaign's mix (about ten steps each), sent by `clients`
-/// concurrent clients.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+    pub proposals: usize,
+    pub events: usize,
+    pub clients: usize,
+    /// Every write a transaction of its own.
+    pub before: Phase,
+    /// The default group commit.
+    pub after: Phase,
+    pub target_steps_per_second: f64,
+    /// after / target (≥ 1: met).
+    pub steps_ratio_to_target: f64,
+    pub target_p99_ms: f64,
+    /// after's p99 / target (≤ 1: met).
+    pub p99_ratio_to_target: f64,
+    /// SQLite: the same kind of workload through `Engine::apply_batch` (batches of 64), no HTTP.
+    pub engine_events_per_second: Option<f64>,
+    /// SQLite: after / engine.
+    pub ratio_to_engine: Option<f64>,
+}
+
+impl Report {
+    /// Whether every step of both passes was taken once: the figures hold only then.
+    pub fn complete(&self) -> bool {
+        [&self.before, &self.after]
+            .iter()
+            .all(|p| p.refused == 0 && p.applied == self.events as u64)
+    }
+}
+
+/// Where each pass gets its fresh database.
+pub(crate) enum Databases<'a> {
+    /// A new SQLite file in this directory.
+    Sqlite(&'a std::path::Path),
+    /// A scratch database on this PostgreSQL server (a URL without a database).
+    Postgres(&'a str),
+}
+
+impl Databases<'_> {
+    /// A fresh database's URL, and the scratch database to drop after the pass.
+    async fn fresh(&self, pass: usize) -> anyhow::Result<(String, Option<ScratchDb>)> {
+        match self {
+            Self::Sqlite(dir) => Ok((
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.join(format!("api-{pass}.db")).display()
+                ),
+                None,
+            )),
+            Self::Postgres(server) => {
+                let scratch = ScratchDb::create(server).await?;
+                Ok((scratch.url.clone(), Some(scratch)))
+            }
+        }
+    }
+}
+
+/// `proposals` proposals of the campaign's mix (about eight steps each), sent by `clients`
+/// concurrent clients into SQLite files, before and after group commit.
 pub async fn run(proposals: usize, clients: usize) -> anyhow::Result<Report> {
     let dir = tempfile::tempdir()?;
-    let catalog = Arc::new(Catalog::shipped());
-    // Deadlines of proposals assigned today may run past the shipped holiday data.
-    let calendar = Calendar::china_official();
-    let calendar = Arc::new(calendar);
-    let plans = plans(proposals, "api", &catalog, &calendar)?;
-    let events = plans.iter().map(|p| p.steps.len()).sum::<usize>();
+    let mut report = compare(
+        "sqlite",
+        SQLITE_TARGET_STEPS_PER_SECOND,
+        proposals,
+        clients,
+        Databases::Sqlite(dir.path()),
+    )
+    .await?;
 
-    // Through the API.
-    let (engine, secrets) = open(&dir.path().join("api.db"), &catalog, &calendar).await?;
+    // The same engine and the same kind of workload without HTTP.
+    let (catalog, calendar) = definitions();
+    let direct = plans_events(proposals, "direct", &catalog, &calendar)?;
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("direct.db").display()
+    );
+    let (engine, _) = open(&url, &catalog, &calendar).await?;
+    let started = Instant::now();
+    for batch in in_step_order(direct).chunks(64) {
+        engine.apply_batch(batch.to_vec(), Source::Cli).await?;
+    }
+    let engine_events_per_second = report.events as f64 / started.elapsed().as_secs_f64();
+    report.engine_events_per_second = Some(engine_events_per_second);
+    report.ratio_to_engine = Some(report.after.steps_per_second / engine_events_per_second);
+    Ok(report)
+}
+
+fn definitions() -> (Arc<Catalog>, Arc<Calendar>) {
+    // Deadlines of proposals assigned today may run past the shipped holiday data.
+    (
+        Arc::new(Catalog::shipped()),
+        Arc::new(Calendar::china_official()),
+    )
+}
+
+/// The workload through the API twice, each into a database `fresh` makes: one transaction
+/// per request, then the default group commit.
+pub(crate) async fn compare(
+    database: &'static str,
+    target_steps_per_second: f64,
+    proposals: usize,
+    clients: usize,
+    databases: Databases<'_>,
+) -> anyhow::Result<Report> {
+    let (catalog, calendar) = definitions();
+    let events = plans(proposals, "api", &catalog, &calendar)?
+        .iter()
+        .map(|p| p.steps.len())
+        .sum::<usize>();
+    let mut phases = Vec::new();
+    for (pass, group) in [GroupCommit::OFF, GroupCommit::DEFAULT]
+        .into_iter()
+        .enumerate()
+    {
+        let plans = plans(proposals, "api", &catalog, &calendar)?;
+        let (url, scratch) = databases.fresh(pass).await?;
+        let phase = through_http(&url, &catalog, &calendar, plans, clients, group).await;
+        if let Some(scratch) = scratch {
+            scratch.drop_now().await?;
+        }
+        phases.push(phase?);
+    }
+    let after = phases.pop().expect("two phases");
+    let before = phases.pop().expect("two phases");
+    Ok(Report {
+        database,
+        proposals,
+        events,
+        clients,
+        steps_ratio_to_target: after.steps_per_second / target_steps_per_second,
+        target_steps_per_second,
+        target_p99_ms: TARGET_P99_MS,
+        p99_ratio_to_target: after.p99_ms / TARGET_P99_MS,
+        before,
+        after,
+        engine_events_per_second: None,
+        ratio_to_engine: None,
+    })
+}
+
+/// Sends every step of `plans` through a server on `url` with `clients` concurrent clients.
+async fn through_http(
+    url: &str,
+    catalog: &Arc<Catalog>,
+    calendar: &Arc<Calendar>,
+    plans: Vec<Plan>,
+    clients: usize,
+    group: GroupCommit,
+) -> anyhow::Result<Phase> {
+    let events = plans.iter().map(|p| p.steps.len()).sum::<usize>();
+    let (engine, secrets) = open(url, catalog, calendar).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cohandle_api::serve(
         listener,
         // The engine's capacity, not the per-token limit, is what this measures.
-        Service::new(engine.clone()).with_rate_limit(None),
+        Service::new(engine.clone())
+            .with_rate_limit(None)
+            .with_group_commit(group),
         async move {
             let _ = stopped.await;
         },
@@ -93,31 +244,17 @@ pub async fn run(proposals: usize, clients: usize) -> anyhow::Result<Report> {
     let _ = stop.send(());
     server.await??;
     let applied = cohandle_store::inspection::counts(&engine).await?.applied;
-
-    // The same engine and the same kind of workload without HTTP.
-    let direct = plans_events(proposals, "direct", &catalog, &calendar)?;
-    let (engine, _) = open(&dir.path().join("direct.db"), &catalog, &calendar).await?;
-    let started = Instant::now();
-    for batch in in_step_order(direct).chunks(64) {
-        engine.apply_batch(batch.to_vec(), Source::Cli).await?;
-    }
-    let engine_events_per_second = events as f64 / started.elapsed().as_secs_f64();
-
     latencies.sort_by(f64::total_cmp);
-    let events_per_second = events as f64 / seconds;
-    Ok(Report {
-        proposals,
-        events,
-        clients,
+    Ok(Phase {
+        group_commit_window_ms: u64::try_from(group.window.as_millis()).unwrap_or(u64::MAX),
+        group_commit_max: group.max,
         seconds,
-        events_per_second,
+        steps_per_second: events as f64 / seconds,
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
         p999_ms: percentile(&latencies, 0.999),
         refused,
         applied,
-        engine_events_per_second,
-        ratio_to_engine: events_per_second / engine_events_per_second,
     })
 }
 
@@ -160,15 +297,14 @@ fn in_step_order(proposals: Vec<Vec<Event>>) -> Vec<Event> {
     }
 }
 
-/// The engine on a new SQLite file, with the workload's agencies registered and a token
-/// each: (engine, agency code → bearer secret).
+/// The engine on a new database, with the workload's agencies registered and a token each:
+/// (engine, agency code → bearer secret).
 async fn open(
-    path: &std::path::Path,
+    url: &str,
     catalog: &Arc<Catalog>,
     calendar: &Arc<Calendar>,
 ) -> anyhow::Result<(Engine, Arc<HashMap<String, String>>)> {
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let db = connect::connect_and_migrate(&url).await?;
+    let db = connect::connect_and_migrate(url).await?;
     let secrets = cohandle_campaign::register(&db, workload::now(), "bench", Some(1)).await?;
     let engine = Engine::new(
         db,

@@ -3,6 +3,7 @@
 //!
 //! Each benchmark works in a database of its own, created for the run and dropped after.
 
+pub mod api_postgres;
 pub mod api_sqlite;
 pub mod bus;
 pub mod pg_raw;

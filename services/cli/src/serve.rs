@@ -61,6 +61,7 @@ pub async fn run(settings: &Settings, engine: Engine, roles: Roles) -> anyhow::R
 
     let service = Service::new(engine.clone())
         .with_rate_limit(settings.http.rate_limit()?)
+        .with_group_commit(settings.http.group_commit()?)
         .with_metrics(metrics.clone());
     let api_stop = shutdown.clone().wait();
     running.spawn(async move {

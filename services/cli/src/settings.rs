@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use cohandle_api::service::GroupCommit;
 use cohandle_bus::Topology;
 use cohandle_proto::ContentType;
 use serde::Deserialize;
@@ -85,9 +86,23 @@ pub struct Http {
     pub rate_limit_per_second: u32,
     /// Requests one token may send at once after a quiet spell.
     pub rate_limit_burst: u32,
+    /// How long a write waits for others to share its transaction, in milliseconds (0:
+    /// every write is a transaction of its own).
+    pub group_commit_window_ms: u64,
+    /// Writes decided in one transaction at most.
+    pub group_commit_max: usize,
 }
 
 impl Http {
+    /// How concurrent writes share transactions.
+    pub fn group_commit(&self) -> anyhow::Result<cohandle_api::service::GroupCommit> {
+        cohandle_api::service::GroupCommit::from_settings(
+            self.group_commit_window_ms,
+            self.group_commit_max,
+        )
+        .map_err(anyhow::Error::msg)
+    }
+
     /// The per-token rate limit these settings ask for (`None`: off).
     pub fn rate_limit(&self) -> anyhow::Result<Option<cohandle_api::RateLimit>> {
         cohandle_api::RateLimit::from_settings(self.rate_limit_per_second, self.rate_limit_burst)
@@ -127,7 +142,12 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
         .set_default(
             "http.rate_limit_burst",
             cohandle_api::RateLimit::DEFAULT.burst.get(),
-        )?;
+        )?
+        .set_default(
+            "http.group_commit_window_ms",
+            GroupCommit::DEFAULT.window.as_millis() as u64,
+        )?
+        .set_default("http.group_commit_max", GroupCommit::DEFAULT.max as u64)?;
     builder = match file {
         Some(path) => builder.add_source(config::File::from(path).required(true)),
         None => builder.add_source(config::File::with_name("cohandle.toml").required(false)),
@@ -168,6 +188,7 @@ impl Settings {
             "amqp.partitions (COHANDLE__AMQP__PARTITIONS) must be at least 1"
         );
         self.http.rate_limit()?;
+        self.http.group_commit()?;
         Ok(())
     }
 
@@ -207,6 +228,14 @@ impl Settings {
             (
                 "http.rate_limit_burst",
                 self.http.rate_limit_burst.to_string(),
+            ),
+            (
+                "http.group_commit_window_ms",
+                self.http.group_commit_window_ms.to_string(),
+            ),
+            (
+                "http.group_commit_max",
+                self.http.group_commit_max.to_string(),
             ),
             (
                 "calendar.corrections",

@@ -15,8 +15,8 @@ pub struct BenchArgs {
     pub all: AllArgs,
 }
 
-/// The whole suite: the RabbitMQ door end to end, the API into SQLite, then the
-/// supervisors' queries with the raw PostgreSQL limit; one table each, and one JSON file
+/// The whole suite: the RabbitMQ door end to end, the API into SQLite and into PostgreSQL,
+/// then the supervisors' queries with the raw PostgreSQL limit; one table each, and one JSON file
 /// with every figure.
 #[derive(Debug, clap::Args)]
 pub struct AllArgs {
@@ -32,13 +32,16 @@ pub struct AllArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// The embedded default: the realistic workload through the HTTP API into SQLite,
-    /// next to the same engine without HTTP.
+    /// The realistic workload through the HTTP API into SQLite (next to the same engine
+    /// without HTTP) and into PostgreSQL, each before and after group commit.
     Api {
+        /// PostgreSQL server (no database): scratch databases are created and dropped.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+        postgres: String,
         #[arg(long, default_value_t = 2_000)]
         proposals: usize,
         /// Concurrent clients, each sending its proposals' steps in order.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = 64)]
         clients: usize,
         /// Small sizes, for a smoke test.
         #[arg(long)]
@@ -127,13 +130,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     match command {
         BenchCommand::Api {
+            postgres,
             proposals,
             clients,
             quick,
             json,
         } => {
             let proposals = if quick { 100 } else { proposals };
-            let report = api(proposals, clients).await?;
+            let report = api(&postgres, proposals, clients).await?;
             write_json(&json, &report)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -239,8 +243,8 @@ async fn all(args: AllArgs) -> anyhow::Result<ExitCode> {
         log_statements: false,
     })
     .await?;
-    println!("\n## The embedded default: SQLite through the API\n");
-    let api = api(api_proposals, 16).await?;
+    println!("\n## The HTTP door: SQLite and PostgreSQL through the API\n");
+    let api = api(&args.postgres, api_proposals, 64).await?;
     println!("\n## PostgreSQL: raw limit and the supervisors' queries\n");
     let queries = queries(&args.postgres, proposals, runs, raw_events).await?;
     let seconds = started.elapsed().as_secs_f64();
@@ -249,7 +253,7 @@ async fn all(args: AllArgs) -> anyhow::Result<ExitCode> {
         &args.json,
         &serde_json::json!({
             "bus": bus_report,
-            "api_sqlite": api,
+            "api": api,
             "postgres": queries,
             "seconds": seconds,
         }),
@@ -266,28 +270,59 @@ fn bus_workdir() -> PathBuf {
     std::env::temp_dir().join(format!("cohandle-bench-bus-{}", std::process::id()))
 }
 
+/// The HTTP door into SQLite, then into PostgreSQL, each before and after group commit.
 async fn api(
+    postgres: &str,
     proposals: usize,
     clients: usize,
-) -> anyhow::Result<cohandle_bench::api_sqlite::Report> {
-    println!("{proposals} proposals of the campaign's mix, {clients} clients, SQLite file");
-    let r = cohandle_bench::api_sqlite::run(proposals, clients).await?;
-    println!("| measure | value |\n|---|---|");
-    println!("| events | {} ({} refused) |", r.events, r.refused);
-    println!("| through the API | {:.0} events/s |", r.events_per_second);
-    println!(
-        "| latency per request p50 / p99 / p99.9 | {:.1} / {:.1} / {:.1} ms |",
-        r.p50_ms, r.p99_ms, r.p999_ms
-    );
-    println!(
-        "| same engine, batches of 64, no HTTP | {:.0} events/s |",
-        r.engine_events_per_second
-    );
-    println!("| API / engine | {:.2} |", r.ratio_to_engine);
-    if r.refused > 0 {
-        anyhow::bail!("{} steps were refused; the figures do not hold", r.refused);
+) -> anyhow::Result<serde_json::Value> {
+    println!("{proposals} proposals of the campaign's mix, {clients} clients");
+    println!("\nSQLite file (the embedded default):");
+    let sqlite = cohandle_bench::api_sqlite::run(proposals, clients).await?;
+    print_api(&sqlite);
+    if let (Some(engine), Some(ratio)) = (sqlite.engine_events_per_second, sqlite.ratio_to_engine) {
+        println!("| same engine, batches of 64, no HTTP | {engine:.0} events/s |");
+        println!("| API with group commit / engine | {ratio:.2} |");
     }
-    Ok(r)
+    println!("\nPostgreSQL:");
+    let pg = cohandle_bench::api_postgres::run(postgres, proposals, clients).await?;
+    print_api(&pg);
+    for r in [&sqlite, &pg] {
+        if !r.complete() {
+            anyhow::bail!(
+                "{}: not every step was taken once ({} and {} refused); the figures do not hold",
+                r.database,
+                r.before.refused,
+                r.after.refused
+            );
+        }
+    }
+    Ok(serde_json::json!({ "sqlite": sqlite, "postgres": pg }))
+}
+
+fn print_api(r: &cohandle_bench::api_sqlite::Report) {
+    let (b, a) = (&r.before, &r.after);
+    println!(
+        "| measure | one transaction per request | group commit ({} ms, ≤ {}) | target | ratio |",
+        a.group_commit_window_ms, a.group_commit_max
+    );
+    println!("|---|---|---|---|---|");
+    println!(
+        "| steps ({} in all) applied, refused | {}, {} | {}, {} | | |",
+        r.events, b.applied, b.refused, a.applied, a.refused
+    );
+    println!(
+        "| steps/s | {:.0} | {:.0} | ≥ {:.0} | {:.2} |",
+        b.steps_per_second, a.steps_per_second, r.target_steps_per_second, r.steps_ratio_to_target
+    );
+    println!(
+        "| latency per request p50 / p99 / p99.9 | {:.1} / {:.1} / {:.1} ms | {:.1} / {:.1} / {:.1} ms | p99 ≤ {:.0} ms | {:.2} |",
+        b.p50_ms, b.p99_ms, b.p999_ms, a.p50_ms, a.p99_ms, a.p999_ms, r.target_p99_ms, r.p99_ratio_to_target
+    );
+    println!(
+        "| after / before | | {:.2} | | |",
+        a.steps_per_second / b.steps_per_second
+    );
 }
 
 fn write_json(path: &Path, figures: &impl serde::Serialize) -> anyhow::Result<()> {

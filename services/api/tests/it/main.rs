@@ -8,6 +8,7 @@ mod audit;
 mod case_0942;
 mod errors;
 mod jurisdictions;
+mod group_commit;
 mod openapi;
 mod rate_limit;
 mod reads;

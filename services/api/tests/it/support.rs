@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cohandle_api::tokens::{self, NewToken};
-use cohandle_api::{RateLimit, Role, Service};
+use cohandle_api::{GroupCommit, RateLimit, Role, Service};
 use cohandle_store::{connect, queries, Engine, ManualClock};
 use cohandle_workflows::engine::china_offset;
 use cohandle_workflows::{AgencyCode, Body, Calendar, Catalog, Event};
@@ -96,6 +96,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub tokens: BTreeMap<&'static str, String>,
     pub backend: Backend,
+    /// The server's service (a clone), to read what its writes committed.
+    pub service: Service,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     // Dropped last: the server and its pool go first.
     _db: TestDb,
@@ -117,6 +119,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// The same server with another per-token rate limit (`None`: none).
 pub async fn spawn_app_limited(backend: Backend, limit: Option<RateLimit>) -> TestApp {
+    spawn_app_with(backend, limit, GroupCommit::DEFAULT).await
+}
+
+/// The same server, no rate limit, grouping concurrent writes by `group`.
+pub async fn spawn_app_grouped(backend: Backend, group: GroupCommit) -> TestApp {
+    spawn_app_with(backend, None, group).await
+}
+
+async fn spawn_app_with(backend: Backend, limit: Option<RateLimit>, group: GroupCommit) -> TestApp {
     let db = TestDb::new(backend).await;
     let conn = connect::connect_and_migrate(&db.url).await.unwrap();
     let clock = Arc::new(ManualClock::new(at("2020-02-26")));
@@ -145,8 +156,10 @@ pub async fn spawn_app_limited(backend: Backend, limit: Option<RateLimit>) -> Te
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let service = Service::new(engine.clone()).with_rate_limit(limit);
-    tokio::spawn(cohandle_api::serve(listener, service, async move {
+    let service = Service::new(engine.clone())
+        .with_rate_limit(limit)
+        .with_group_commit(group);
+    tokio::spawn(cohandle_api::serve(listener, service.clone(), async move {
         let _ = stopped.await;
     }));
     TestApp {
@@ -156,6 +169,7 @@ pub async fn spawn_app_limited(backend: Backend, limit: Option<RateLimit>) -> Te
         clock,
         tokens: secrets,
         backend,
+        service,
         stop: Some(stop),
         _db: db,
     }

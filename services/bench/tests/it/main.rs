@@ -127,9 +127,30 @@ async fn queries_and_raw_postgres_benchmarks_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_benchmark_takes_every_step_once_through_http_into_sqlite() {
     let report = cohandle_bench::api_sqlite::run(24, 4).await.unwrap();
+    assert_api_report(&report);
+    assert!(report.engine_events_per_second.unwrap() > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_benchmark_takes_every_step_once_through_http_into_postgres() {
+    let report = cohandle_bench::api_postgres::run(&postgres_server(), 24, 8)
+        .await
+        .unwrap();
+    assert_eq!(report.database, "postgres");
+    assert_api_report(&report);
+}
+
+fn assert_api_report(report: &cohandle_bench::api_sqlite::Report) {
     assert!(report.events >= 24 * 2, "{report:?}");
-    assert_eq!(report.refused, 0);
-    assert_eq!(report.applied, report.events as u64);
-    assert!(report.p50_ms > 0.0 && report.p99_ms >= report.p50_ms);
-    assert!(report.engine_events_per_second > 0.0);
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(report.before.group_commit_window_ms, 0);
+    assert!(report.after.group_commit_window_ms > 0);
+    for pass in [&report.before, &report.after] {
+        assert_eq!(pass.refused, 0, "{report:?}");
+        assert_eq!(pass.applied, report.events as u64, "{report:?}");
+        assert!(
+            pass.p50_ms > 0.0 && pass.p99_ms >= pass.p50_ms,
+            "{report:?}"
+        );
+    }
 }

@@ -33,7 +33,7 @@ fn the_whole_suite_runs_in_one_command_and_writes_every_figure() {
     );
     for heading in [
         "The RabbitMQ door end to end",
-        "SQLite through the API",
+        "SQLite and PostgreSQL through the API",
         "the supervisors' queries",
         "whole suite:",
     ] {
@@ -46,11 +46,16 @@ fn the_whole_suite_runs_in_one_command_and_writes_every_figure() {
         figures["bus"]["catch_up"]["applied"],
         figures["bus"]["events"]
     );
-    assert_eq!(figures["api_sqlite"]["refused"], 0);
-    assert_eq!(
-        figures["api_sqlite"]["applied"],
-        figures["api_sqlite"]["events"]
-    );
+    for database in ["sqlite", "postgres"] {
+        let api = &figures["api"][database];
+        for pass in ["before", "after"] {
+            assert_eq!(api[pass]["refused"], 0, "{database} {pass}: {api}");
+            assert_eq!(
+                api[pass]["applied"], api["events"],
+                "{database} {pass}: {api}"
+            );
+        }
+    }
     let latencies = figures["postgres"]["queries"]["latencies"]
         .as_array()
         .unwrap();
