@@ -706,13 +706,19 @@ impl Service {
         })
     }
 
-    /// Figures overall and per agency. An agency token sees the overall figures and its own.
+    /// Figures overall and per agency. An agency token sees the overall figures and its own;
+    /// a supervisor those of the proposals of its jurisdictions.
     #[instrument(skip_all, fields(agency = %principal.agency))]
     pub async fn statistics(
         &self,
         principal: &Principal,
         query: StatisticsQuery,
     ) -> Result<StatisticsView, Error> {
+        // A supervisor's figures count the proposals of its jurisdictions only.
+        let within = match self.scope(principal) {
+            Scope::Within(codes) => Some(codes),
+            _ => None,
+        };
         let agencies: Vec<String> = match (principal.role, query.agency) {
             (Role::Agency, Some(other)) if other != principal.agency.as_str() => {
                 return Err(Error::forbidden(
@@ -722,14 +728,23 @@ impl Service {
             }
             (Role::Agency, _) => vec![principal.agency.to_string()],
             (_, Some(agency)) => vec![agency],
-            (_, None) => queries::task_agencies(&self.engine).await?,
+            (_, None) => queries::task_agencies_within(&self.engine, within.as_deref()).await?,
         };
-        let overall = queries::statistics(&self.engine, None).await?.into();
+        let figures = |agency: Option<String>| {
+            let within = within.clone();
+            async move {
+                match within {
+                    Some(codes) => {
+                        queries::statistics_within(&self.engine, &codes, agency.as_deref()).await
+                    }
+                    None => queries::statistics(&self.engine, agency.as_deref()).await,
+                }
+            }
+        };
+        let overall = figures(None).await?.into();
         let mut per_agency = Vec::with_capacity(agencies.len());
         for agency in agencies {
-            let figures = queries::statistics(&self.engine, Some(&agency))
-                .await?
-                .into();
+            let figures = figures(Some(agency.clone())).await?.into();
             per_agency.push(AgencyFigures { agency, figures });
         }
         Ok(StatisticsView {

@@ -21,7 +21,7 @@ pub use page::Page;
 pub use proposals::{list_proposals, parties, proposal, Parties, ProposalFilter, ProposalRow};
 pub use scope::{Overdue, Scope, TaskScope};
 pub use tasks::{
-    deadlines, list_tasks, task_agencies, tasks_of, DeadlineFilter, TaskFilter, TaskRow,
+    deadlines, list_tasks, task_agencies, task_agencies_within, tasks_of, DeadlineFilter, TaskFilter, TaskRow,
 };
 pub use timeline::{event_changes, state_after, timeline, HistoryRow};
 pub use timers::{deadline_timers, DeadlineTimer};
@@ -32,4 +32,14 @@ pub use crate::statistics::Statistics;
 /// ([`crate::statistics`]).
 pub async fn statistics(store: &impl Handle, agency: Option<&str>) -> Result<Statistics, Error> {
     crate::statistics::read(connection(store), agency).await
+}
+
+/// Statistics over the proposals of `jurisdictions` only (a supervisor's), of every agency or
+/// one, counted from the rows.
+pub async fn statistics_within(
+    store: &impl Handle,
+    jurisdictions: &[String],
+    agency: Option<&str>,
+) -> Result<Statistics, Error> {
+    crate::statistics::read_within(connection(store), jurisdictions, agency).await
 }

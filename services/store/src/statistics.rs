@@ -49,21 +49,46 @@ pub const PUBLISHED: &str = "published";
 pub const CLASS: &str = "class:";
 
 /// Every counter as the rows define it, one `(agency, name, value)` row each; the counters
-/// must always equal this. "Final" feedback is each task's latest round.
-const FROM_ROWS: &str = "\
-SELECT agency, 'handler_tasks' AS name, COUNT(*) AS value FROM tasks WHERE active AND role <> 'co_handler' GROUP BY agency \
-UNION ALL SELECT agency, 'completed', SUM(CASE WHEN terminal THEN 1 ELSE 0 END) FROM tasks WHERE active AND role <> 'co_handler' GROUP BY agency \
-UNION ALL SELECT agency, 'replies', COUNT(*) FROM replies WHERE round = 1 GROUP BY agency \
-UNION ALL SELECT agency, 'on_time', SUM(CASE WHEN on_time THEN 1 ELSE 0 END) FROM replies WHERE round = 1 GROUP BY agency \
-UNION ALL SELECT agency, 'met', SUM(CASE WHEN met_deputy THEN 1 ELSE 0 END) FROM replies WHERE round = 1 GROUP BY agency \
-UNION ALL SELECT agency, 'class:' || result_class, COUNT(*) FROM replies WHERE round = 1 GROUP BY agency, result_class \
-UNION ALL SELECT agency, 'first_total', COUNT(*) FROM feedback WHERE round = 1 GROUP BY agency \
-UNION ALL SELECT agency, 'first_ok', SUM(CASE WHEN satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END) FROM feedback WHERE round = 1 GROUP BY agency \
+/// must always equal this. "Final" feedback is each task's latest round. `{only}` narrows
+/// every part to some proposals ([`from_rows`]).
+const ROWS: &str = "\
+SELECT agency, 'handler_tasks' AS name, COUNT(*) AS value FROM tasks WHERE active AND role <> 'co_handler'{only} GROUP BY agency \
+UNION ALL SELECT agency, 'completed', SUM(CASE WHEN terminal THEN 1 ELSE 0 END) FROM tasks WHERE active AND role <> 'co_handler'{only} GROUP BY agency \
+UNION ALL SELECT agency, 'replies', COUNT(*) FROM replies WHERE round = 1{only} GROUP BY agency \
+UNION ALL SELECT agency, 'on_time', SUM(CASE WHEN on_time THEN 1 ELSE 0 END) FROM replies WHERE round = 1{only} GROUP BY agency \
+UNION ALL SELECT agency, 'met', SUM(CASE WHEN met_deputy THEN 1 ELSE 0 END) FROM replies WHERE round = 1{only} GROUP BY agency \
+UNION ALL SELECT agency, 'class:' || result_class, COUNT(*) FROM replies WHERE round = 1{only} GROUP BY agency, result_class \
+UNION ALL SELECT agency, 'first_total', COUNT(*) FROM feedback WHERE round = 1{only} GROUP BY agency \
+UNION ALL SELECT agency, 'first_ok', SUM(CASE WHEN satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END) FROM feedback WHERE round = 1{only} GROUP BY agency \
 UNION ALL SELECT agency, 'final_total', COUNT(*) FROM feedback f WHERE NOT EXISTS \
-  (SELECT 1 FROM feedback g WHERE g.proposal_key = f.proposal_key AND g.agency = f.agency AND g.round > f.round) GROUP BY agency \
+  (SELECT 1 FROM feedback g WHERE g.proposal_key = f.proposal_key AND g.agency = f.agency AND g.round > f.round){only} GROUP BY agency \
 UNION ALL SELECT agency, 'final_ok', SUM(CASE WHEN satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END) FROM feedback f WHERE NOT EXISTS \
-  (SELECT 1 FROM feedback g WHERE g.proposal_key = f.proposal_key AND g.agency = f.agency AND g.round > f.round) GROUP BY agency \
-UNION ALL SELECT agency, 'published', SUM(CASE WHEN scope = 'full' THEN 1 ELSE 0 END) FROM disclosures GROUP BY agency";
+  (SELECT 1 FROM feedback g WHERE g.proposal_key = f.proposal_key AND g.agency = f.agency AND g.round > f.round){only} GROUP BY agency \
+UNION ALL SELECT agency, 'published', SUM(CASE WHEN scope = 'full' THEN 1 ELSE 0 END) FROM disclosures WHERE 1 = 1{only} GROUP BY agency";
+
+/// [`ROWS`] over every proposal, or over those of `jurisdictions` only.
+fn from_rows(jurisdictions: Option<&[String]>) -> String {
+    let only = match jurisdictions {
+        None => String::new(),
+        Some(codes) => {
+            // Codes are checked when registered; anything else is left out, not quoted.
+            let codes: Vec<String> = codes
+                .iter()
+                .filter(|c| crate::jurisdictions::check_code(c).is_ok())
+                .map(|c| format!("'{c}'"))
+                .collect();
+            format!(
+                " AND proposal_key IN (SELECT key FROM proposals WHERE jurisdiction IN ({}))",
+                if codes.is_empty() {
+                    "NULL".to_owned()
+                } else {
+                    codes.join(", ")
+                }
+            )
+        }
+    };
+    ROWS.replace("{only}", &only)
+}
 
 /// What one batch changes in the counters, by (agency, counter). Ordered, so that every
 /// writer updates the counter rows in the same order.
@@ -311,7 +336,8 @@ pub(crate) async fn fill(db: &impl ConnectionTrait) -> Result<(), DbErr> {
         .await?;
     db.execute_unprepared(&format!(
         "INSERT INTO agency_statistics (agency, name, value) \
-         SELECT agency, name, value FROM ({FROM_ROWS}) counts WHERE value <> 0"
+         SELECT agency, name, value FROM ({}) counts WHERE value <> 0",
+        from_rows(None)
     ))
     .await?;
     Ok(())
@@ -332,10 +358,11 @@ pub async fn drift(db: &impl ConnectionTrait) -> Result<Vec<Drift>, Error> {
     let sql = format!(
         "SELECT COALESCE(s.agency, c.agency) AS agency, COALESCE(s.name, c.name) AS name, \
                 COALESCE(s.value, 0) AS stored, COALESCE(c.value, 0) AS counted \
-         FROM agency_statistics s FULL OUTER JOIN ({FROM_ROWS}) c \
+         FROM agency_statistics s FULL OUTER JOIN ({}) c \
               ON s.agency = c.agency AND s.name = c.name \
          WHERE COALESCE(s.value, 0) <> COALESCE(c.value, 0) \
-         ORDER BY 1, 2"
+         ORDER BY 1, 2",
+        from_rows(None)
     );
     Ok(
         Drift::find_by_statement(Statement::from_string(db.get_database_backend(), sql))
@@ -354,6 +381,17 @@ pub async fn recount(db: &impl ConnectionTrait, agency: Option<&str>) -> Result<
     Ok(figures(&recount_counters(db, agency).await?))
 }
 
+/// The statistics of one agency, or of all, over the proposals of `jurisdictions` only (a
+/// supervisor's), from the rows: the counters are kept per agency, not per jurisdiction.
+pub async fn read_within(
+    db: &impl ConnectionTrait,
+    jurisdictions: &[String],
+    agency: Option<&str>,
+) -> Result<Statistics, Error> {
+    let source = format!("({}) counts", from_rows(Some(jurisdictions)));
+    Ok(figures(&sums(db, &source, agency).await?))
+}
+
 /// The counters of one agency, or summed over all, as stored.
 pub async fn counters(
     db: &impl ConnectionTrait,
@@ -367,7 +405,7 @@ pub async fn recount_counters(
     db: &impl ConnectionTrait,
     agency: Option<&str>,
 ) -> Result<BTreeMap<String, i64>, Error> {
-    sums(db, &format!("({FROM_ROWS}) counts"), agency).await
+    sums(db, &format!("({}) counts", from_rows(None)), agency).await
 }
 
 #[derive(Debug, FromQueryResult)]

@@ -187,7 +187,19 @@ pub async fn deadlines(
 
 /// Every agency that holds or held a task, by code.
 pub async fn task_agencies(store: &impl Handle) -> Result<Vec<String>, Error> {
-    Ok(task::Entity::find()
+    task_agencies_within(store, None).await
+}
+
+/// The agencies with a task in a proposal of `jurisdictions` (all, when `None`).
+pub async fn task_agencies_within(
+    store: &impl Handle,
+    jurisdictions: Option<&[String]>,
+) -> Result<Vec<String>, Error> {
+    let mut find = task::Entity::find();
+    if let Some(codes) = jurisdictions {
+        find = find.filter(task::Column::Jurisdiction.is_in(codes.iter().cloned()));
+    }
+    Ok(find
         .select_only()
         .column(task::Column::Agency)
         .distinct()
