@@ -366,8 +366,8 @@ impl Publishers {
         let mut connections = Vec::new();
         let mut channels = HashMap::new();
         for (code, _) in agencies() {
-            let uri = connect::with_credentials(&vhost.url(), code, code)?;
-            let connection = connect::connect(uri, &format!("bench-agency-{code}")).await?;
+            let uris = connect::with_credentials(&vhost.url(), code, code)?;
+            let connection = connect::connect_any(&uris, &format!("bench-agency-{code}")).await?;
             let channel = connection.create_channel().await?;
             channel
                 .confirm_select(ConfirmSelectOptions::default())

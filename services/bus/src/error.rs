@@ -12,6 +12,14 @@ pub enum Error {
     /// The broker refused (nack) or could not route a message it had to take.
     #[error("the broker did not take the message for {what}: {why}")]
     NotConfirmed { what: String, why: String },
+    /// One message went unconfirmed `attempts` times in a row (`amqp.publish_attempts`):
+    /// nacked, or its connection lost before the confirm, each time.
+    #[error("gave up on {what} after {attempts} attempt(s) in a row, each nacked or cut off before the broker confirmed it (the last: {why}); the broker or its cluster does not take messages: see its logs (amqp.publish_attempts, COHANDLE__AMQP__PUBLISH_ATTEMPTS, is the bound)")]
+    Unconfirmed {
+        what: String,
+        attempts: u32,
+        why: String,
+    },
     /// A consumer was cancelled by the broker (queue deleted, node down): reconnect.
     #[error("the broker cancelled the consumer on {0}")]
     ConsumerCancelled(String),
@@ -26,8 +34,31 @@ impl Error {
             Self::Amqp(error) => broker_transient(error),
             Self::NotConfirmed { .. } | Self::ConsumerCancelled(_) => true,
             Self::Store(error) => error.is_transient(),
-            Self::Config(_) | Self::Replay(_) => false,
+            Self::Config(_) | Self::Replay(_) | Self::Unconfirmed { .. } => false,
         }
+    }
+}
+
+impl Error {
+    /// Whether the broker refused the request itself (no right to it, nothing by that
+    /// name, a property or size it does not take): the same message would be refused again,
+    /// on any node. A nack and a lost connection are not refusals.
+    pub fn is_refusal(&self) -> bool {
+        use lapin::protocol::{
+            AMQPErrorKind as Kind, AMQPHardError as Hard, AMQPSoftError as Soft,
+        };
+        let Self::Amqp(lapin::Error::ProtocolError(error)) = self else {
+            return false;
+        };
+        matches!(
+            error.kind(),
+            Kind::Soft(
+                Soft::ACCESSREFUSED
+                    | Soft::NOTFOUND
+                    | Soft::PRECONDITIONFAILED
+                    | Soft::CONTENTTOOLARGE
+            ) | Kind::Hard(Hard::NOTALLOWED | Hard::COMMANDINVALID | Hard::SYNTAXERROR)
+        )
     }
 }
 

@@ -2,6 +2,9 @@
 //! `cohandle.in`, routing key `<agency>.<event>`, header `cohandle-proposal`, property
 //! `user-id` = the publishing agency.
 
+use std::time::Duration;
+
+use backon::BackoffBuilder;
 use cohandle_proto::ContentType;
 use cohandle_workflows::Event;
 use lapin::options::BasicPublishOptions;
@@ -106,6 +109,82 @@ pub async fn publish_confirmed(
     settle(confirm, what)
 }
 
+/// `amqp.publish_attempts` unless set: with the waits of the one retry policy between them
+/// (50 ms doubling to 5 s), about 70 s of nacks and lost connections in a row, which
+/// outlasts a quorum queue's leader election.
+pub const DEFAULT_PUBLISH_ATTEMPTS: u32 = 20;
+
+/// How a publisher tries one message until the broker confirms it: a nack and a connection
+/// lost before the confirm count alike, as one attempt of the same message (same
+/// `message_id`, so consumers drop a copy that did arrive). After each the publisher waits
+/// by the one retry policy and tries again, on a new connection; after `bound` attempts in
+/// a row it gives up with [`Error::Unconfirmed`].
+#[derive(Debug)]
+pub struct Attempts {
+    bound: u32,
+    current: Option<Tried>,
+}
+
+#[derive(Debug)]
+struct Tried {
+    message_id: String,
+    count: u32,
+    waits: backon::ExponentialBackoff,
+}
+
+impl Attempts {
+    /// At most `bound` attempts of one message (at least one).
+    pub fn new(bound: u32) -> Self {
+        Self {
+            bound: bound.max(1),
+            current: None,
+        }
+    }
+
+    /// An attempt of `message_id` (described by `what`) went unconfirmed for `why`: the wait
+    /// before the next, or, once the bound is reached, the error to give up with.
+    pub fn failed(
+        &mut self,
+        message_id: &str,
+        what: impl FnOnce() -> String,
+        why: &str,
+    ) -> Result<Duration, Error> {
+        let tried = match &mut self.current {
+            Some(tried) if tried.message_id == message_id => tried,
+            other => other.insert(Tried {
+                message_id: message_id.to_owned(),
+                count: 0,
+                waits: cohandle_store::retry::policy().build(),
+            }),
+        };
+        tried.count += 1;
+        if tried.count >= self.bound {
+            let attempts = tried.count;
+            self.current = None;
+            return Err(Error::Unconfirmed {
+                what: what(),
+                attempts,
+                why: why.to_owned(),
+            });
+        }
+        let wait = tried.waits.next().unwrap_or(Duration::from_secs(5));
+        tracing::warn!(
+            message = "A message went unconfirmed; it goes again",
+            message_id,
+            attempt = tried.count,
+            bound = self.bound,
+            why,
+            ?wait
+        );
+        Ok(wait)
+    }
+
+    /// Everything tried so far was confirmed: the next failure starts a new count.
+    pub fn confirmed(&mut self) {
+        self.current = None;
+    }
+}
+
 /// Turns a confirm into a result.
 pub fn settle(confirm: Confirmation, what: &str) -> Result<(), Error> {
     match confirm {
@@ -135,5 +214,40 @@ pub fn header_text(properties: &BasicProperties, name: &str) -> Option<String> {
         AMQPValue::LongString(v) => Some(String::from_utf8_lossy(v.as_bytes()).into_owned()),
         AMQPValue::ShortString(v) => Some(v.as_str().to_owned()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_message_is_tried_up_to_the_bound_and_a_confirm_starts_the_count_again() {
+        let mut attempts = Attempts::new(3);
+        let what = || "event e-1".to_owned();
+        assert!(attempts.failed("e-1", what, "nacked").is_ok());
+        assert!(attempts.failed("e-1", what, "connection lost").is_ok());
+        let error = attempts.failed("e-1", what, "nacked").unwrap_err();
+        assert!(
+            matches!(error, Error::Unconfirmed { attempts: 3, .. }),
+            "{error}"
+        );
+        assert!(!error.is_transient());
+        let text = error.to_string();
+        assert!(
+            text.contains("event e-1") && text.contains("amqp.publish_attempts"),
+            "{text}"
+        );
+
+        // Another message, or a confirm in between, counts from one again.
+        assert!(attempts.failed("e-2", what, "nacked").is_ok());
+        assert!(attempts.failed("e-2", what, "nacked").is_ok());
+        assert!(attempts.failed("e-3", what, "nacked").is_ok());
+        assert!(attempts.failed("e-3", what, "nacked").is_ok());
+        attempts.confirmed();
+        assert!(attempts.failed("e-3", what, "nacked").is_ok());
+        assert!(attempts.failed("e-3", what, "nacked").is_ok());
+        assert!(attempts.failed("e-3", what, "nacked").is_err());
+        assert!(Attempts::new(0).failed("e-4", what, "nacked").is_err());
     }
 }

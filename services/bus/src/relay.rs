@@ -7,6 +7,12 @@
 //! channel's order), confirmed, marked, committed. A crash before the mark publishes the
 //! page again after the restart; every message carries the outbox `message_id`, so
 //! consumers drop the copies. Nothing is marked sent that the broker did not confirm.
+//!
+//! A nack and a connection lost before the confirm are one and the same to the relay: the
+//! rows confirmed before it are marked, and from the first unconfirmed one the page goes
+//! again, after a wait, on a new connection (to the first node of `amqp.url` that answers),
+//! up to `publish_attempts` times in a row for one message; then the relay stops with
+//! [`Error::Unconfirmed`], naming it.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -29,7 +35,7 @@ use tracing::instrument;
 
 use crate::connect::connect_url;
 use crate::dead_letter::{self, code, Refusal};
-use crate::publish::{long_string, PERSISTENT};
+use crate::publish::{long_string, Attempts, DEFAULT_PUBLISH_ATTEMPTS, PERSISTENT};
 use crate::retry::{self, stopped};
 use crate::topology::{self, agency_plan, Topology, OUTBOUND, PROPOSAL_HEADER};
 use crate::{identity, Error};
@@ -63,6 +69,8 @@ pub struct Options {
     pub connection_name: String,
     /// Agencies (code, kind) whose queues to declare besides those in the `agencies` table.
     pub agencies: Vec<(String, String)>,
+    /// Attempts of one message, each nacked or cut off, before the relay gives up.
+    pub publish_attempts: u32,
 }
 
 impl Options {
@@ -75,6 +83,7 @@ impl Options {
             content_type: ContentType::Json,
             connection_name: format!("cohandle-relay-{}", std::process::id()),
             agencies: Vec::new(),
+            publish_attempts: DEFAULT_PUBLISH_ATTEMPTS,
         }
     }
 }
@@ -96,11 +105,13 @@ pub struct Relay {
     options: Options,
     stats: Stats,
     metrics: Metrics,
+    attempts: tokio::sync::Mutex<Attempts>,
 }
 
 impl Relay {
     pub fn new(engine: Engine, options: Options) -> Self {
         Self {
+            attempts: tokio::sync::Mutex::new(Attempts::new(options.publish_attempts)),
             engine,
             options,
             stats: Stats::default(),
@@ -169,7 +180,11 @@ impl Relay {
                         () = stopped(&mut stop) => break,
                     }
                 }
-                channel.close(200, "relay stopping").await?;
+                // An idle relay learns of a lost connection only at its next publish: at
+                // the stop, with nothing left to publish, a closed channel is no failure.
+                if let Err(error) = channel.close(200, "relay stopping").await {
+                    tracing::debug!(%error, "closing the relay's channel");
+                }
                 Ok(())
             }
             .await;
@@ -204,10 +219,13 @@ impl Relay {
         let mut pending = Vec::with_capacity(rows.len());
         let mut confirmed = Vec::with_capacity(rows.len());
         let mut dead_lettered = 0;
+        // The first row the broker did not confirm, and why: the rest of the page goes
+        // again after it, in order, on a new connection.
+        let mut unconfirmed: Option<(i64, String, String)> = None;
         for row in rows {
             match outbound(row, self.options.content_type) {
                 Ok((properties, body)) => {
-                    let confirm = channel
+                    let published = channel
                         .basic_publish(
                             OUTBOUND,
                             &row.routing_key,
@@ -215,8 +233,15 @@ impl Relay {
                             &body,
                             properties,
                         )
-                        .await?;
-                    pending.push((row.id, confirm));
+                        .await;
+                    match published {
+                        Ok(confirm) => pending.push((row, confirm)),
+                        Err(error) => {
+                            let why = format!("the connection was lost ({error})");
+                            unconfirmed = Some((row.id, row.message_id.clone(), why));
+                            break;
+                        }
+                    }
                 }
                 Err(why) => {
                     // Never skipped silently: an unreadable row becomes a dead letter, in
@@ -229,18 +254,19 @@ impl Relay {
                 }
             }
         }
-        for (id, confirm) in pending {
-            match confirm.await? {
-                Confirmation::Ack(_) | Confirmation::NotRequested => confirmed.push(id),
-                Confirmation::Nack(_) => {
-                    // Stop at the first refusal: the rest go again, in order, next pass.
-                    tracing::warn!(
-                        outbox_id = id,
-                        "the broker nacked an outbound message; it goes again"
-                    );
-                    break;
+        // Those published before a failure are confirmed (and marked) first: what the
+        // broker took is not published again.
+        for (row, confirm) in pending {
+            let why = match confirm.await {
+                Ok(Confirmation::Ack(_) | Confirmation::NotRequested) => {
+                    confirmed.push(row.id);
+                    continue;
                 }
-            }
+                Ok(Confirmation::Nack(_)) => "the broker nacked it".to_owned(),
+                Err(error) => format!("the connection was lost before the confirm ({error})"),
+            };
+            unconfirmed = Some((row.id, row.message_id.clone(), why));
+            break;
         }
         drop(declared);
         page.finish(&confirmed, now).await?;
@@ -251,7 +277,18 @@ impl Relay {
             .0
             .fetch_add(confirmed.len() as u64, Ordering::Relaxed);
         tracing::debug!(published = confirmed.len(), "outbox page published");
-        Ok(confirmed.len())
+        let mut attempts = self.attempts.lock().await;
+        let Some((id, message_id, why)) = unconfirmed else {
+            attempts.confirmed();
+            return Ok(confirmed.len());
+        };
+        // A nack and a lost connection alike: wait, then the same message again on a new
+        // connection (perhaps to another node), up to `publish_attempts` times in a row.
+        let what = || format!("outbox row {id} (message_id {message_id})");
+        let wait = attempts.failed(&message_id, what, &why)?;
+        drop(attempts);
+        tokio::time::sleep(wait).await;
+        Err(Error::NotConfirmed { what: what(), why })
     }
 }
 

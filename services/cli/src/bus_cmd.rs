@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use cohandle_bus::publish::{publish_inbound, Inbound};
+use cohandle_bus::publish::{publish_inbound, Attempts, Inbound};
 use cohandle_bus::replay::{self, Correction, Which};
 use cohandle_bus::{connect, dead_letter, relay, worker, Topology};
 use cohandle_proto::ContentType;
@@ -75,6 +75,7 @@ impl Amqp {
         options.content_type = ContentType::parse(&self.content_type)
             .context("amqp.content_type (COHANDLE__AMQP__CONTENT_TYPE)")?;
         options.agencies = self.agencies()?;
+        options.publish_attempts = self.publish_attempts;
         Ok(options)
     }
 }
@@ -315,7 +316,43 @@ async fn replay(
     })
 }
 
-/// `cohandle emit FILE.json`: needs the broker only, not the database.
+/// The channel of `message`'s user, on a connection opened (to the first node of
+/// `amqp.url` that answers) if there is none yet.
+async fn channel_for<'c>(
+    url: &str,
+    args: &EmitArgs,
+    message: &Inbound,
+    connections: &'c mut Vec<(String, lapin::Connection, lapin::Channel)>,
+) -> anyhow::Result<&'c lapin::Channel> {
+    let at = match connections
+        .iter()
+        .position(|(u, _, _)| *u == message.user_id)
+    {
+        Some(at) => at,
+        None => {
+            let password = args
+                .password
+                .clone()
+                .or_else(|| std::env::var("COHANDLE_AGENCY_PASSWORD").ok())
+                .unwrap_or_else(|| message.user_id.clone());
+            let uris = connect::with_credentials(url, &message.user_id, &password)?;
+            let connection = connect::connect_any(&uris, "cohandle-emit")
+                .await
+                .with_context(|| format!("connecting as RabbitMQ user {:?}", message.user_id))?;
+            let channel = connection.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            connections.push((message.user_id.clone(), connection, channel));
+            connections.len() - 1
+        }
+    };
+    Ok(&connections[at].2)
+}
+
+/// `cohandle emit FILE.json`: needs the broker only, not the database. Each message is
+/// published until the broker confirms it: a nack and a lost connection alike are tried
+/// again, the same message on a new connection, up to `amqp.publish_attempts` times.
 pub async fn emit(amqp: &Amqp, args: EmitArgs) -> anyhow::Result<ExitCode> {
     let text = crate::read(&args.file)?;
     let value: serde_json::Value = serde_json::from_str(&text)
@@ -363,33 +400,46 @@ pub async fn emit(amqp: &Amqp, args: EmitArgs) -> anyhow::Result<ExitCode> {
         }
         messages.push(message);
     }
-    // One connection per agency user, opened as needed.
+    // One connection per agency user, opened as needed (to the first node of amqp.url
+    // that answers), and opened again after a nack or a lost connection.
     let url = amqp.url()?;
     let mut connections: Vec<(String, lapin::Connection, lapin::Channel)> = Vec::new();
+    let mut attempts = Attempts::new(amqp.publish_attempts);
     for message in &messages {
-        if !connections.iter().any(|(u, _, _)| *u == message.user_id) {
-            let password = args
-                .password
-                .clone()
-                .or_else(|| std::env::var("COHANDLE_AGENCY_PASSWORD").ok())
-                .unwrap_or_else(|| message.user_id.clone());
-            let uri = connect::with_credentials(url, &message.user_id, &password)?;
-            let connection = connect::connect(uri, "cohandle-emit")
-                .await
-                .with_context(|| format!("connecting as RabbitMQ user {:?}", message.user_id))?;
-            let channel = connection.create_channel().await?;
-            channel
-                .confirm_select(ConfirmSelectOptions::default())
-                .await?;
-            connections.push((message.user_id.clone(), connection, channel));
-        }
-        let Some((_, _, channel)) = connections.iter().find(|(u, _, _)| *u == message.user_id)
-        else {
-            bail!("no channel for {}", message.user_id);
+        let what = || {
+            format!(
+                "event {} (as {})",
+                message.message_id.as_deref().unwrap_or("(no id)"),
+                message.user_id
+            )
         };
-        publish_inbound(channel, message)
-            .await
-            .with_context(|| format!("publishing as {:?}", message.user_id))?;
+        loop {
+            let channel = channel_for(url, &args, message, &mut connections).await?;
+            let why = match publish_inbound(channel, message).await {
+                Ok(()) => break,
+                Err(error) if error.is_refusal() => {
+                    return Err(error)
+                        .with_context(|| format!("publishing as {:?}", message.user_id))
+                }
+                Err(error) => error.to_string(),
+            };
+            // A nack or a lost connection: the same message again, on a new connection.
+            if let Some(at) = connections
+                .iter()
+                .position(|(u, _, _)| *u == message.user_id)
+            {
+                let (_, connection, _) = connections.swap_remove(at);
+                connect::close(connection, "not confirmed").await;
+            }
+            let wait = attempts.failed(
+                message.message_id.as_deref().unwrap_or_default(),
+                what,
+                &why,
+            )?;
+            eprintln!("not confirmed ({why}); publishing it again in {wait:?}");
+            tokio::time::sleep(wait).await;
+        }
+        attempts.confirmed();
         println!(
             "published {} as {} to cohandle.in, key {} (proposal {})",
             message.message_id.as_deref().unwrap_or("(no id)"),

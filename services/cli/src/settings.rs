@@ -28,7 +28,10 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Database {
-    /// `sqlite://…` or `postgres://…`.
+    /// `sqlite://…` or `postgres://…`; or several `postgres://…` (the servers of one
+    /// cluster: a list in the file, separated by commas in the variable), of which the
+    /// writable one is used.
+    #[serde(deserialize_with = "one_or_several")]
     pub url: String,
 }
 
@@ -36,7 +39,10 @@ pub struct Database {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Amqp {
-    /// `amqp://user:password@host:port/vhost`; unset: nothing connects to a broker.
+    /// `amqp://user:password@host:port/vhost`, or the nodes of one cluster (a list in the
+    /// file, separated by commas in the variable), tried in order; unset: nothing connects
+    /// to a broker.
+    #[serde(deserialize_with = "some_one_or_several")]
     pub url: Option<String>,
     /// Partition queues `cohandle.in.0…N-1`; the same in every worker and in definitions.json.
     pub partitions: u16,
@@ -57,6 +63,9 @@ pub struct Amqp {
     pub content_type: String,
     /// Agencies whose queues to declare besides the registered ones: `code` or `code:kind`.
     pub agencies: Vec<String>,
+    /// Attempts of one message, each nacked or cut off by a lost connection, before the
+    /// relay or `cohandle emit` gives up on it.
+    pub publish_attempts: u32,
 }
 
 impl Default for Amqp {
@@ -73,8 +82,37 @@ impl Default for Amqp {
             max_retry_rounds: 5,
             content_type: ContentType::Json.as_str().to_owned(),
             agencies: Vec::new(),
+            publish_attempts: cohandle_bus::publish::DEFAULT_PUBLISH_ATTEMPTS,
         }
     }
+}
+
+/// A URL setting written as one string, or as a list (the servers or nodes of one
+/// cluster): kept as one string, the URLs separated by commas, as the variable writes them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrSeveral {
+    One(String),
+    Several(Vec<String>),
+}
+
+impl OneOrSeveral {
+    fn joined(self) -> String {
+        match self {
+            Self::One(url) => url,
+            Self::Several(urls) => urls.join(","),
+        }
+    }
+}
+
+fn one_or_several<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    OneOrSeveral::deserialize(deserializer).map(OneOrSeveral::joined)
+}
+
+fn some_one_or_several<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Option::<OneOrSeveral>::deserialize(deserializer).map(|urls| urls.map(OneOrSeveral::joined))
 }
 
 /// `http.*`: the API and workbench of `cohandle api` and `cohandle serve`.
@@ -211,6 +249,7 @@ impl Settings {
             ("amqp.delivery_limit", a.delivery_limit.to_string()),
             ("amqp.retry_delay_ms", a.retry_delay_ms.to_string()),
             ("amqp.max_retry_rounds", a.max_retry_rounds.to_string()),
+            ("amqp.publish_attempts", a.publish_attempts.to_string()),
             ("amqp.content_type", a.content_type.clone()),
             (
                 "amqp.agencies",
@@ -261,8 +300,15 @@ impl Settings {
     }
 }
 
-/// A URL without its password, for printing.
-pub fn redact(url: &str) -> String {
+/// A URL (or several, separated by commas) without its password, for printing.
+pub fn redact(urls: &str) -> String {
+    urls.split(',')
+        .map(redact_one)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn redact_one(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
@@ -290,6 +336,10 @@ mod tests {
             "amqp://worker:***@mq:5672/%2f"
         );
         assert_eq!(
+            redact("amqp://a:x@mq1:5672/%2f,amqp://a:y@mq2:5672/%2f"),
+            "amqp://a:***@mq1:5672/%2f,amqp://a:***@mq2:5672/%2f"
+        );
+        assert_eq!(
             redact("sqlite://cohandle.db?mode=rwc"),
             "sqlite://cohandle.db?mode=rwc"
         );
@@ -310,12 +360,43 @@ mod tests {
         let settings = load(Some(&file)).unwrap();
         assert_eq!(settings.amqp.batch_size, 10);
         assert_eq!(settings.metrics.listen.as_deref(), Some("off"));
+        assert_eq!(settings.amqp.url, None);
         let described = settings.describe();
         assert!(
             described
                 .lines()
                 .any(|l| l.starts_with("amqp.batch_size ") && l.ends_with(" = 10")),
             "{described}"
+        );
+    }
+
+    #[test]
+    fn a_cluster_is_a_list_in_the_file_and_one_string_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cohandle.toml");
+        std::fs::write(
+            &file,
+            "[database]\nurl = [\"postgres://c:pw@db1/cohandle\", \"postgres://c:pw@db2/cohandle\"]\n\
+             [amqp]\nurl = [\"amqp://w:pw@mq1:5672/%2f\", \"amqp://w:pw@mq2:5672/%2f\"]\npublish_attempts = 3\n",
+        )
+        .unwrap();
+        let settings = load(Some(&file)).unwrap();
+        assert_eq!(
+            settings.database.url,
+            "postgres://c:pw@db1/cohandle,postgres://c:pw@db2/cohandle"
+        );
+        assert_eq!(
+            settings.amqp.url.as_deref(),
+            Some("amqp://w:pw@mq1:5672/%2f,amqp://w:pw@mq2:5672/%2f")
+        );
+        assert_eq!(settings.amqp.publish_attempts, 3);
+        let described = settings.describe();
+        assert!(!described.contains("pw@"), "{described}");
+        std::fs::write(&file, "[amqp]\nurl = \"amqp://w:pw@mq1:5672/%2f\"\n").unwrap();
+        let settings = load(Some(&file)).unwrap();
+        assert_eq!(
+            settings.amqp.url.as_deref(),
+            Some("amqp://w:pw@mq1:5672/%2f")
         );
     }
 }

@@ -1,4 +1,6 @@
-//! Opening the database named by `database.url`, and migrating it.
+//! Opening the database named by `database.url`, and migrating it. The setting names one
+//! database, or several PostgreSQL servers of one cluster, separated by commas, of which
+//! the writable one is used ([`failover`]).
 
 use std::time::Duration;
 
@@ -9,17 +11,38 @@ use sea_orm_migration::MigratorTrait;
 use crate::migration::Migrator;
 use crate::Error;
 
+mod failover;
+
+pub use failover::WATCH_EVERY;
+
 /// The configuration key that holds the URL, named in every error about it.
 pub const SETTING: &str = "database.url (COHANDLE__DATABASE__URL)";
 
-/// Connects to `sqlite://…` or `postgres://…`.
+/// Connects to `sqlite://…` or `postgres://…`, or to the writable one of several
+/// `postgres://…` separated by commas.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
     let config = |message: String| Error::Config {
         setting: SETTING,
         message,
     };
+    let urls: Vec<&str> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    if urls.len() > 1 {
+        if let Some(other) = urls.iter().find(|u| !is_postgres(u)) {
+            return Err(config(format!(
+                "{other:?} is not a postgres:// URL: several servers are several URLs, \
+                 each postgres://…, separated by commas (libpq's postgres://host1,host2/db \
+                 is not supported)"
+            )));
+        }
+        return failover::connect(&urls).await;
+    }
+    let url = urls.first().copied().unwrap_or_default();
     let sqlite = url.starts_with("sqlite:");
-    if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+    if !sqlite && !is_postgres(url) {
         return Err(config(format!(
             "{url:?} is not a sqlite:// or postgres:// URL"
         )));
@@ -40,15 +63,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
             .idle_timeout(forever)
             .max_lifetime(forever);
     } else {
-        // The one path's statements keep their text whatever the batch (rows and keys travel
-        // as one JSON or array parameter), so each connection keeps them prepared. A cached
-        // generic plan is chosen once, by estimates that knew neither the batch's size nor,
-        // on a young database, the tables' size (a sequential scan of what was then a small
-        // table); planning each execution with its parameters keeps the index joins.
         options
             .max_connections(16)
             .min_connections(1)
-            .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_custom_plan")]));
+            .map_sqlx_postgres_opts(plan_each_execution);
     }
     let db = Database::connect(options).await.map_err(|e| {
         let message = one_line(&e.to_string());
@@ -68,6 +86,21 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
         .await?;
     }
     Ok(db)
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The one path's statements keep their text whatever the batch (rows and keys travel as
+/// one JSON or array parameter), so each connection keeps them prepared. A cached generic
+/// plan is chosen once, by estimates that knew neither the batch's size nor, on a young
+/// database, the tables' size (a sequential scan of what was then a small table); planning
+/// each execution with its parameters keeps the index joins.
+fn plan_each_execution(
+    options: sea_orm::sqlx::postgres::PgConnectOptions,
+) -> sea_orm::sqlx::postgres::PgConnectOptions {
+    options.options([("plan_cache_mode", "force_custom_plan")])
 }
 
 /// Connects and brings the schema up to date.
@@ -128,6 +161,16 @@ mod tests {
             "{refused:?}"
         );
         assert!(refused.is_err_and(|e| e.is_transient()));
+
+        // Several servers, none answering: unreachable as well (the roles wait for one).
+        let none =
+            connect("postgres://postgres@127.0.0.1:1/c,postgres://postgres@127.0.0.1:2/c").await;
+        assert!(matches!(&none, Err(Error::Unreachable { .. })), "{none:?}");
+        let libpq = connect("postgres://postgres@127.0.0.1:1,127.0.0.1:2/cohandle").await;
+        assert!(
+            matches!(&libpq, Err(Error::Config { message, .. }) if message.contains("libpq")),
+            "{libpq:?}"
+        );
 
         let wrong = connect("mysql://127.0.0.1/cohandle").await;
         assert!(matches!(&wrong, Err(Error::Config { .. })), "{wrong:?}");

@@ -43,6 +43,8 @@ impl From<DbErr> for Error {
 const SERIALIZATION_FAILURE: &str = "40001";
 /// PostgreSQL's `deadlock_detected`: chosen as the victim of a lock cycle.
 const DEADLOCK_DETECTED: &str = "40P01";
+/// PostgreSQL's `read_only_sql_transaction`: a write on a server that no longer takes them.
+const READ_ONLY_SQL_TRANSACTION: &str = "25006";
 
 impl Error {
     /// Whether waiting and trying again may succeed: a lost race, or the database down,
@@ -82,13 +84,18 @@ pub(crate) fn transient(error: &DbErr) -> bool {
 /// Whether a database error code is one a retry can outlive. PostgreSQL (SQLSTATE):
 /// `40001` serialization failure, `40P01` deadlock, class `08` connection exceptions, class
 /// `57P` operator intervention (`57P01` admin shutdown, `57P02` crash shutdown, `57P03`
-/// cannot connect now: starting up or in recovery), `53300` too many connections. SQLite
+/// cannot connect now: starting up or in recovery), `53300` too many connections, `25006`
+/// read-only transaction (the server was a primary and is now a standby, or read-only: with
+/// several servers in `database.url` the pool moves to the writable one, see
+/// `connect::failover`). SQLite
 /// (result codes, extended or primary): `SQLITE_BUSY` (5) and `SQLITE_LOCKED` (6). A
 /// SQLSTATE always has five characters; SQLite's codes have fewer digits.
 fn transient_code(code: &str) -> bool {
     if code.len() == 5 {
-        return matches!(code, SERIALIZATION_FAILURE | DEADLOCK_DETECTED | "53300")
-            || code.starts_with("08")
+        return matches!(
+            code,
+            SERIALIZATION_FAILURE | DEADLOCK_DETECTED | "53300" | READ_ONLY_SQL_TRANSACTION
+        ) || code.starts_with("08")
             || code.starts_with("57P");
     }
     code.parse::<u32>()
@@ -142,7 +149,8 @@ mod tests {
     #[test]
     fn codes_a_retry_can_outlive() {
         for code in [
-            "40001", "40P01", "08006", "08001", "57P01", "57P03", "53300", "5", "517", "6", "262",
+            "40001", "40P01", "08006", "08001", "57P01", "57P03", "53300", "25006", "5", "517",
+            "6", "262",
         ] {
             assert!(transient_code(code), "{code}");
         }

@@ -8,5 +8,6 @@ mod case_0942;
 mod contract;
 mod crash;
 mod delivery;
+mod failover;
 mod support;
 mod topology;

@@ -87,8 +87,8 @@ impl Broker {
 
     /// A confirm-mode channel on a connection as `code`'s user.
     pub async fn agency(&self, code: &str) -> Agency {
-        let uri = connect::with_credentials(&self.url(), code, code).unwrap();
-        let connection = connect::connect(uri, &format!("test-agency-{code}"))
+        let uris = connect::with_credentials(&self.url(), code, code).unwrap();
+        let connection = connect::connect_any(&uris, &format!("test-agency-{code}"))
             .await
             .unwrap();
         let channel = connection.create_channel().await.unwrap();
@@ -429,9 +429,18 @@ pub fn spawn_worker(engine: &Engine, options: worker::Options) -> Running<worker
 }
 
 pub fn spawn_relay(engine: &Engine, broker: &Broker) -> Running<relay::Stats> {
-    let mut options = relay::Options::new(broker.url());
+    spawn_relay_with(engine, relay_options(&broker.url()))
+}
+
+/// The test relay's options, on `url` (`amqp.url`: one node or several).
+pub fn relay_options(url: &str) -> relay::Options {
+    let mut options = relay::Options::new(url);
     options.connection_name = "test-relay".to_owned();
     options.idle = Duration::from_millis(50);
+    options
+}
+
+pub fn spawn_relay_with(engine: &Engine, options: relay::Options) -> Running<relay::Stats> {
     let relay = Relay::new(engine.clone(), options);
     let stats = relay.stats();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -6,6 +6,7 @@
 mod dead_letters;
 mod definitions;
 mod engine;
+mod failover;
 mod monitor;
 mod statistics;
 mod support;
