@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cohandle_proto::{ContentType, OutboundNotification, Rejected, RejectedReason};
 use cohandle_store::outbox::{OutboundBody, OutboundMessage};
@@ -100,6 +100,9 @@ impl Stats {
 
 /// The relay: `Relay::new(engine, options).run(shutdown)`.
 #[derive(Debug)]
+/// How often the relay binds the supervisors' queues to their jurisdictions again.
+const BIND_AGAIN: Duration = Duration::from_secs(60);
+
 pub struct Relay {
     engine: Engine,
     options: Options,
@@ -164,7 +167,12 @@ impl Relay {
                 channel
                     .confirm_select(ConfirmSelectOptions::default())
                     .await?;
+                let mut bound_at = Instant::now();
                 loop {
+                    if bound_at.elapsed() >= BIND_AGAIN {
+                        self.bind_supervisors(&channel).await?;
+                        bound_at = Instant::now();
+                    }
                     let passed = retry::hold(&mut stop, |error: &Error| {
                     matches!(error, Error::Store(store) if store.is_transient())
                 }, || self.pass(&channel, &declared))
@@ -190,6 +198,23 @@ impl Relay {
             .await;
         crate::connect::close(connection, "relay stopping").await;
         result
+    }
+
+    /// Binds the supervisors' queues again to the jurisdictions they serve now, so that a
+    /// supervisor that joined a jurisdiction gets its notifications without a restart.
+    async fn bind_supervisors(&self, channel: &Channel) -> Result<(), Error> {
+        let supervisors: Vec<(String, String)> =
+            identity::declared(&self.engine, &self.options.agencies)
+                .await
+                .into_iter()
+                .filter(|(_, kind)| kind == "supervisor")
+                .collect();
+        let mut items: Vec<_> = supervisors
+            .iter()
+            .flat_map(|(code, kind)| agency_plan(code, kind))
+            .collect();
+        items.extend(identity::jurisdiction_plans(&self.engine, &supervisors).await);
+        topology::declare(channel, &items).await
     }
 
     /// Publishes one page of unsent rows; returns how many were confirmed and marked.
