@@ -29,6 +29,8 @@ pub mod code {
     pub const MISSING_USER_ID: &str = "missing_user_id";
     pub const UNKNOWN_SENDER: &str = "unknown_sender";
     pub const IDENTITY_MISMATCH: &str = "identity_mismatch";
+    /// An assignment in a jurisdiction its sender does not serve.
+    pub const JURISDICTION_NOT_YOURS: &str = "jurisdiction_not_yours";
     pub const EVENT_ID_REUSED: &str = "event_id_reused";
     pub const MISSING_PARTITION_HEADER: &str = "missing_partition_header";
     pub const RETRIES_EXHAUSTED: &str = "retries_exhausted";

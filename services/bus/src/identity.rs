@@ -157,7 +157,7 @@ pub fn may_assign(
         return Ok(());
     }
     Err(Refusal::new(
-        "jurisdiction_not_yours",
+        crate::dead_letter::code::JURISDICTION_NOT_YOURS,
         format!(
             "proposal {} belongs to jurisdiction {} ({}), which {user:?} does not serve; an assigner assigns only in the jurisdictions it serves (`cohandle jurisdiction join`), then this message can be replayed",
             event.proposal, jurisdiction.code, jurisdiction.name

@@ -183,9 +183,26 @@ pub async fn dead_letter(
     if let Err(refusal) = identity::check(&event, sender, known.get(sender).copied()) {
         return Ok(Replayed::Failed(refusal.reason));
     }
+    if let Some(refusal) = outside_jurisdiction(engine, &event, sender).await? {
+        return Ok(Replayed::Failed(refusal));
+    }
     let id = event.id.clone();
     let outcome = engine.apply(event, Source::Replay).await?;
     Ok(replayed(&id, outcome))
+}
+
+/// Why `sender` may not make the assignment `event` (if it is one) in the jurisdiction its key
+/// names, as the worker would refuse it.
+async fn outside_jurisdiction(
+    engine: &Engine,
+    event: &Event,
+    sender: &str,
+) -> Result<Option<String>, Error> {
+    let (registry, served) =
+        identity::served_by_assigners(engine, std::iter::once((event, sender))).await?;
+    Ok(identity::may_assign(event, sender, &registry, served.get(sender))
+        .err()
+        .map(|refusal| refusal.reason))
 }
 
 /// A refused event waiting for a replay.
@@ -273,6 +290,12 @@ pub async fn refused(engine: &Engine, event_id: &str) -> Result<Replayed, Error>
             "the inbox row of {event_id} does not read back: {e}"
         ))
     })?;
+    // A refused assignment (`wrong_jurisdiction` before its jurisdiction was registered)
+    // is held, on replay, to the jurisdiction its key names now.
+    let sender = event.actor.agency.to_string();
+    if let Some(refusal) = outside_jurisdiction(engine, &event, &sender).await? {
+        return Ok(Replayed::Failed(refusal));
+    }
     event.id = replay_id(event_id, attempts.len() + 1)?;
     let id = event.id.clone();
     let outcome = engine.apply(event, Source::Replay).await?;

@@ -554,6 +554,10 @@ impl Worker {
                 RejectionCode::ActorNotAllowed,
                 refusal.reason.clone(),
             )),
+            code::JURISDICTION_NOT_YOURS => RejectedReason::Refused(Rejection::new(
+                RejectionCode::WrongJurisdiction,
+                refusal.reason.clone(),
+            )),
             code::EVENT_ID_REUSED => RejectedReason::EventIdReused(refusal.reason.clone()),
             code::MISSING_PARTITION_HEADER => {
                 RejectedReason::MissingPartitionHeader(refusal.reason.clone())

@@ -498,3 +498,64 @@ async fn the_assigner_is_told_that_the_proposal_closed() {
     );
     door.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_assignment_in_a_jurisdiction_its_sender_does_not_serve_is_a_dead_letter_until_it_does() {
+    use cohandle_store::agencies::{self, Agency, Known};
+    use cohandle_store::jurisdictions;
+
+    let door = Door::open().await;
+    // The municipal CPPCC's assigner: registered, serving cq-zx, not Chongqing's congress.
+    let zx = "cq-zxzfb";
+    agencies::register_with(
+        &door.engine,
+        Agency {
+            code: zx.to_owned(),
+            name: "市政协提案委".to_owned(),
+            kind: "assigner".to_owned(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        },
+        Known::Update,
+    )
+    .await
+    .unwrap();
+    jurisdictions::join(&door.engine, "cq-zx", &[zx.to_owned()])
+        .await
+        .unwrap();
+    door.broker.agency_user(zx).await;
+    let mut assign = event("assign");
+    assign.actor.agency = cohandle_workflows::AgencyCode::parse(zx).unwrap();
+    assign.proposal = ProposalKey::parse("cq-2021-0077").unwrap();
+    assign.id = EventId::parse("zx-assign-0077").unwrap();
+    let sender = door.broker.agency(zx).await;
+    sender.send(&assign).await;
+    door.dead_lettered(1).await;
+    let (_, rejected) = sender.expect_rejected().await;
+    assert!(
+        matches!(&rejected.reason, RejectedReason::Refused(r) if r.code == cohandle_workflows::RejectionCode::WrongJurisdiction),
+        "{rejected:?}"
+    );
+    let letters = door.letters(&Filter::default()).await;
+    let letter = letters
+        .iter()
+        .find(|l| l.code == "jurisdiction_not_yours")
+        .unwrap_or_else(|| panic!("{letters:?}"));
+    assert!(letter.reason.contains("cq-2021-0077") && letter.reason.contains("cq"), "{}", letter.reason);
+    assert!(door.engine.load("cq-2021-0077").await.unwrap().is_none());
+
+    // A replay while it still does not serve cq fails again; once it does, it applies.
+    let results = replay::dead_letters(&door.engine, &cohandle_bus::identity::Directory::default(), replay::Which::Id(&letter.id), None)
+        .await
+        .unwrap();
+    assert!(matches!(&results[0].1, Replayed::Failed(why) if why.contains("does not serve")), "{results:?}");
+    jurisdictions::join(&door.engine, "cq", &[zx.to_owned()])
+        .await
+        .unwrap();
+    let results = replay::dead_letters(&door.engine, &cohandle_bus::identity::Directory::default(), replay::Which::Id(&letter.id), None)
+        .await
+        .unwrap();
+    assert!(matches!(&results[0].1, Replayed::Applied { .. }), "{results:?}");
+    assert!(door.engine.load("cq-2021-0077").await.unwrap().is_some());
+    door.worker.stop().await;
+    door.relay.stop().await;
+}
