@@ -226,6 +226,26 @@ fn table() -> Vec<Endpoint> {
         ),
         endpoint(Method::DELETE, "/v1/tokens/{id}", ADMIN, Value::Null),
         endpoint(Method::GET, "/v1/tokens", ADMIN, Value::Null),
+        endpoint(
+            Method::POST,
+            "/v1/definitions",
+            ADMIN,
+            json!({"file": "matrix.toml", "content": "name = 1"}),
+        ),
+        endpoint(Method::GET, "/v1/definitions", ADMIN, Value::Null),
+        endpoint(
+            Method::POST,
+            "/v1/jurisdictions",
+            ADMIN,
+            json!({"code": "matrixj", "name": "matrix", "level": "district"}),
+        ),
+        endpoint(Method::GET, "/v1/jurisdictions", ADMIN, Value::Null),
+        endpoint(
+            Method::POST,
+            "/v1/jurisdictions/{code}/agencies",
+            ADMIN,
+            json!({"agencies": []}),
+        ),
         read("/v1/proposals"),
         read("/v1/proposals/{key}"),
         read("/v1/proposals/{key}/tasks/{agency}"),
@@ -299,6 +319,7 @@ async fn every_role_on_every_endpoint_is_allowed_or_refused_as_the_table_says() 
                 .replace("{key}", "cq-matrix")
                 .replace("{agency}", "cq-kjj")
                 .replace("{co_handler}", "cq-jw")
+                .replace("{code}", "cq")
                 .replace("{id}", &spare_id);
             let mut row = format!("{:<7} {:<62}", e.method.as_str(), e.template);
             // No token at all.

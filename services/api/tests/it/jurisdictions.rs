@@ -239,7 +239,7 @@ async fn an_admin_onboards_a_county_and_its_supervisors_see_only_their_own() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .all(|t| t["proposal_key"] == "yz-zx-2020-001"),
+                .all(|t| t["proposal"] == "yz-zx-2020-001"),
             "{}",
             tasks.body
         );
@@ -254,7 +254,7 @@ async fn an_admin_onboards_a_county_and_its_supervisors_see_only_their_own() {
             .await;
         let items = deadlines.body["items"].as_array().unwrap();
         assert!(
-            !items.is_empty() && items.iter().all(|d| d["proposal_key"] == "yz-zx-2020-001"),
+            !items.is_empty() && items.iter().all(|d| d["proposal"] == "yz-zx-2020-001"),
             "{}",
             deadlines.body
         );

@@ -282,6 +282,13 @@ async fn on_1_december_2026_steps_are_taken_with_provisional_deadlines() {
     app.clock.set(at(day));
     // The CPPCC definition's receipts come from its own office (政协提案委).
     register(&app.engine, "cq-zxtaw", "congress_office").await;
+    // The assigner serves the municipal CPPCC and the NPC's jurisdiction too.
+    cohandle_store::jurisdictions::join(&app.engine, "cq-zx", &["cq-zfbgt".to_owned()])
+        .await
+        .unwrap();
+    cohandle_store::jurisdictions::join(&app.engine, "npc", &["cq-zfbgt".to_owned()])
+        .await
+        .unwrap();
     let office = cohandle_api::tokens::create(
         &app.engine,
         at("2026-11-30"),
@@ -303,7 +310,12 @@ async fn on_1_december_2026_steps_are_taken_with_provisional_deadlines() {
     .into_iter()
     .enumerate()
     {
-        let key = format!("cq-p-2026-{n}");
+        // Each under its own jurisdiction's key; the assigner serves all three.
+        let key = match definition {
+            "cppcc-proposal" => format!("cq-zx-p-2026-{n}"),
+            "national-deputy-suggestion" => format!("npc-p-2026-{n}"),
+            _ => format!("cq-p-2026-{n}"),
+        };
         let mut body = assignment(&key, day);
         body["definition"] = json!(definition);
         body["info"]["submitted_on"] = json!("2026-11-20");
