@@ -7,6 +7,7 @@ mod access;
 mod audit;
 mod case_0942;
 mod errors;
+mod lists;
 mod openapi;
 mod rate_limit;
 mod reads;
