@@ -87,7 +87,7 @@ impl Vocabulary {
         Err(Error::bad_request(
             "unknown_filter_value",
             format!(
-                "{parameter} is {value:?}, which no proposal can have; allowed values: {}",
+                "{parameter} is {value:?}, which it never is; allowed values: {}",
                 allowed.join(", ")
             ),
         ))
