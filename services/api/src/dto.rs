@@ -659,6 +659,32 @@ pub struct DeadlineEntry {
     pub key_supervision: bool,
 }
 
+/// A running obligation with what a supervisor needs of its proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeadlineRow {
+    #[serde(flatten)]
+    pub entry: DeadlineEntry,
+    /// The proposal's number, e.g. `第0942号`.
+    pub number: String,
+    pub title: String,
+    /// Its lead deputy (or CPPCC member).
+    pub lead_deputy: String,
+    /// The agency of its active lead task; absent under split handling.
+    pub lead_agency: Option<String>,
+}
+
+/// Deadlines as of a day, each with its proposal's number, title, lead deputy and lead agency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeadlineList {
+    /// Today in China, by the engine's clock.
+    pub today: NaiveDate,
+    pub items: Vec<DeadlineRow>,
+    pub next_cursor: Option<String>,
+    /// Every deadline the filters select, when asked for with `total=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
 /// Deadlines as of a day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Deadlines {
@@ -765,7 +791,24 @@ pub struct ProposalQuery {
     pub overdue: Option<bool>,
     /// Only key-supervision proposals (重点督办), or only the others.
     pub key_supervision: Option<bool>,
-    /// From the previous page's `next_cursor`.
+    /// Part of the proposal's number, e.g. `0942`.
+    pub number: Option<String>,
+    /// Words that must all occur in the title, separated by spaces.
+    pub title: Option<String>,
+    /// Part of the name of the lead deputy (or CPPCC member) or of a co-signer.
+    pub person: Option<String>,
+    /// The proposal's category, exactly as assigned.
+    pub category: Option<String>,
+    /// The order of the list: by `key` (the default), by `assigned_on`, or by `due_on` (the
+    /// earliest running obligation; those with none last). Each ends with the key.
+    #[param(inline, value_type = Option<ProposalSort>)]
+    pub sort: Option<String>,
+    /// `true`: the answer also counts every proposal the filters select (`total`).
+    pub total: Option<bool>,
+    /// `csv`: the page as CSV (UTF-8 with a byte-order mark), as `Accept: text/csv` asks.
+    #[param(inline, value_type = Option<ListFormat>)]
+    pub format: Option<String>,
+    /// From the previous page's `next_cursor`, with the same `sort`.
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -783,6 +826,20 @@ pub struct TaskQuery {
     pub state: Option<String>,
     /// `true`: only active tasks that are not finished; `false`: only finished or moved ones.
     pub open: Option<bool>,
+    /// The proposal's session, e.g. `市五届人大三次会议`.
+    pub session: Option<String>,
+    #[param(inline, value_type = Option<ProposalKind>)]
+    pub kind: Option<String>,
+    #[param(inline, value_type = Option<TaskRole>)]
+    pub role: Option<String>,
+    /// The name of the task's earliest running deadline, e.g. `reply`, `co_handler_opinion`:
+    /// one of the deadlines of the deployed definitions.
+    pub deadline: Option<String>,
+    /// `true`: the answer also counts every task the filters select (`total`).
+    pub total: Option<bool>,
+    /// `csv`: the page as CSV (UTF-8 with a byte-order mark), as `Accept: text/csv` asks.
+    #[param(inline, value_type = Option<ListFormat>)]
+    pub format: Option<String>,
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -804,6 +861,26 @@ pub struct DeadlineQuery {
     /// Only proposals handled under this workflow definition (its name, e.g.
     /// `chongqing-deputy-suggestion`).
     pub definition: Option<String>,
+    /// The proposal's session, e.g. `市五届人大三次会议`.
+    pub session: Option<String>,
+    #[param(inline, value_type = Option<ProposalKind>)]
+    pub kind: Option<String>,
+    #[param(inline, value_type = Option<TaskRole>)]
+    pub role: Option<String>,
+    /// The deadline's name, e.g. `reply`, `co_handler_opinion`: one of the deadlines of the
+    /// deployed definitions.
+    pub deadline: Option<String>,
+    /// Only those at least this many calendar days past due (1: every overdue one).
+    #[param(minimum = 0, maximum = 36500)]
+    pub min_days_overdue: Option<u32>,
+    /// Only those at most this many calendar days past due (0 with `overdue=true`: none).
+    #[param(minimum = 0, maximum = 36500)]
+    pub max_days_overdue: Option<u32>,
+    /// `true`: the answer also counts every deadline the filters select (`total`).
+    pub total: Option<bool>,
+    /// `csv`: the page as CSV (UTF-8 with a byte-order mark), as `Accept: text/csv` asks.
+    #[param(inline, value_type = Option<ListFormat>)]
+    pub format: Option<String>,
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -817,6 +894,39 @@ pub struct DeadlineQuery {
 pub struct StatisticsQuery {
     /// One agency only; an agency token may name only itself.
     pub agency: Option<String>,
+    /// `csv`: the figures as CSV (UTF-8 with a byte-order mark), as `Accept: text/csv` asks.
+    #[param(inline, value_type = Option<ListFormat>)]
+    pub format: Option<String>,
+}
+
+/// The orders of the proposal list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalSort {
+    Key,
+    AssignedOn,
+    DueOn,
+}
+
+impl ProposalSort {
+    pub const WIRE_NAMES: &'static [(Self, &'static str)] = &[
+        (Self::Key, "key"),
+        (Self::AssignedOn, "assigned_on"),
+        (Self::DueOn, "due_on"),
+    ];
+}
+
+/// What a list or the statistics are answered as; `Accept: text/csv` also asks for CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListFormat {
+    Json,
+    Csv,
+}
+
+impl ListFormat {
+    pub const WIRE_NAMES: &'static [(Self, &'static str)] =
+        &[(Self::Json, "json"), (Self::Csv, "csv")];
 }
 
 /// Paging through tokens.
@@ -870,6 +980,8 @@ mod tests {
         documented(Satisfaction::WIRE_NAMES);
         documented(ContactMethod::WIRE_NAMES);
         documented(DisclosureScope::WIRE_NAMES);
+        documented(ProposalSort::WIRE_NAMES);
+        documented(ListFormat::WIRE_NAMES);
     }
 
     /// The mirrors must read and write the same words as the domain.

@@ -8,6 +8,8 @@
 //!   role sends which event and which proposals and tasks an agency sees.
 //! - [`routes`]: the axum handlers, each registered with its OpenAPI description, so
 //!   `/openapi.json` is generated from them; [`dto`]: request and answer shapes.
+//! - [`lists`]: the lists as supervisors search them (search, sort, totals, filters checked
+//!   against what exists); [`export`]: lists and figures as CSV that Excel opens.
 //! - [`error`]: the one error type, answered as `application/problem+json` with a stable
 //!   `code`; [`extract`]: body, path, query and `Idempotency-Key` parsing into it.
 //! - [`metrics`]: Prometheus counters at `/metrics`; [`ratelimit`]: a bucket per token, 429
@@ -37,7 +39,9 @@ pub mod access;
 pub mod auth;
 pub mod dto;
 pub mod error;
+pub mod export;
 pub mod extract;
+pub mod lists;
 pub mod metrics;
 pub mod pagination;
 pub mod ratelimit;

@@ -62,6 +62,9 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
+    /// Every item the filters select, when asked for with `total=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
 }
 
 impl<T> Page<T> {
@@ -77,6 +80,7 @@ impl<T> Page<T> {
         Ok(Self {
             items: page.items,
             next_cursor,
+            total: None,
         })
     }
 
@@ -84,6 +88,7 @@ impl<T> Page<T> {
         Page {
             items: self.items.into_iter().map(f).collect(),
             next_cursor: self.next_cursor,
+            total: self.total,
         }
     }
 }

@@ -439,7 +439,7 @@ impl Service {
     // --- reads ---------------------------------------------------------------------------
 
     /// What `principal` sees.
-    fn scope(&self, principal: &Principal) -> Scope {
+    pub fn scope(&self, principal: &Principal) -> Scope {
         access::scope(
             principal,
             &self.engine.catalog(),
@@ -576,7 +576,7 @@ impl Service {
     }
 
     /// Resolves the `agency` filter of a task or deadline list against the caller's scope.
-    fn task_scope(
+    pub fn task_scope(
         &self,
         principal: &Principal,
         agency: Option<String>,

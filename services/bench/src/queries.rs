@@ -4,7 +4,8 @@
 //! the scope that handler gives it for the request named, and a page of 50.
 //!
 //! The million are written straight into the tables the queries read (proposals, tasks,
-//! replies, feedback), in the shapes the engine writes them; one proposal, the case 0942,
+//! replies, feedback), in the shapes the engine writes them (a proposal's document holds only
+//! what the lists read of it: its lead deputy, co-signers and category); one proposal, the case 0942,
 //! goes through the engine so that its timeline is real. Rows written beside the engine
 //! leave the statistics counters behind, so they are rebuilt from the rows after the seeding
 //! (timed on its own).
@@ -13,7 +14,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use cohandle_store::queries::{self, DeadlineFilter, Overdue, ProposalFilter, Scope, TaskScope};
+use cohandle_store::queries::{
+    self, DeadlineFilter, Overdue, ProposalFilter, ProposalOrder, ProposalSearch, Scope, TaskMatch,
+    TaskScope,
+};
 use cohandle_store::statistics;
 use cohandle_store::{Engine, ManualClock, Source};
 use cohandle_workflows::{AgencyCode, Calendar, Catalog};
@@ -51,7 +55,9 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
                     CASE WHEN g % 10 < 6 THEN 'closed' ELSE 'open' END, g % 50 = 0, \
                     DATE '2020-01-01' + (g % 700), \
                     CASE WHEN g % 10 < 6 THEN NULL ELSE DATE '2020-04-01' + (g % 700) END, \
-                    12, '{{}}', now(), now(), 0, '' \
+                    12, json_build_object('info', json_build_object('lead_deputy', '代表' || (g % 997), \
+                        'co_signers', json_build_array('代表' || (g % 991)), 'category', '科技'))::text, \
+                    now(), now(), 0, '' \
              FROM generate_series(1, {proposals}) g"
         ),
         format!(
@@ -180,6 +186,84 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
                     agency: Some(agency(n)),
                     ..TaskScope::default()
                 })
+            },
+        )
+        .await?,
+    );
+    latencies.push(
+        time(
+            "an agency's own proposals by due date (GET /v1/proposals?sort=due_on, its token)",
+            runs,
+            || {
+                n += 1;
+                let scope = Scope::Own(AgencyCode::parse(agency(n)).expect("agency-N is a code"));
+                let filter = ProposalFilter {
+                    state: Some("open".to_owned()),
+                    ..ProposalFilter::default()
+                };
+                async move {
+                    queries::search_proposals(
+                        engine,
+                        &scope,
+                        &filter,
+                        &ProposalSearch::default(),
+                        ProposalOrder::DueOn,
+                        None,
+                        page,
+                    )
+                    .await
+                    .map(|_| ())
+                }
+            },
+        )
+        .await?,
+    );
+    latencies.push(
+        time(
+            "proposals by title words (GET /v1/proposals?title=科技 创新, supervisor)",
+            runs,
+            || async {
+                let search = ProposalSearch {
+                    title: Some("科技 创新".to_owned()),
+                    ..ProposalSearch::default()
+                };
+                queries::search_proposals(
+                    engine,
+                    &Scope::All,
+                    &ProposalFilter::default(),
+                    &search,
+                    ProposalOrder::Key,
+                    None,
+                    page,
+                )
+                .await
+                .map(|_| ())
+            },
+        )
+        .await?,
+    );
+    latencies.push(
+        time(
+            "overdue deadlines with their proposals' heads (GET /v1/deadlines?overdue=true, supervisor)",
+            runs,
+            || async {
+                let filter = DeadlineFilter {
+                    within: TaskScope::default(),
+                    until: today,
+                    overdue: Some(Overdue::On(today)),
+                    key_supervision: None,
+                    definition: None,
+                };
+                let found = queries::matching_deadlines(
+                    engine,
+                    &filter,
+                    &TaskMatch::default(),
+                    None,
+                    page,
+                )
+                .await?;
+                let keys: Vec<&str> = found.items.iter().map(|t| t.proposal_key.as_str()).collect();
+                queries::proposal_heads(engine, &keys).await.map(|_| ())
             },
         )
         .await?,

@@ -18,10 +18,15 @@ pub mod timers;
 
 pub use inbox::events_decided;
 pub use page::Page;
-pub use proposals::{list_proposals, parties, proposal, Parties, ProposalFilter, ProposalRow};
+pub use proposals::{
+    count_proposals, list_proposals, parties, proposal, search_proposals, Parties, ProposalAfter,
+    ProposalFilter, ProposalOrder, ProposalRow, ProposalSearch,
+};
 pub use scope::{Overdue, Scope, TaskScope};
 pub use tasks::{
-    deadlines, list_tasks, task_agencies, task_agencies_within, tasks_of, DeadlineFilter, TaskFilter, TaskRow,
+    count_deadlines, count_tasks, deadlines, list_matching_tasks, list_tasks, matching_deadlines,
+    proposal_heads, task_agencies, task_agencies_within, tasks_of, DaysOverdue, DeadlineFilter, ProposalHead, TaskFilter,
+    TaskMatch, TaskRow,
 };
 pub use timeline::{event_changes, state_after, timeline, HistoryRow};
 pub use timers::{deadline_timers, DeadlineTimer};

@@ -67,6 +67,7 @@ impl BoardQuery {
             definition: given(self.definition.as_ref()).map(str::to_owned),
             cursor: given(self.cursor.as_ref()).map(str::to_owned),
             limit: Some(limit),
+            ..DeadlineQuery::default()
         }
     }
 

@@ -1,8 +1,8 @@
-//! Lists as CSV files: UTF-8 with a byte-order mark (so that Excel reads the Chinese), CRLF
-//! line ends, quoted by the `csv` crate, offered as a download that no cache keeps.
+//! Lists as CSV downloads: the API's own files ([`cohandle_api::export`]), UTF-8 with a
+//! byte-order mark so that Excel reads the Chinese.
 
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 use crate::page::Refusal;
 
@@ -12,28 +12,7 @@ where
     R: IntoIterator<Item = Vec<F>>,
     F: AsRef<[u8]>,
 {
-    let failed =
-        |e: csv::Error| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::from("\u{feff}".as_bytes()));
-    writer.write_record(header).map_err(failed)?;
-    for row in rows {
-        writer.write_record(row).map_err(failed)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| failed(csv::Error::from(e.into_error())))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response())
+    let bytes = cohandle_api::export::csv_bytes(header, rows)
+        .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(cohandle_api::export::csv_download(file_name, bytes))
 }

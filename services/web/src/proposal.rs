@@ -302,6 +302,13 @@ pub struct Search {
     pub q: Option<String>,
     pub state: Option<String>,
     pub overdue: Option<String>,
+    /// Part of the proposal's number.
+    pub number: Option<String>,
+    /// Words of the title.
+    pub title: Option<String>,
+    /// Part of a deputy's or member's name.
+    pub person: Option<String>,
+    pub category: Option<String>,
     pub cursor: Option<String>,
 }
 
@@ -320,13 +327,43 @@ pub async fn search(
     let query = ProposalQuery {
         state: nonempty(&search.state),
         overdue: nonempty(&search.overdue).map(|v| v == "yes"),
+        number: nonempty(&search.number),
+        title: nonempty(&search.title),
+        person: nonempty(&search.person),
+        category: nonempty(&search.category),
+        total: Some(true),
         cursor: nonempty(&search.cursor),
         ..ProposalQuery::default()
     };
-    let found = service.list_proposals(&visitor.principal, query).await?;
+    let found = cohandle_api::lists::proposals(&service, &visitor.principal, query).await?;
+    let given = |v: &Option<String>| v.clone().unwrap_or_default();
+    let kept: Vec<(&str, String)> = [
+        ("state", &search.state),
+        ("overdue", &search.overdue),
+        ("number", &search.number),
+        ("title", &search.title),
+        ("person", &search.person),
+        ("category", &search.category),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| nonempty(v).map(|v| (name, v)))
+    .collect();
+    // The next page keeps the search.
+    let next_page = found.next_cursor.as_ref().map(|next| {
+        let mut pairs = kept.clone();
+        pairs.push(("cursor", next.clone()));
+        format!(
+            "/proposals?{}",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
+    });
     let content = html! {
         form.filters method="get" action="/proposals" {
-            label { "编号" input type="text" name="q" placeholder="如 cq-5-3-0942"; }
+            label { "建议号" input type="text" name="q" placeholder="如 cq-5-3-0942"; }
+            label { "编号含" input type="text" name="number" value=(given(&search.number)); }
+            label { "标题词" input type="text" name="title" value=(given(&search.title)); }
+            label { "代表委员" input type="text" name="person" value=(given(&search.person)); }
+            label { "类别" input type="text" name="category" value=(given(&search.category)); }
             label { "状态" select name="state" {
                 option value="" { "全部" }
                 option value="open" { "办理中" }
@@ -338,6 +375,7 @@ pub async fn search(
             } }
             button type="submit" { "查找" }
         }
+        @if let Some(total) = found.total { p.count { "共 " (total) " 件" } }
         table #proposals {
             thead { tr { th { "编号" } th { "标题" } th { "届次" } th { "状态" } th { "最近期限" } } }
             tbody {
@@ -352,8 +390,8 @@ pub async fn search(
                 }
             }
         }
-        @if let Some(next) = &found.next_cursor {
-            div.pager { a href={ "/proposals?" (serde_urlencoded::to_string([("cursor", next)]).unwrap_or_default()) } { "下一页" } }
+        @if let Some(next) = &next_page {
+            div.pager { a href=(next) { "下一页" } }
         }
     };
     Ok(page::answer(

@@ -9,6 +9,7 @@ mod case_0942;
 mod errors;
 mod jurisdictions;
 mod group_commit;
+mod lists;
 mod openapi;
 mod rate_limit;
 mod reads;

@@ -2,7 +2,10 @@
 
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
 
 use super::page::Page;
 use super::scope::{Overdue, TaskScope};
@@ -73,6 +76,57 @@ pub struct TaskFilter {
     pub open: Option<bool>,
 }
 
+/// What narrows a task or deadline list besides its filter; every field given narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskMatch {
+    /// The proposal's session, e.g. `市五届人大三次会议`.
+    pub session: Option<String>,
+    /// The proposal's kind: `deputy_suggestion`, `cppcc_proposal`.
+    pub kind: Option<String>,
+    /// The task's role: `lead`, `co_handler`, `split`.
+    pub role: Option<String>,
+    /// The name of its earliest running deadline, e.g. `reply`, `co_handler_opinion`.
+    pub deadline: Option<String>,
+    /// Only those past due by at least, or at most, so many days.
+    pub days_overdue: Option<DaysOverdue>,
+}
+
+/// Days past the due date on a day, bounded below, above or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaysOverdue {
+    pub today: NaiveDate,
+    pub at_least: Option<u32>,
+    pub at_most: Option<u32>,
+}
+
+impl TaskMatch {
+    fn condition(&self) -> Condition {
+        let mut all = Condition::all();
+        if let Some(session) = &self.session {
+            all = all.add(task::Column::Session.eq(session.as_str()));
+        }
+        if let Some(kind) = &self.kind {
+            all = all.add(task::Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(role) = &self.role {
+            all = all.add(task::Column::Role.eq(role.as_str()));
+        }
+        if let Some(deadline) = &self.deadline {
+            all = all.add(task::Column::DueDeadline.eq(deadline.as_str()));
+        }
+        if let Some(days) = self.days_overdue {
+            let before = |n: u32| days.today - chrono::Days::new(u64::from(n));
+            if let Some(n) = days.at_least {
+                all = all.add(task::Column::DueOn.lte(before(n)));
+            }
+            if let Some(n) = days.at_most {
+                all = all.add(task::Column::DueOn.gte(before(n)));
+            }
+        }
+        all
+    }
+}
+
 /// Tasks by proposal and position, a page after `after` (a proposal key and position).
 pub async fn list_tasks(
     store: &impl Handle,
@@ -80,7 +134,18 @@ pub async fn list_tasks(
     after: Option<(String, i32)>,
     limit: u64,
 ) -> Result<Page<TaskRow>, Error> {
-    let mut find = task::Entity::find()
+    list_matching_tasks(store, filter, &TaskMatch::default(), after, limit).await
+}
+
+/// Tasks that pass `filter` and `matching`, by proposal and position, a page after `after`.
+pub async fn list_matching_tasks(
+    store: &impl Handle,
+    filter: &TaskFilter,
+    matching: &TaskMatch,
+    after: Option<(String, i32)>,
+    limit: u64,
+) -> Result<Page<TaskRow>, Error> {
+    let mut find = tasks_passing(filter, matching)
         .order_by_asc(task::Column::ProposalKey)
         .order_by_asc(task::Column::Position)
         .limit(limit + 1);
@@ -95,7 +160,23 @@ pub async fn list_tasks(
                 ),
         );
     }
-    find = filter.within.filter(find);
+    let models = find.all(connection(store)).await?;
+    Ok(Page::of(rows(models), limit))
+}
+
+/// How many tasks pass `filter` and `matching`.
+pub async fn count_tasks(
+    store: &impl Handle,
+    filter: &TaskFilter,
+    matching: &TaskMatch,
+) -> Result<u64, Error> {
+    Ok(tasks_passing(filter, matching)
+        .count(connection(store))
+        .await?)
+}
+
+fn tasks_passing(filter: &TaskFilter, matching: &TaskMatch) -> Select<task::Entity> {
+    let mut find = filter.within.filter(task::Entity::find());
     if let Some(state) = &filter.state {
         find = find.filter(task::Column::State.eq(state.as_str()));
     }
@@ -114,8 +195,7 @@ pub async fn list_tasks(
         }
         None => {}
     }
-    let models = find.all(connection(store)).await?;
-    Ok(Page::of(rows(models), limit))
+    find.filter(matching.condition())
 }
 
 /// Which running obligations a deadline list shows.
@@ -138,11 +218,18 @@ pub async fn deadlines(
     after: Option<(NaiveDate, String, i32)>,
     limit: u64,
 ) -> Result<Page<TaskRow>, Error> {
-    let mut find = task::Entity::find()
-        .filter(task::Column::Active.eq(true))
-        .filter(task::Column::Terminal.eq(false))
-        .filter(task::Column::DueOn.is_not_null())
-        .filter(task::Column::DueOn.lte(filter.until))
+    matching_deadlines(store, filter, &TaskMatch::default(), after, limit).await
+}
+
+/// [`deadlines`] that also pass `matching`.
+pub async fn matching_deadlines(
+    store: &impl Handle,
+    filter: &DeadlineFilter,
+    matching: &TaskMatch,
+    after: Option<(NaiveDate, String, i32)>,
+    limit: u64,
+) -> Result<Page<TaskRow>, Error> {
+    let mut find = deadlines_passing(filter, matching)
         .order_by_asc(task::Column::DueOn)
         .order_by_asc(task::Column::ProposalKey)
         .order_by_asc(task::Column::Position)
@@ -164,6 +251,27 @@ pub async fn deadlines(
                 ),
         );
     }
+    let models = find.all(connection(store)).await?;
+    Ok(Page::of(rows(models), limit))
+}
+
+/// How many running obligations [`matching_deadlines`] would list.
+pub async fn count_deadlines(
+    store: &impl Handle,
+    filter: &DeadlineFilter,
+    matching: &TaskMatch,
+) -> Result<u64, Error> {
+    Ok(deadlines_passing(filter, matching)
+        .count(connection(store))
+        .await?)
+}
+
+fn deadlines_passing(filter: &DeadlineFilter, matching: &TaskMatch) -> Select<task::Entity> {
+    let mut find = task::Entity::find()
+        .filter(task::Column::Active.eq(true))
+        .filter(task::Column::Terminal.eq(false))
+        .filter(task::Column::DueOn.is_not_null())
+        .filter(task::Column::DueOn.lte(filter.until));
     find = filter.within.filter(find);
     match filter.overdue {
         Some(Overdue::On(today)) => find = find.filter(task::Column::DueOn.lt(today)),
@@ -181,8 +289,77 @@ pub async fn deadlines(
             .and_where(Expr::col(proposal::Column::DefinitionName).eq(definition.as_str()));
         find = find.filter(task::Column::ProposalKey.in_subquery(under));
     }
-    let models = find.all(connection(store)).await?;
-    Ok(Page::of(rows(models), limit))
+    find.filter(matching.condition())
+}
+
+/// What a row of a deadline list shows of its proposal, so that a list needs no call per row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalHead {
+    pub key: String,
+    pub number: String,
+    pub title: String,
+    /// Its lead deputy (or member), from its document.
+    pub lead_deputy: String,
+    /// The agency of its active lead task; none under split handling.
+    pub lead_agency: Option<String>,
+}
+
+/// The heads of the proposals `keys`, in two reads whatever their number; a key with no
+/// proposal is left out.
+pub async fn proposal_heads(
+    store: &impl Handle,
+    keys: &[&str],
+) -> Result<Vec<ProposalHead>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Document {
+        info: Info,
+    }
+    #[derive(serde::Deserialize)]
+    struct Info {
+        lead_deputy: String,
+    }
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let db = connection(store);
+    let leads: Vec<(String, String)> = task::Entity::find()
+        .select_only()
+        .column(task::Column::ProposalKey)
+        .column(task::Column::Agency)
+        .filter(task::Column::ProposalKey.is_in(keys.iter().copied()))
+        .filter(task::Column::Role.eq("lead"))
+        .filter(task::Column::Active.eq(true))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let heads: Vec<(String, String, String, String)> = proposal::Entity::find()
+        .select_only()
+        .column(proposal::Column::Key)
+        .column(proposal::Column::Number)
+        .column(proposal::Column::Title)
+        .column(proposal::Column::Document)
+        .filter(proposal::Column::Key.is_in(keys.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    heads
+        .into_iter()
+        .map(|(key, number, title, document)| {
+            let document: Document = serde_json::from_str(&document)
+                .map_err(|e| Error::Corrupt(format!("proposal {key}: {e}")))?;
+            let lead_agency = leads
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, agency)| agency.clone());
+            Ok(ProposalHead {
+                key,
+                number,
+                title,
+                lead_deputy: document.info.lead_deputy,
+                lead_agency,
+            })
+        })
+        .collect()
 }
 
 /// Every agency that holds or held a task, by code.
