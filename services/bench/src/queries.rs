@@ -1,5 +1,6 @@
-//! The supervisors' and agencies' reads with a million proposals stored: overdue by agency,
-//! upcoming deadlines, statistics, one proposal. p50 and p99 over repeated runs. Each is the
+//! The supervisors' and agencies' reads with a million proposals stored, spread over 3,000
+//! district jurisdictions in 75 municipal ones: overdue by agency, upcoming deadlines, a
+//! district's and a municipality's supervisor (its 40 districts), statistics, one proposal. p50 and p99 over repeated runs. Each is the
 //! store function the API's handler calls (`cohandle_store::queries`), with the filters and
 //! the scope that handler gives it for the request named, and a page of 50.
 //!
@@ -43,13 +44,21 @@ pub struct Report {
 
 const AGENCIES: u64 = 40;
 
+/// The jurisdictions the proposals are spread over: 75 municipal ones over 40 districts each,
+/// 3,000 districts in all, each proposal in district `g % 3000`.
+const MUNICIPALITIES: u64 = 75;
+const DISTRICTS_EACH: u64 = 40;
+/// SQL: the district of proposal `g`, and district number `d`'s code (`m07-d13`).
+const DISTRICT_OF_G: &str = "'m' || lpad(((g % 3000) / 40)::text, 2, '0') || '-d' || lpad(((g % 3000) % 40)::text, 2, '0')";
+const DISTRICT_OF_D: &str = "'m' || lpad((d / 40)::text, 2, '0') || '-d' || lpad((d % 40)::text, 2, '0')";
+
 /// Seeds `proposals` synthetic proposals and times the queries.
 pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow::Result<Report> {
     let started = Instant::now();
     let stmts = [
         format!(
             "INSERT INTO proposals (key, definition_name, definition_version, kind, number, session, title, assigner, mode, state, \
-             key_supervision, assigned_on, due_on, version, document, created_at, updated_at, history_seq, history_hash) \
+             key_supervision, assigned_on, due_on, version, document, created_at, updated_at, history_seq, history_hash, jurisdiction) \
              SELECT 'q-' || lpad(g::text, 8, '0'), 'chongqing-deputy-suggestion', 1, 'deputy_suggestion', g::text, \
                     '市五届人大' || (g % 5) || '次会议', '关于加强科技创新的建议', 'cq-zfbgt', 'lead_with_co_handlers', \
                     CASE WHEN g % 10 < 6 THEN 'closed' ELSE 'open' END, g % 50 = 0, \
@@ -57,19 +66,27 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
                     CASE WHEN g % 10 < 6 THEN NULL ELSE DATE '2020-04-01' + (g % 700) END, \
                     12, json_build_object('info', json_build_object('lead_deputy', '代表' || (g % 997), \
                         'co_signers', json_build_array('代表' || (g % 991)), 'category', '科技'))::text, \
-                    now(), now(), 0, '' \
+                    now(), now(), 0, '', {DISTRICT_OF_G} \
              FROM generate_series(1, {proposals}) g"
         ),
         format!(
-            "INSERT INTO tasks (proposal_key, position, agency, role, state, active, terminal, due_on, due_deadline, session, kind, key_supervision) \
+            "INSERT INTO tasks (proposal_key, position, agency, role, state, active, terminal, due_on, due_deadline, session, kind, key_supervision, jurisdiction) \
              SELECT 'q-' || lpad(g::text, 8, '0'), r, 'agency-' || ((g + r * 7) % {AGENCIES}), \
                     CASE WHEN r = 0 THEN 'lead' ELSE 'co_handler' END, \
                     CASE WHEN g % 10 < 6 THEN (CASE WHEN r = 0 THEN 'closed' ELSE 'opinion_sent' END) ELSE (CASE WHEN r = 0 THEN 'handling' ELSE 'acknowledged' END) END, \
                     true, g % 10 < 6, \
                     CASE WHEN g % 10 < 6 THEN NULL ELSE DATE '2020-04-01' + (g % 700) END, \
                     CASE WHEN g % 10 < 6 THEN NULL ELSE 'reply' END, \
-                    '市五届人大' || (g % 5) || '次会议', 'deputy_suggestion', g % 50 = 0 \
+                    '市五届人大' || (g % 5) || '次会议', 'deputy_suggestion', g % 50 = 0, {DISTRICT_OF_G} \
              FROM generate_series(1, {proposals}) g, generate_series(0, 2) r"
+        ),
+        // The jurisdictions: MUNICIPALITIES municipal ones, each over DISTRICTS_EACH districts.
+        format!(
+            "INSERT INTO jurisdictions (code, name, parent, level, created_at) \
+             SELECT 'm' || lpad(m::text, 2, '0'), '市' || m, NULL, 'municipal', now() \
+             FROM generate_series(0, {MUNICIPALITIES} - 1) m \
+             UNION ALL SELECT {DISTRICT_OF_D}, '区' || d, 'm' || lpad((d / {DISTRICTS_EACH})::text, 2, '0'), 'district', now() \
+             FROM generate_series(0, {MUNICIPALITIES} * {DISTRICTS_EACH} - 1) d"
         ),
         format!(
             "INSERT INTO replies (proposal_key, agency, round, document_number, result_class, signer, signed_on, sent_on, due_on, on_time, met_deputy) \
@@ -268,6 +285,70 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
         )
         .await?,
     );
+    // Supervisors by jurisdiction: one district's (its own), and a municipality's over its
+    // 40 districts, as `Service::scope` gives them (the registry's `below`).
+    let registry = cohandle_store::jurisdictions::list(engine).await?;
+    let district = |n: u64| {
+        let d = n % (MUNICIPALITIES * DISTRICTS_EACH);
+        vec![format!("m{:02}-d{:02}", d / DISTRICTS_EACH, d % DISTRICTS_EACH)]
+    };
+    let municipality = |n: u64| registry.below(&[format!("m{:02}", n % MUNICIPALITIES)]);
+    anyhow::ensure!(
+        municipality(0).len() as u64 == DISTRICTS_EACH + 1,
+        "the municipal supervisor oversees {} jurisdictions",
+        municipality(0).len()
+    );
+    for (who, codes_of) in [
+        ("a district supervisor", &district as &dyn Fn(u64) -> Vec<String>),
+        ("a municipal supervisor over 40 districts", &municipality),
+    ] {
+        latencies.push(
+            time(
+                &format!("overdue proposals of {who} (GET /v1/proposals?overdue=true)"),
+                runs,
+                || {
+                    n += 1;
+                    let scope = Scope::Within(codes_of(n));
+                    let filter = ProposalFilter {
+                        overdue: Some(Overdue::On(today)),
+                        ..ProposalFilter::default()
+                    };
+                    async move {
+                        queries::list_proposals(engine, &scope, &filter, None, page)
+                            .await
+                            .map(|_| ())
+                    }
+                },
+            )
+            .await?,
+        );
+        latencies.push(
+            time(
+                &format!("deadlines of {who}, next 7 days (GET /v1/deadlines?until=…)"),
+                runs,
+                || {
+                    n += 1;
+                    next_week(TaskScope {
+                        jurisdictions: Some(codes_of(n)),
+                        ..TaskScope::default()
+                    })
+                },
+            )
+            .await?,
+        );
+        latencies.push(
+            time(&format!("statistics of {who}"), runs.min(50), || {
+                n += 1;
+                let codes = codes_of(n);
+                async move {
+                    queries::statistics_within(engine, &codes, None)
+                        .await
+                        .map(|_| ())
+                }
+            })
+            .await?,
+        );
+    }
     latencies.push(
         time("statistics of one agency", runs, || {
             n += 1;
