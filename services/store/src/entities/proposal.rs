@@ -12,6 +12,7 @@ pub struct Model {
     pub definition_version: i32,
     /// The jurisdiction the key belongs to (see `jurisdictions`); empty for a proposal
     /// assigned before its jurisdiction was registered.
+    #[sea_orm(default_value = "")]
     pub jurisdiction: String,
     pub kind: String,
     pub number: String,

@@ -21,6 +21,7 @@ pub struct Model {
     pub kind: String,
     pub key_supervision: bool,
     /// The proposal's jurisdiction, so that a supervisor's deadline list needs no join.
+    #[sea_orm(default_value = "")]
     pub jurisdiction: String,
 }
 
