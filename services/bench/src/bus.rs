@@ -528,6 +528,14 @@ enum Load {
     Backlog,
 }
 
+/// Makes the workload's agencies serve Chongqing's congress, whose keys (`cq-…`) it uses: an
+/// assigner assigns only in the jurisdictions it serves.
+async fn serve_chongqing(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let codes: Vec<String> = agencies().iter().map(|(code, _)| (*code).to_owned()).collect();
+    cohandle_store::jurisdictions::join(db, "cq", &codes).await?;
+    Ok(())
+}
+
 /// The real worker process, configured by `COHANDLE__…` variables only.
 struct WorkerProcess {
     child: Child,
@@ -659,6 +667,7 @@ async fn engine_phase_in(
     load: Load,
 ) -> anyhow::Result<Phase> {
     let db = cohandle_store::connect::connect_and_migrate(&scratch.url).await?;
+    serve_chongqing(&db).await?;
     if options.log_statements {
         // Sessions opened from now on (the worker's) take the setting.
         db.execute_unprepared(
