@@ -8,5 +8,6 @@ mod case_0942;
 mod contract;
 mod crash;
 mod delivery;
+mod handover;
 mod support;
 mod topology;

@@ -6,6 +6,7 @@
 mod dead_letters;
 mod definitions;
 mod engine;
+mod held;
 mod monitor;
 mod statistics;
 mod support;
