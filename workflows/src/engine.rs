@@ -261,7 +261,7 @@ pub fn apply(
             return Err(Rejection::new(
                 RejectionCode::UnknownProposal,
                 format!(
-                    "proposal {} has not been assigned yet; an event for it before its assignment is refused and can be replayed once the assignment is in",
+                    "proposal {} has not been assigned yet; an event for it before its assignment is applied once the assignment is in (held until then, or replayed)",
                     event.proposal
                 ),
             ))
@@ -318,6 +318,52 @@ pub fn apply(
         changes: step.changes,
         effects,
     })
+}
+
+/// Whether an event refused as `wrong_state` could be allowed after later steps: a state
+/// that allows it can still be reached, by the transitions of its machine, from the state
+/// it met. `false` for a step its proposal or task is past for good (a second sign-for, an
+/// acknowledgement after the opinion, any task event of a merged proposal): no step that
+/// arrives later can make it fit. `true` when the task it concerns cannot be told.
+pub fn may_be_allowed_later(definition: &Definition, proposal: &Proposal, event: &Event) -> bool {
+    let name = event.body.name();
+    let (machine, state) = if crate::event::PROPOSAL_EVENTS.contains(&name) {
+        (Machine::Proposal, proposal.state.as_str())
+    } else {
+        if proposal.merged_into.is_some() {
+            return false;
+        }
+        let agency = match (event.body.target_agency(), event.actor.kind) {
+            (Some(agency), _) => Some(agency),
+            (None, ActorKind::Agency) => Some(&event.actor.agency),
+            (None, _) => proposal.lead().map(|lead| &lead.agency),
+        };
+        let task = agency.and_then(|a| proposal.tasks.iter().find(|t| &t.agency == a && t.active));
+        let Some(task) = task else {
+            return true;
+        };
+        (task.role.machine(), task.state.as_str())
+    };
+    let transitions = &definition.machine(machine).transitions;
+    let mut reachable = vec![state];
+    let mut next = 0;
+    while let Some(&here) = reachable.get(next) {
+        next += 1;
+        for transition in transitions {
+            if !transition.from.iter().any(|f| f == here || f == "*") {
+                continue;
+            }
+            if transition.event == name {
+                return true;
+            }
+            if let Some(to) = transition.to.as_deref() {
+                if !reachable.contains(&to) {
+                    reachable.push(to);
+                }
+            }
+        }
+    }
+    false
 }
 
 /// The dates an event's document declares (written, signed, sent, received …), by field.

@@ -487,6 +487,100 @@ pub struct WriteOutcome {
     pub changes: Vec<ChangeView>,
 }
 
+/// An event held with its proposal (202): it arrived before the step it depends on (an
+/// assignment, or an earlier step of the same proposal) and is tried again each time the
+/// proposal changes. If it still does not fit at `held_until` it is refused with `code`, and
+/// the refusal is sent to the sender's queue (`rejected.<agency>`). A retry with the same
+/// `Idempotency-Key` answers the event's outcome so far: this again while it is held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeldOutcome {
+    /// The event's id: `http/<agency>/<role>/<Idempotency-Key>`.
+    pub event_id: String,
+    pub proposal: String,
+    pub event: String,
+    /// Always `held`.
+    #[schema(example = "held")]
+    pub status: String,
+    /// The refusal it would get now: `unknown_proposal`, `wrong_state` or `guard_failed`.
+    pub code: String,
+    /// Why it does not fit yet, for a person.
+    pub message: String,
+    /// When it is refused if the step it waits for has not arrived.
+    pub held_until: DateTime<Utc>,
+}
+
+impl HeldOutcome {
+    pub fn new(
+        event: &cohandle_workflows::Event,
+        code: &str,
+        message: &str,
+        until: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            event_id: event.id.to_string(),
+            proposal: event.proposal.to_string(),
+            event: event.body.name().to_owned(),
+            status: "held".to_owned(),
+            code: code.to_owned(),
+            message: message.to_owned(),
+            held_until: until,
+        }
+    }
+}
+
+/// An event held now, as the held-event list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeldEventView {
+    pub event_id: String,
+    pub proposal: String,
+    pub event: String,
+    /// The sender's agency.
+    pub agency: String,
+    /// The door it came through: `bus` or `api`.
+    pub source: String,
+    /// The refusal it would get now.
+    pub code: String,
+    pub message: String,
+    pub held_at: DateTime<Utc>,
+    /// When it is refused if it still does not fit.
+    pub held_until: DateTime<Utc>,
+}
+
+impl From<cohandle_store::held::HeldEvent> for HeldEventView {
+    fn from(h: cohandle_store::held::HeldEvent) -> Self {
+        Self {
+            event_id: h.event_id,
+            proposal: h.proposal_key,
+            event: h.event_type,
+            agency: h.agency,
+            source: h.source,
+            code: h.code,
+            message: h.message,
+            held_at: h.held_at,
+            held_until: h.until,
+        }
+    }
+}
+
+/// Events held now, in arrival order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeldEvents {
+    pub items: Vec<HeldEventView>,
+}
+
+/// Filters for the held-event list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HeldQuery {
+    /// Only this proposal's.
+    #[param(value_type = Option<ProposalKeyText>)]
+    pub proposal: Option<String>,
+    /// At most this many, oldest first: 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+}
+
 /// A proposal in a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProposalSummary {

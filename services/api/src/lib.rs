@@ -52,7 +52,7 @@ pub mod tokens;
 pub use auth::{Principal, Role};
 pub use error::{Error, Problem};
 pub use ratelimit::RateLimit;
-pub use service::{Command, Commits, GroupCommit, Service, Written};
+pub use service::{Command, Commits, GroupCommit, Service, Submitted, Written};
 
 /// The largest request body accepted, in bytes; a larger one is answered 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -66,7 +66,12 @@ Every write is an event sent through the engine's one path and is idempotent by 
 The bearer token decides the sender's agency and role; errors are `application/problem+json` (RFC 9457) with a stable `code`."
     ),
     modifiers(&BearerAuth),
-    components(schemas(dto::ProposalKeyText, dto::AgencyCodeText, dto::IdempotencyKeyText)),
+    components(schemas(
+        dto::ProposalKeyText,
+        dto::AgencyCodeText,
+        dto::IdempotencyKeyText,
+        dto::HeldOutcome
+    )),
     tags(
         (name = "assigner", description = "The office that assigns (交办) and decides disputes, disagreements and extensions"),
         (name = "lead agency", description = "The lead (主办), sole or split handler: from signing for the task to publishing the reply"),
@@ -127,7 +132,7 @@ impl utoipa::Modify for ClosedVariants {
 
 /// Every route with its documentation, in one router.
 fn documented() -> OpenApiRouter<Service> {
-    use routes::{admin, ops, reads, setup, writes};
+    use routes::{admin, held, ops, reads, setup, writes};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(writes::assign, reads::list_proposals))
         .routes(routes!(reads::get_proposal))
@@ -161,6 +166,7 @@ fn documented() -> OpenApiRouter<Service> {
         .routes(routes!(reads::deadlines))
         .routes(routes!(reads::statistics))
         .routes(routes!(reads::me))
+        .routes(routes!(held::list_held))
         .routes(routes!(admin::list_tokens, admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(setup::deploy_definition, setup::list_definitions))

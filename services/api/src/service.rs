@@ -32,9 +32,9 @@ use tracing::instrument;
 use crate::access::{self, Parties, Scope};
 use crate::auth::{Principal, Role};
 use crate::dto::{
-    AgencyFigures, ChangeView, DeadlineEntry, DeadlineQuery, Deadlines, Me, ProposalQuery,
-    ProposalSummary, ProposalView, StatisticsQuery, StatisticsView, TaskQuery, TaskSummary,
-    TaskView, TimelineEntry, WriteOutcome,
+    AgencyFigures, ChangeView, DeadlineEntry, DeadlineQuery, Deadlines, HeldOutcome, Me,
+    ProposalQuery, ProposalSummary, ProposalView, StatisticsQuery, StatisticsView, TaskQuery,
+    TaskSummary, TaskView, TimelineEntry, WriteOutcome,
 };
 use crate::metrics::Metrics;
 use crate::pagination::{self, Cursor, Page};
@@ -162,6 +162,18 @@ pub struct Command {
     pub body: Body,
 }
 
+/// What a write came to: applied, or held with its proposal until an earlier step arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    Written(Written),
+    /// Held (see `cohandle_store::held`): its final outcome is still to come.
+    Held {
+        held: HeldOutcome,
+        /// The answer repeats the first outcome of an id seen before.
+        replayed: bool,
+    },
+}
+
 /// An accepted event, first time or replayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
@@ -280,7 +292,11 @@ impl Service {
     /// commit. A retry with the same id answers the first outcome; the same id for a
     /// different request is refused.
     #[instrument(skip_all, fields(proposal = %command.proposal, event_id = %command.id, event = command.body.name(), agency = %principal.agency))]
-    pub async fn submit(&self, principal: &Principal, command: Command) -> Result<Written, Error> {
+    pub async fn submit(
+        &self,
+        principal: &Principal,
+        command: Command,
+    ) -> Result<Submitted, Error> {
         let name = command.body.name();
         access::may_send(principal, name)?;
         let actor = principal.actor().ok_or_else(|| {
@@ -313,7 +329,7 @@ impl Service {
                 version,
                 state,
                 changes,
-            } => Ok(Written {
+            } => Ok(Submitted::Written(Written {
                 outcome: WriteOutcome {
                     event_id: event.id.to_string(),
                     proposal: event.proposal.to_string(),
@@ -323,10 +339,14 @@ impl Service {
                     changes: changes.iter().map(ChangeView::from).collect(),
                 },
                 replayed: false,
-            }),
+            })),
             Outcome::Rejected(rejection) => Err(Error::Rejected {
                 code: rejection.code.as_str().to_owned(),
                 message: rejection.message,
+                replayed: false,
+            }),
+            Outcome::Held { why, until } => Ok(Submitted::Held {
+                held: HeldOutcome::new(&event, why.code.as_str(), &why.message, until),
                 replayed: false,
             }),
             Outcome::Duplicate(first) => self.replay(&event, first).await,
@@ -405,10 +425,17 @@ impl Service {
     }
 
     /// The first outcome of an event id, answered again, if the request is the same.
-    async fn replay(&self, event: &Event, first: Recorded) -> Result<Written, Error> {
+    async fn replay(&self, event: &Event, first: Recorded) -> Result<Submitted, Error> {
         let id = event.id.to_string();
         if !first.same_request {
             return Err(Error::KeyReused { key: id });
+        }
+        if let Some(until) = first.held_until {
+            let code = first.code.as_deref().unwrap_or_default();
+            return Ok(Submitted::Held {
+                held: HeldOutcome::new(event, code, &first.message, until),
+                replayed: true,
+            });
         }
         if !first.applied {
             return Err(Error::Rejected {
@@ -423,7 +450,7 @@ impl Service {
         let state = queries::state_after(&self.engine, key, last_seq)
             .await?
             .unwrap_or_default();
-        Ok(Written {
+        Ok(Submitted::Written(Written {
             outcome: WriteOutcome {
                 event_id: id,
                 proposal: event.proposal.to_string(),
@@ -433,7 +460,7 @@ impl Service {
                 changes: rows.iter().map(ChangeView::from).collect(),
             },
             replayed: true,
-        })
+        }))
     }
 
     // --- reads ---------------------------------------------------------------------------

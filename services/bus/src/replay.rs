@@ -106,6 +106,11 @@ fn replayed(event_id: &EventId, outcome: Outcome) -> Replayed {
             code: r.code.as_str().to_owned(),
             message: r.message,
         },
+        // A replay is decided at once (`Source::Replay` is never held); should one be held, it
+        // is not applied yet, which is what the operator must hear.
+        Outcome::Held { why, until } => {
+            Replayed::Failed(format!("{event_id} is held until {until}: {}", why.message))
+        }
         Outcome::Duplicate(first) if !first.same_request => Replayed::Failed(format!(
             "event id {event_id} belongs to another event; replay with a corrected body that \
              gives this one an id of its own"

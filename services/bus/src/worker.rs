@@ -101,6 +101,7 @@ struct Counters {
     batches: AtomicU64,
     applied: AtomicU64,
     rejected: AtomicU64,
+    held: AtomicU64,
     duplicates: AtomicU64,
     dead_lettered: AtomicU64,
     retried: AtomicU64,
@@ -114,6 +115,9 @@ pub struct Snapshot {
     pub batches: u64,
     pub applied: u64,
     pub rejected: u64,
+    /// Held with their proposal on arrival (see `cohandle_store::held`): acknowledged, their
+    /// final outcome decided by the engine later.
+    pub held: u64,
     pub duplicates: u64,
     pub dead_lettered: u64,
     pub retried: u64,
@@ -128,6 +132,7 @@ impl Stats {
             batches: get(&c.batches),
             applied: get(&c.applied),
             rejected: get(&c.rejected),
+            held: get(&c.held),
             duplicates: get(&c.duplicates),
             dead_lettered: get(&c.dead_lettered),
             retried: get(&c.retried),
@@ -392,7 +397,7 @@ impl Worker {
                         ids: Ids::of(&event),
                     };
                 }
-                Outcome::Duplicate(first) if !first.applied => {
+                Outcome::Duplicate(first) if !first.applied && !first.is_held() => {
                     self.stats.add(|c| &c.duplicates, 1);
                     self.metrics.duplicate(Source::Bus, event.body.name());
                     self.repeat_refusal(channel, delivery, &event, &first)
@@ -661,6 +666,7 @@ impl Worker {
         match outcome {
             Outcome::Applied { .. } => self.stats.add(|c| &c.applied, 1),
             Outcome::Rejected(_) => self.stats.add(|c| &c.rejected, 1),
+            Outcome::Held { .. } => self.stats.add(|c| &c.held, 1),
             Outcome::Duplicate(_) => self.stats.add(|c| &c.duplicates, 1),
         }
     }
@@ -735,6 +741,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Applied { .. } => "applied",
         Outcome::Rejected(_) => "rejected",
+        Outcome::Held { .. } => "held",
         Outcome::Duplicate(_) => "duplicate",
     }
 }

@@ -165,8 +165,8 @@ pub async fn worker(settings: &Settings, engine: Engine) -> anyhow::Result<ExitC
     worker.run(crate::shutdown_signal()).await?;
     let s = stats.snapshot();
     eprintln!(
-        "cohandle worker stopped: {} applied, {} refused, {} duplicates, {} dead-lettered, {} sent round the retry queue",
-        s.applied, s.rejected, s.duplicates, s.dead_lettered, s.retried
+        "cohandle worker stopped: {} applied, {} refused, {} held, {} duplicates, {} dead-lettered, {} sent round the retry queue",
+        s.applied, s.rejected, s.held, s.duplicates, s.dead_lettered, s.retried
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -238,6 +238,34 @@ async fn list(engine: &Engine, args: &ListArgs) -> anyhow::Result<ExitCode> {
         if let (Some(at), Some(outcome)) = (&l.replayed_at, &l.replay_outcome) {
             println!("      replayed: {} — {outcome}", time(at));
         }
+    }
+    let held = cohandle_store::held::list(
+        engine,
+        &cohandle_store::held::Filter {
+            agency: args.agency.clone(),
+            proposal: args.proposal.clone(),
+            since: args.since,
+            limit: None,
+        },
+    )
+    .await?;
+    println!(
+        "\nHeld events, waiting for an earlier step of their proposal ({}):",
+        held.len()
+    );
+    for h in &held {
+        println!(
+            "  {}  {:<16} proposal {} from {} ({}, by {}, held {}, refused at {} if it still does not fit)",
+            h.event_id,
+            h.code,
+            h.proposal_key,
+            h.agency,
+            h.event_type,
+            h.source,
+            time(&h.held_at),
+            time(&h.until)
+        );
+        println!("      waiting: {}", h.message);
     }
     let parked = replay::parked(engine, &filter).await?;
     println!("\nRefused events a replay could apply ({}):", parked.len());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::Utc;
-use cohandle_api::{Command, Principal, Role, Service};
+use cohandle_api::{Command, Principal, Role, Service, Submitted};
 use cohandle_store::agencies::{self, Agency, Known};
 use cohandle_store::jurisdictions;
 use cohandle_store::{cli_door, monitor, Engine, ManualClock, Source};
@@ -75,8 +75,15 @@ pub async fn run(engine: &Engine, clock: &Arc<ManualClock>) -> anyhow::Result<()
             body: event.body.clone(),
         };
         let verdict = match service.submit(&principal, command).await {
-            Ok(written) if written.replayed => "already applied earlier (duplicate)".to_owned(),
-            Ok(written) => format!("applied (proposal {})", written.outcome.state),
+            Ok(Submitted::Written(written)) if written.replayed => {
+                "already applied earlier (duplicate)".to_owned()
+            }
+            Ok(Submitted::Written(written)) => {
+                format!("applied (proposal {})", written.outcome.state)
+            }
+            Ok(Submitted::Held { held, .. }) => {
+                format!("HELD until {}: {}", held.held_until, held.message)
+            }
             Err(cohandle_api::Error::Rejected { code, message, .. }) => {
                 format!("REFUSED {code}: {message}")
             }

@@ -319,7 +319,8 @@ async fn online(settings: Settings, command: Command) -> anyhow::Result<ExitCode
                 Command::Api => serve::Roles::Api,
                 _ => serve::Roles::All,
             };
-            let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
+            let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock))
+                .with_hold_window(settings.engine.hold_window());
             serve::run(&settings, engine, roles).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -328,7 +329,8 @@ async fn online(settings: Settings, command: Command) -> anyhow::Result<ExitCode
         Command::Audit(command) => audit_cmd::run(&db, command).await,
         Command::Token(token) => tokens::run(&db, token).await,
         Command::Worker | Command::Relay | Command::Dlq(_) => {
-            let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock));
+            let engine = Engine::new(db, catalog, calendar, Arc::new(SystemClock))
+                .with_hold_window(settings.engine.hold_window());
             match command {
                 Command::Worker => bus_cmd::worker(&settings, engine).await,
                 Command::Relay => bus_cmd::relay(&settings, engine).await,

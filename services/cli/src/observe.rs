@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cohandle_bus::probe::Broker;
-use cohandle_store::{gauges, monitor, Engine};
+use cohandle_store::{gauges, held, monitor, Engine};
 use cohandle_telemetry::endpoint::{self, Probe};
 use cohandle_telemetry::{Metrics, Role};
 
@@ -65,6 +65,12 @@ impl Probe for RoleProbe {
                 Err(error) => {
                     tracing::warn!(message = "Failed to read the partition queues' depths", %error)
                 }
+            }
+        }
+        if self.roles.contains(&Role::Worker) || self.roles.contains(&Role::Monitor) {
+            match held::count(&self.engine).await {
+                Ok(held) => metrics.held_events(held),
+                Err(error) => tracing::warn!(message = "Failed to count the held events", %error),
             }
         }
         if self.roles.contains(&Role::Relay) {

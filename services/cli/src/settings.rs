@@ -23,6 +23,31 @@ pub struct Settings {
     pub calendar: CalendarSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub engine: EngineSettings,
+}
+
+/// `engine.*`: how the engine decides, in every role that decides (worker, API).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineSettings {
+    /// How long an event that arrived before the step it depends on is held with its
+    /// proposal, in seconds, before it is refused (0: refused at once).
+    pub hold_window_secs: u64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            hold_window_secs: cohandle_store::held::DEFAULT_WINDOW.as_secs(),
+        }
+    }
+}
+
+impl EngineSettings {
+    pub fn hold_window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.hold_window_secs)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -284,6 +309,10 @@ impl Settings {
                     .map_or("(none)".to_owned(), |p| p.display().to_string()),
             ),
         ];
+        lines.push((
+            "engine.hold_window_secs",
+            self.engine.hold_window_secs.to_string(),
+        ));
         lines.push((
             "metrics.listen",
             self.metrics.listen.clone().unwrap_or_else(|| {

@@ -30,6 +30,7 @@ fn config_prints_every_setting_with_passwords_hidden() {
             ("COHANDLE__AMQP__AGENCIES", "cq-jw,cq-dc:supervisor"),
             ("COHANDLE__AMQP__BATCH_SIZE", "100"),
             ("COHANDLE__METRICS__LISTEN", "0.0.0.0:9464"),
+            ("COHANDLE__ENGINE__HOLD_WINDOW_SECS", "120"),
             // Not a setting (no COHANDLE__ prefix): `cohandle emit`'s password.
             ("COHANDLE_AGENCY_PASSWORD", "whatever"),
         ],
@@ -63,6 +64,7 @@ fn config_prints_every_setting_with_passwords_hidden() {
     assert_eq!(line("amqp.batch_size").as_deref(), Some("100"));
     assert_eq!(line("amqp.prefetch").as_deref(), Some("500"));
     assert_eq!(line("metrics.listen").as_deref(), Some("0.0.0.0:9464"));
+    assert_eq!(line("engine.hold_window_secs").as_deref(), Some("120"));
     assert_eq!(line("http.listen").as_deref(), Some("127.0.0.1:8080"));
 }
 

@@ -90,3 +90,56 @@ async fn listing_twice_leaves_every_dead_letter_as_it_was() {
     db.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An event held for an earlier step shows beside the dead letters, with until when, and
+/// not among the refusals a replay could apply.
+#[tokio::test]
+async fn a_held_event_is_listed_with_the_end_of_its_window() {
+    use std::sync::Arc;
+
+    use cohandle_store::{Engine, Outcome, Source, SystemClock};
+    use cohandle_workflows::{Actor, ActorKind, AgencyCode, Body, Event, EventId, ProposalKey};
+
+    let dir = std::env::temp_dir().join(format!("cohandle-dlq-held-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("held.db").display());
+    let db = cohandle_store::connect::connect_and_migrate(&url)
+        .await
+        .expect("a database");
+    let engine = Engine::new(
+        db.clone(),
+        Arc::new(cohandle_workflows::Catalog::shipped()),
+        Arc::new(cohandle_workflows::Calendar::china_official()),
+        Arc::new(SystemClock),
+    );
+    let early = Event {
+        id: EventId::parse("cq-5-3-0942-ack-jw").unwrap(),
+        proposal: ProposalKey::parse("cq-5-3-0942").unwrap(),
+        actor: Actor {
+            agency: AgencyCode::parse("cq-jw").unwrap(),
+            kind: ActorKind::Agency,
+        },
+        occurred_at: cohandle_store::Clock::now(&SystemClock),
+        body: Body::Acknowledge,
+    };
+    let outcome = engine.apply(early, Source::Bus).await.unwrap();
+    let Outcome::Held { until, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+
+    let listed = dlq_list(&url, &[]);
+    let (held, refused) = listed
+        .split_once("Refused events a replay could apply")
+        .expect("both sections");
+    assert!(held.contains("Held events"), "{listed}");
+    assert!(held.contains("cq-5-3-0942-ack-jw"), "{listed}");
+    assert!(held.contains("unknown_proposal"), "{listed}");
+    assert!(
+        held.contains(&until.format("%Y-%m-%d %H:%M:%S").to_string()),
+        "{listed}"
+    );
+    assert!(!refused.contains("cq-5-3-0942-ack-jw"), "{listed}");
+    assert!(!dlq_list(&url, &["--agency", "cq-czj"]).contains("cq-5-3-0942-ack-jw"));
+    db.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

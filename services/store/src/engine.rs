@@ -6,26 +6,24 @@
 //! waiting by [`crate::retry::policy`]. [`Engine::apply`] and [`Engine::apply_batch`] are
 //! that entry for events a door hands over.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use backon::BackoffBuilder;
 use chrono::{DateTime, SubsecRound, Utc};
-use cohandle_workflows::engine::{china_date, Effect};
 use cohandle_workflows::{
-    apply, Body, Calendar, Catalog, Definition, Event, Proposal, Rejection, RejectionCode,
+    Body, Calendar, Catalog, Definition, Event, Proposal, Rejection, RejectionCode,
 };
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use tracing::instrument;
 
+use crate::batch::Batch;
 use crate::clock::Clock;
-use crate::entities::inbox;
-use crate::idempotency::First;
-use crate::outcome::{applied_message, Outcome, Recorded, Source};
-use crate::write::{load_many, write, Writes};
-use crate::{bulk, outbox, rows, Error};
+use crate::held::Expiring;
+use crate::outcome::{Outcome, Source};
+use crate::write::{load_many, write};
+use crate::Error;
 
 /// How often a batch is decided again when a concurrent writer changed one of its
 /// proposals before the engine gives up (a transient error: the door may try later).
@@ -45,6 +43,12 @@ pub trait Claim: Send {
         txn: &DatabaseTransaction,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(Vec<Event>, Self::Taken), Error>> + Send;
+
+    /// Held events whose window ended, taken by `take` with its events: decided for good in
+    /// the same transaction (see [`crate::held`]). Only the monitor's claim takes any.
+    fn expiring(&mut self) -> Vec<Expiring> {
+        Vec::new()
+    }
 }
 
 /// Events a door hands over, decided as they are.
@@ -71,6 +75,8 @@ pub struct Engine {
     jurisdictions: Arc<RwLock<crate::jurisdictions::Followed>>,
     calendar: Arc<RwLock<Calendars>>,
     clock: Arc<dyn Clock>,
+    /// How long an event that does not fit yet is held before it is refused.
+    hold_window: chrono::Duration,
 }
 
 /// The calendar an engine counts working days with: its base corrected by the holiday files
@@ -105,7 +111,23 @@ impl Engine {
                 follows_database: true,
             })),
             clock,
+            hold_window: chrono::Duration::from_std(crate::held::DEFAULT_WINDOW)
+                .expect("the default window is a few minutes"),
         }
+    }
+
+    /// The same engine holding events that do not fit yet for `window` (see
+    /// [`crate::held`]); zero refuses them at once.
+    pub fn with_hold_window(&self, window: std::time::Duration) -> Self {
+        Self {
+            hold_window: chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX),
+            ..self.clone()
+        }
+    }
+
+    /// How long an event that does not fit yet is held before it is refused.
+    pub fn hold_window(&self) -> chrono::Duration {
+        self.hold_window
     }
 
     /// The same engine computing deadlines with exactly this calendar, whatever holiday
@@ -284,10 +306,12 @@ impl Engine {
         let now = self.clock.now().trunc_subsecs(6);
         let decided = async {
             let (events, taken) = claim.take(&txn, now).await?;
-            let outcomes = if events.is_empty() {
+            let expiring = claim.expiring();
+            let outcomes = if events.is_empty() && expiring.is_empty() {
                 Vec::new()
             } else {
-                self.decide_and_write(&txn, &events, source, now).await?
+                self.decide_and_write(&txn, &events, &expiring, source, now)
+                    .await?
             };
             Ok::<_, Error>((outcomes, taken))
         }
@@ -327,137 +351,35 @@ impl Engine {
         &self,
         txn: &DatabaseTransaction,
         events: &[Event],
+        expiring: &[Expiring],
         source: Source,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>, Error> {
-        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-        // Each decided id with its first outcome and what the inbox kept of its event.
-        let mut seen: HashMap<String, (Recorded, First)> =
-            bulk::find_by_keys::<inbox::Entity, _>(txn, inbox::Column::EventId, &ids, "")
-                .await?
-                .into_iter()
-                .map(|row| {
-                    let first = First::read(&row.event);
-                    (row.event_id.clone(), (Recorded::from(&row), first))
-                })
-                .collect();
-        // Lock every proposal of the batch in key order first: two batches that share
-        // proposals then queue instead of deadlocking.
-        let mut keys: Vec<&str> = events.iter().map(|e| e.proposal.as_str()).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut loaded = load_many(txn, &keys).await?;
-        let calendar = self.calendar();
-        let registry = self.registry_for(txn, events).await?;
-        let mut writes = Writes::default();
-        let mut outcomes = Vec::with_capacity(events.len());
-
-        for event in events {
-            if let Some((first, first_event)) = seen.get(event.id.as_str()) {
-                let same_request = first_event.same_request(event);
-                outcomes.push(Outcome::Duplicate(Recorded {
-                    same_request,
-                    ..first.clone()
-                }));
-                continue;
-            }
-            let key = event.proposal.to_string();
-            let entry = loaded
-                .get_mut(&key)
-                .expect("every proposal of the batch is loaded");
-            let decided_at = source.decided_at(event, now);
-            let decided = self
-                .definition_for(&registry, entry.proposal.as_ref(), event)
-                .and_then(|def| {
-                    apply(&def, &calendar, entry.proposal.as_ref(), event, decided_at)
-                        .map(|d| (def, d))
-                });
-            let outcome = match decided {
-                Ok((def, decision)) => {
-                    entry.version += 1;
-                    entry.dirty = true;
-                    for change in &decision.changes {
-                        entry.seq += 1;
-                        let row = rows::history_row(
-                            event,
-                            change,
-                            entry.seq,
-                            &entry.last_hash,
-                            now,
-                            def.version,
-                        );
-                        entry.last_hash = row.hash.clone();
-                        writes.history.push(rows::history_insert(row));
-                    }
-                    writes.projection.project(
-                        entry.proposal.as_ref(),
-                        &decision.proposal,
-                        event,
-                        china_date(decided_at),
-                    );
-                    for (n, effect) in decision.effects.iter().enumerate() {
-                        match effect {
-                            Effect::Notify(notification) => {
-                                writes.outbox.push(outbox::notification_row(
-                                    event,
-                                    n,
-                                    notification,
-                                    &registry.route(event.proposal.as_str()),
-                                    now,
-                                ));
-                            }
-                            _ => writes.timer_effects.push((key.clone(), effect.clone())),
-                        }
-                    }
-                    let state = decision.proposal.state.clone();
-                    entry.proposal = Some(decision.proposal);
-                    writes.inbox.push(rows::inbox_row(
-                        event,
-                        source,
-                        None,
-                        &applied_message(&state),
-                        entry.version,
-                        now,
-                    ));
-                    Outcome::Applied {
-                        version: entry.version,
-                        state,
-                        changes: decision.changes,
-                    }
-                }
-                Err(rejection) => {
-                    writes.inbox.push(rows::inbox_row(
-                        event,
-                        source,
-                        Some(&rejection),
-                        &rejection.message,
-                        entry.version,
-                        now,
-                    ));
-                    writes
-                        .outbox
-                        .push(outbox::rejection_row(event, &rejection, now));
-                    Outcome::Rejected(rejection)
-                }
-            };
-            seen.insert(
-                event.id.to_string(),
-                (
-                    outcome.recorded(entry.version),
-                    First::Event(Box::new(event.clone())),
-                ),
-            );
-            outcomes.push(outcome);
+        let mut batch = Batch::load(self, txn, events, expiring, now).await?;
+        let outcomes = events
+            .iter()
+            .map(|event| batch.decide(event, source))
+            .collect();
+        for ending in expiring {
+            batch.expire(ending);
         }
-
-        write(txn, &self.catalog(), &registry, loaded, writes, now).await?;
+        batch.finish();
+        write(
+            txn,
+            &self.catalog(),
+            &batch.registry,
+            batch.loaded,
+            batch.writes,
+            now,
+        )
+        .await?;
         Ok(outcomes)
     }
 
     /// The jurisdictions a batch is decided with: read again first when an assignment names
     /// a jurisdiction or definition not known yet (one registered a moment ago), and at most
     /// every [`crate::jurisdictions::REFRESH`] otherwise.
-    async fn registry_for(
+    pub(crate) async fn registry_for(
         &self,
         txn: &DatabaseTransaction,
         events: &[Event],
@@ -473,7 +395,7 @@ impl Engine {
         Ok(self.jurisdictions())
     }
 
-    fn definition_for(
+    pub(crate) fn definition_for(
         &self,
         registry: &crate::jurisdictions::Registry,
         current: Option<&Proposal>,
@@ -491,7 +413,7 @@ impl Engine {
                 return Err(Rejection::new(
                     RejectionCode::UnknownProposal,
                     format!(
-                        "proposal {} has not been assigned yet; an event for it before its assignment is refused and can be replayed once the assignment is in",
+                        "proposal {} has not been assigned yet; an event for it before its assignment is applied once the assignment is in (held until then, or replayed)",
                         event.proposal
                     ),
                 ))

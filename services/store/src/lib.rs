@@ -4,7 +4,9 @@
 //!   (handed over, or claimed in the transaction, as the monitor's due timers), let the domain
 //!   decide, write state, history, inbox, outbox and timers in one transaction; decided again
 //!   on a version conflict. `apply` / `apply_batch` are that entry for handed-over events.
-//!   Beside it: [`outcome`] (what it answers), `write` and `rows` (what it writes), `bulk`
+//!   Beside it: [`outcome`] (what it answers), `batch` (one transaction's decisions, in
+//!   order), [`held`] (events that arrived before the step they depend on, held with their
+//!   proposal and tried again), `write` and `rows` (what it writes), `bulk`
 //!   (the set-based statements), [`outbox`] (the outbound messages), [`retry`] (the one
 //!   retry policy).
 //! - [`monitor`]: the claim on due timers, and the monitor's loop.
@@ -33,6 +35,7 @@
 
 pub mod agencies;
 pub mod audit;
+mod batch;
 mod bulk;
 pub mod bus_door;
 pub mod calendars;
@@ -49,6 +52,7 @@ pub mod entities;
 mod error;
 pub mod gauges;
 pub mod handle;
+pub mod held;
 pub mod history;
 pub mod idempotency;
 pub mod inspection;

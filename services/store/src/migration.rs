@@ -5,9 +5,9 @@ use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 use sea_orm_migration::prelude::*;
 
 use crate::entities::{
-    access_audit, agency, calendar_file, dead_letter, disclosure, feedback, history, inbox,
-    jurisdiction, jurisdiction_agency, jurisdiction_definition, outbox, proposal, reply, task,
-    timer, token, workflow_definition,
+    access_audit, agency, calendar_file, dead_letter, disclosure, feedback, held_event, history,
+    inbox, jurisdiction, jurisdiction_agency, jurisdiction_definition, outbox, proposal, reply,
+    task, timer, token, workflow_definition,
 };
 
 #[derive(Debug)]
@@ -32,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(WorkflowDefinitions),
             Box::new(Jurisdictions),
             Box::new(TasksByAgencyAndProposal),
+            Box::new(HeldEvents),
         ]
     }
 }
@@ -701,6 +702,45 @@ impl MigrationTrait for TasksByAgencyAndProposal {
         manager
             .get_connection()
             .execute_unprepared("DROP INDEX IF EXISTS tasks_agency_proposal")
+            .await?;
+        Ok(())
+    }
+}
+
+/// Events held with their proposal until the step they depend on arrives (or their window
+/// ends): found by proposal in arrival order, and by the end of their window.
+struct HeldEvents;
+
+impl MigrationName for HeldEvents {
+    fn name(&self) -> &str {
+        "m20261201_000520_held_events"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for HeldEvents {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create(manager, held_event::Entity).await?;
+        manager
+            .create_index(index(
+                "held_events_proposal",
+                held_event::Entity,
+                &["proposal_key", "id"],
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "held_events_until",
+                held_event::Entity,
+                &["held_until"],
+            ))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE IF EXISTS held_events")
             .await?;
         Ok(())
     }

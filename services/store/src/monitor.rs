@@ -5,7 +5,9 @@
 //! at a time), applies a `TimerFired` event for each with the event id `timer:<timer id>`,
 //! and marks them fired, all in one commit. A monitor that dies mid-page rolls back: the
 //! timers are still pending and the next pass fires them; nothing fires twice. Taking them
-//! is [`DueTimers`], the claim the engine's one entry ([`Engine::decide`]) is given.
+//! is [`DueTimers`], the claim the engine's one entry ([`Engine::decide`]) is given. The same
+//! claim takes the held events whose window has ended ([`crate::held`]), which the engine
+//! then decides for good: applied if they fit by now, else refused and answered.
 
 use std::collections::HashSet;
 
@@ -20,6 +22,7 @@ use sea_orm::{
 
 use crate::engine::{Claim, Engine};
 use crate::entities::timer;
+use crate::held::{self, Expiring};
 use crate::outcome::{Outcome, Source};
 use crate::Error;
 
@@ -42,6 +45,8 @@ pub struct Pass {
     pub late: usize,
     /// Due timers left for a later pass because their proposal was busy.
     pub busy: usize,
+    /// Held events whose window ended, decided for good.
+    pub expired: usize,
     /// How long after its moment each fired timer fired.
     pub lateness: Vec<Duration>,
 }
@@ -83,12 +88,16 @@ pub struct DueTimers {
     avoid: Vec<String>,
     /// Due timers taken but given back: their proposal was being changed elsewhere.
     busy: usize,
+    /// Held events whose window ended, taken with the timers.
+    expiring: Vec<Expiring>,
 }
 
 /// What a pass took: how many timers, how many of them late, and how late each one fired.
 #[derive(Debug, Clone, Default)]
 pub struct Taken {
     pub claimed: usize,
+    /// Held events whose window ended.
+    pub expired: usize,
     pub late: usize,
     pub lateness: Vec<Duration>,
 }
@@ -100,6 +109,7 @@ impl DueTimers {
             limit,
             avoid: Vec::new(),
             busy: 0,
+            expiring: Vec::new(),
         }
     }
 
@@ -143,21 +153,26 @@ impl DueTimers {
         &mut self,
         txn: &DatabaseTransaction,
         now: DateTime<Utc>,
-    ) -> Result<Vec<timer::Model>, Error> {
+    ) -> Result<(Vec<timer::Model>, Vec<Expiring>), Error> {
         loop {
             let page = txn.begin().await?;
             let timers = self.due(&page, now).await?;
-            let held = busy_proposals(&page, &timers).await?;
-            if held.is_empty() {
+            let expiring = held::expiring(&page, now, self.limit, &self.avoid).await?;
+            let keys = timers
+                .iter()
+                .map(|t| t.proposal_key.as_str())
+                .chain(expiring.iter().map(|e| e.proposal_key.as_str()));
+            let busy = busy_proposals(&page, keys).await?;
+            if busy.is_empty() {
                 page.commit().await?;
-                return Ok(timers);
+                return Ok((timers, expiring));
             }
             page.rollback().await?;
             self.busy += timers
                 .iter()
-                .filter(|t| held.contains(&t.proposal_key))
+                .filter(|t| busy.contains(&t.proposal_key))
                 .count();
-            self.avoid.extend(held);
+            self.avoid.extend(busy);
         }
     }
 }
@@ -170,13 +185,22 @@ impl Claim for DueTimers {
         txn: &DatabaseTransaction,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Event>, Taken), Error> {
-        let timers = if txn.get_database_backend() == DatabaseBackend::Postgres {
+        let (timers, expiring) = if txn.get_database_backend() == DatabaseBackend::Postgres {
             self.page_of_free_proposals(txn, now).await?
         } else {
-            self.due(txn, now).await?
+            let timers = self.due(txn, now).await?;
+            (timers, held::expiring(txn, now, self.limit, &[]).await?)
         };
+        let expired = expiring.len();
+        self.expiring = expiring;
         if timers.is_empty() {
-            return Ok((Vec::new(), Taken::default()));
+            return Ok((
+                Vec::new(),
+                Taken {
+                    expired,
+                    ..Taken::default()
+                },
+            ));
         }
         let events = timers
             .iter()
@@ -189,10 +213,15 @@ impl Claim for DueTimers {
             events,
             Taken {
                 claimed: timers.len(),
+                expired,
                 late,
                 lateness: timers.iter().map(|t| now - t.fire_at).collect(),
             },
         ))
+    }
+
+    fn expiring(&mut self) -> Vec<Expiring> {
+        std::mem::take(&mut self.expiring)
     }
 }
 
@@ -204,13 +233,15 @@ pub async fn fire_due(engine: &Engine, owner: &str, limit: u64) -> Result<Pass, 
         claimed: taken.claimed,
         late: taken.late,
         busy: claim.busy(),
+        expired: taken.expired,
         lateness: taken.lateness,
         ..Pass::default()
     };
     for outcome in &outcomes {
         match outcome {
             Outcome::Applied { .. } => pass.applied += 1,
-            Outcome::Rejected(_) => pass.refused += 1,
+            // The monitor's own timers are decided at once, never held.
+            Outcome::Rejected(_) | Outcome::Held { .. } => pass.refused += 1,
             Outcome::Duplicate(_) => pass.duplicates += 1,
         }
     }
@@ -221,11 +252,11 @@ pub async fn fire_due(engine: &Engine, owner: &str, limit: u64) -> Result<Pass, 
 /// (`FOR UPDATE SKIP LOCKED`), and returns those that exist but are held elsewhere (a
 /// proposal that does not exist is no obstacle: its timers' events are refused and
 /// recorded).
-async fn busy_proposals(
+async fn busy_proposals<'k>(
     txn: &DatabaseTransaction,
-    taken: &[timer::Model],
+    taken: impl Iterator<Item = &'k str>,
 ) -> Result<Vec<String>, Error> {
-    let mut keys: Vec<&str> = taken.iter().map(|t| t.proposal_key.as_str()).collect();
+    let mut keys: Vec<&str> = taken.collect();
     keys.sort_unstable();
     keys.dedup();
     let locked = proposal_keys(txn, "ORDER BY key FOR UPDATE SKIP LOCKED", &keys).await?;
@@ -318,7 +349,8 @@ pub async fn catch_up(engine: &Engine, owner: &str, page: u64) -> Result<Pass, E
     let mut total = Pass::default();
     loop {
         let pass = fire_due(engine, owner, page).await?;
-        if pass.claimed == 0 {
+        total.expired += pass.expired;
+        if pass.claimed == 0 && pass.expired == 0 {
             if pass.busy == 0 {
                 return Ok(total);
             }
@@ -434,9 +466,12 @@ async fn claim_loop(
                         "fired due timers"
                     );
                 }
-                match (pass.claimed + pass.busy) as u64 {
+                if pass.expired > 0 {
+                    tracing::info!(owner = %owner, expired = pass.expired, "decided held events whose window ended");
+                }
+                match (pass.claimed + pass.busy).max(pass.expired) as u64 {
                     taken if taken < options.page.max(1) => options.idle,
-                    _ if pass.claimed == 0 => BUSY_PAUSE,
+                    _ if pass.claimed == 0 && pass.expired == 0 => BUSY_PAUSE,
                     _ => continue,
                 }
             }
@@ -516,7 +551,8 @@ pub async fn recompute_all(
                 Outcome::Applied { changes, .. } => {
                     report.deadlines_moved += changes.iter().filter(|c| c.detail.is_some()).count();
                 }
-                Outcome::Rejected(_) => report.refused += 1,
+                // The engine's own events are decided at once, never held.
+                Outcome::Rejected(_) | Outcome::Held { .. } => report.refused += 1,
                 Outcome::Duplicate(_) => {}
             }
         }

@@ -49,6 +49,13 @@ pub enum Outcome {
         changes: Vec<Change>,
     },
     Rejected(Rejection),
+    /// Held with its proposal: it does not fit yet (`why`), and may once an earlier step
+    /// arrives. Tried again whenever the proposal changes; refused (and answered) if it
+    /// still does not fit at `until`.
+    Held {
+        why: Rejection,
+        until: DateTime<Utc>,
+    },
     /// The event id was seen before; nothing changed. Carries the first outcome.
     Duplicate(Recorded),
 }
@@ -67,6 +74,7 @@ impl Outcome {
                 message: applied_message(state),
                 version,
                 same_request: true,
+                held_until: None,
             },
             Outcome::Rejected(r) => Recorded {
                 applied: false,
@@ -74,6 +82,15 @@ impl Outcome {
                 message: r.message.clone(),
                 version,
                 same_request: true,
+                held_until: None,
+            },
+            Outcome::Held { why, until } => Recorded {
+                applied: false,
+                code: Some(why.code.as_str().to_owned()),
+                message: why.message.clone(),
+                version,
+                same_request: true,
+                held_until: Some(*until),
             },
             Outcome::Duplicate(first) => first.clone(),
         }
@@ -96,6 +113,17 @@ pub struct Recorded {
     /// [`crate::idempotency::same_request`]). False: the id was reused for another event,
     /// which every door refuses (`idempotency_key_reused`, `event_id_reused`).
     pub same_request: bool,
+    /// Set while the event is held (see [`Outcome::Held`]): when its window ends. `code` and
+    /// `message` then say why it does not fit yet; its final outcome is still to come.
+    #[serde(default)]
+    pub held_until: Option<DateTime<Utc>>,
+}
+
+impl Recorded {
+    /// Whether the event is held, its final outcome still to come.
+    pub fn is_held(&self) -> bool {
+        self.held_until.is_some()
+    }
 }
 
 impl From<&inbox::Model> for Recorded {
@@ -106,6 +134,9 @@ impl From<&inbox::Model> for Recorded {
             message: row.message.clone(),
             version: row.version,
             same_request: true,
+            // A held row read alone says only that it is held (its moment stands in); the
+            // engine puts the window's end in, from the held event's row.
+            held_until: (row.outcome == crate::held::HELD).then_some(row.recorded_at),
         }
     }
 }

@@ -62,7 +62,7 @@ pub(crate) fn inbox_row(
     message: &str,
     version: i64,
     now: DateTime<Utc>,
-) -> inbox::ActiveModel {
+) -> inbox::Model {
     inbox::Model {
         event_id: event.id.to_string(),
         proposal_key: event.proposal.to_string(),
@@ -81,7 +81,21 @@ pub(crate) fn inbox_row(
         event: crate::idempotency::stored(event, rejection.map(|r| r.code)),
         recorded_at: now,
     }
-    .into_active_model()
+}
+
+/// The inbox row of an event held because `why` refuses it now: its id is decided as held
+/// (a copy is a copy) until its final outcome replaces this row.
+pub(crate) fn held_inbox_row(
+    event: &Event,
+    source: Source,
+    why: &Rejection,
+    version: i64,
+    now: DateTime<Utc>,
+) -> inbox::Model {
+    inbox::Model {
+        outcome: crate::held::HELD.to_owned(),
+        ..inbox_row(event, source, Some(why), &why.message, version, now)
+    }
 }
 
 /// The earliest running obligation of a task: what supervisors chase.

@@ -10,7 +10,7 @@ use cohandle_workflows::{Catalog, Proposal};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, IntoActiveModel};
 
 use crate::bulk::{self, Conflict};
-use crate::entities::{history, inbox, outbox, proposal};
+use crate::entities::{held_event, history, inbox, outbox, proposal};
 use crate::history::GENESIS;
 use crate::jurisdictions::Registry;
 use crate::rows;
@@ -38,6 +38,12 @@ pub(crate) struct Writes {
     pub(crate) outbox: Vec<outbox::ActiveModel>,
     pub(crate) timer_effects: Vec<(String, Effect)>,
     pub(crate) projection: Projection,
+    /// Events held in this batch, still waiting.
+    pub(crate) held: Vec<held_event::ActiveModel>,
+    /// Final outcomes of events held earlier, each replacing `held` in its inbox row …
+    pub(crate) settled: Vec<inbox::Model>,
+    /// … and the held rows they leave.
+    pub(crate) forget: Vec<i64>,
 }
 
 /// Reads (and on PostgreSQL locks, in key order) the proposals of a batch in one query.
@@ -140,6 +146,9 @@ pub(crate) async fn write(
     bulk::insert(txn, tasks, Conflict::Update(&["proposal_key", "position"])).await?;
     bulk::insert(txn, writes.history, Conflict::Fail).await?;
     bulk::insert(txn, writes.inbox, Conflict::Fail).await?;
+    crate::held::settle_inbox(txn, writes.settled).await?;
+    crate::held::forget(txn, writes.forget).await?;
+    bulk::insert(txn, writes.held, Conflict::Fail).await?;
     bulk::insert(txn, writes.outbox, Conflict::Fail).await?;
     // Timer effects in order: a cancellation drops what this batch scheduled before it
     // (in memory) and, in one statement, what was stored before the batch.

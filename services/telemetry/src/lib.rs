@@ -114,6 +114,8 @@ fn request_histogram() -> Histogram {
 struct Series {
     applied: Family<EventLabels, Counter>,
     rejected: Family<RejectedLabels, Counter>,
+    held: Family<RejectedLabels, Counter>,
+    held_now: Gauge,
     duplicates: Family<EventLabels, Counter>,
     dead_letters: Family<ReasonLabels, Counter>,
     batch_size: Option<Histogram>,
@@ -162,6 +164,11 @@ impl Metrics {
                 series.rejected.clone(),
             );
             registry.register(
+                "cohandle_events_held",
+                "Events held with their proposal on arrival, waiting for an earlier step, by the refusal they would get now",
+                series.held.clone(),
+            );
+            registry.register(
                 "cohandle_events_duplicate",
                 "Events recognised as seen before (retries)",
                 series.duplicates.clone(),
@@ -205,6 +212,13 @@ impl Metrics {
                 "cohandle_outbox_oldest_age_seconds",
                 "Age of the oldest outbox row not yet published (0: none)",
                 series.outbox_oldest_age.clone(),
+            );
+        }
+        if has(Role::Worker) || has(Role::Monitor) {
+            registry.register(
+                "cohandle_held_events",
+                "Events held now, waiting for an earlier step of their proposal or the end of their window",
+                series.held_now.clone(),
             );
         }
         if has(Role::Monitor) {
@@ -259,6 +273,11 @@ impl Metrics {
                 source,
                 event,
                 code: r.code.as_str().to_owned(),
+            }),
+            Outcome::Held { why, .. } => s.held.get_or_create(&RejectedLabels {
+                source,
+                event,
+                code: why.code.as_str().to_owned(),
             }),
         }
         .inc();
@@ -326,6 +345,13 @@ impl Metrics {
         self.series
             .timers_due
             .set(i64::try_from(due).unwrap_or(i64::MAX));
+    }
+
+    /// Events held now.
+    pub fn held_events(&self, held: u64) {
+        self.series
+            .held_now
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
     }
 
     /// A timer fired `lateness` after its moment.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use cohandle_store::{connect, Clock, Engine};
 use cohandle_workflows::{Calendar, Catalog};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -96,6 +96,18 @@ impl TestDb {
         admin.close().await.unwrap();
     }
 
+    /// Makes every writer of `table` wait (PostgreSQL: `LOCK TABLE … IN EXCLUSIVE MODE` in
+    /// a transaction of its own; reads go on) until [`WritesHeld::release`], as a slow
+    /// database would keep a worker's batch uncommitted.
+    pub async fn hold_writes(&self, table: &str) -> WritesHeld {
+        let db = Database::connect(&self.url).await.unwrap();
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))
+            .await
+            .unwrap();
+        WritesHeld { db, txn }
+    }
+
     /// The PostgreSQL database's name.
     fn name(&self) -> &str {
         &self
@@ -103,6 +115,21 @@ impl TestDb {
             .as_ref()
             .expect("cutting off a PostgreSQL database")
             .name
+    }
+}
+
+/// Writers of a table waiting, until released (see [`TestDb::hold_writes`]).
+#[derive(Debug)]
+pub struct WritesHeld {
+    db: DatabaseConnection,
+    txn: sea_orm::DatabaseTransaction,
+}
+
+impl WritesHeld {
+    /// Lets the waiting writers go on.
+    pub async fn release(self) {
+        self.txn.commit().await.unwrap();
+        self.db.close().await.unwrap();
     }
 }
 

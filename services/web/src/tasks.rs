@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use cohandle_api::dto::TaskQuery;
-use cohandle_api::{Command, Role, Service};
+use cohandle_api::{Command, Role, Service, Submitted};
 use cohandle_workflows::{AgencyCode, EventId};
 use maud::html;
 use serde::Deserialize;
@@ -239,7 +239,12 @@ pub async fn take_step(
         body,
     };
     match service.submit(&visitor.principal, command).await {
-        Ok(_) => Ok(Redirect::to(&format!(
+        // Held until the step it depends on arrives: said on the page, not shown as done.
+        Ok(Submitted::Held { held, .. }) => {
+            let sentence = words::held(&held.code, held.held_until);
+            refuse(StatusCode::ACCEPTED, sentence).await
+        }
+        Ok(Submitted::Written(_)) => Ok(Redirect::to(&format!(
             "/proposals/{proposal_key}/tasks/{task_agency}?done={}",
             step.event()
         ))

@@ -2,6 +2,7 @@
 //! and refusal codes. An unknown name is shown as it is, so a new state in a definition is
 //! never hidden.
 
+use chrono::TimeZone as _;
 use cohandle_api::Role;
 use cohandle_workflows::model::Satisfaction;
 
@@ -134,6 +135,17 @@ pub fn refusal(code: &str) -> &'static str {
         "unavailable" => "数据库暂时不可用，请稍后用同一张表单重试。",
         _ => "操作未能完成。",
     }
+}
+
+/// What a person is told of a step held until the one it depends on arrives (`code`: the
+/// refusal it would get now), and when it is refused if that one does not come.
+pub fn held(code: &str, until: chrono::DateTime<chrono::Utc>) -> String {
+    let until = cohandle_workflows::engine::china_offset().from_utc_datetime(&until.naive_utc());
+    format!(
+        "这一步已收到，但{}前一步到达后将自动办理；若到 {} 仍不能办理，将予以退回。",
+        refusal(code),
+        until.format("%Y-%m-%d %H:%M")
+    )
 }
 
 pub fn satisfaction(level: Satisfaction) -> &'static str {

@@ -619,3 +619,53 @@ fn a_definition_with_congress_office_steps_names_its_offices() {
         .to_string();
     assert!(problems.contains("congress_offices"), "{problems}");
 }
+
+/// Which `wrong_state` refusals a later step could lift (the engine holds those events) and
+/// which it never can (refused at once).
+#[test]
+fn a_wrong_state_is_lifted_later_only_while_an_allowing_state_is_reachable() {
+    use cohandle_workflows::engine::may_be_allowed_later;
+
+    let mut w = assigned();
+    // Before its acknowledgement a co-handler's opinion does not fit, and will.
+    let early = w.event(
+        agency("cq-jw"),
+        "2020-03-03",
+        opinion("渝教函〔2020〕1号", "2020-03-03"),
+    );
+    let refusal = w.apply(&early, at("2020-03-03")).unwrap_err();
+    assert_eq!(refusal.code, RejectionCode::WrongState);
+    assert!(may_be_allowed_later(&w.definition, w.proposal(), &early));
+    // The lead's draft before its sign-for: a later step lifts it too.
+    let draft_early = w.event(agency("cq-kjj"), "2020-03-03", draft(ResultClass::A, &[]));
+    assert!(w.apply(&draft_early, at("2020-03-03")).is_err());
+    assert!(may_be_allowed_later(
+        &w.definition,
+        w.proposal(),
+        &draft_early
+    ));
+
+    // A second sign-for: the task is past it for good.
+    w.ok(agency("cq-kjj"), "2020-03-03", Body::SignFor);
+    let again = w.event(agency("cq-kjj"), "2020-03-03", Body::SignFor);
+    let refusal = w.apply(&again, at("2020-03-03")).unwrap_err();
+    assert_eq!(refusal.code, RejectionCode::WrongState);
+    assert!(!may_be_allowed_later(&w.definition, w.proposal(), &again));
+    // An acknowledgement after the opinion: no way back either.
+    w.ok(agency("cq-jw"), "2020-03-03", Body::Acknowledge);
+    w.ok(
+        agency("cq-jw"),
+        "2020-03-04",
+        opinion("渝教函〔2020〕2号", "2020-03-04"),
+    );
+    let late_ack = w.event(agency("cq-jw"), "2020-03-04", Body::Acknowledge);
+    assert_eq!(
+        w.apply(&late_ack, at("2020-03-04")).unwrap_err().code,
+        RejectionCode::WrongState
+    );
+    assert!(!may_be_allowed_later(
+        &w.definition,
+        w.proposal(),
+        &late_ack
+    ));
+}

@@ -12,9 +12,10 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::error::{Problem, REPLAYED_HEADER};
-use crate::service::Written;
+use crate::service::{Submitted, Written};
 
 pub mod admin;
+pub mod held;
 pub mod ops;
 pub mod reads;
 pub mod setup;
@@ -32,10 +33,16 @@ pub mod tags {
     pub const OPS: &str = "operations";
 }
 
-/// The errors a write may answer.
+/// What a write may answer besides its success: held (202), or an error.
 #[derive(Debug, utoipa::IntoResponses)]
 #[allow(dead_code)] // only described, never built: errors are built as `crate::Error`
 pub enum WriteErrors {
+    /// Held with its proposal (`status: held`): the event arrived before the step it depends
+    /// on (`unknown_proposal`, `wrong_state` or `guard_failed` now). It is applied when that
+    /// step arrives, or refused at `held_until` with its code on the sender's queue
+    /// (`rejected.<agency>`) and in the answer to a retry with the same `Idempotency-Key`.
+    #[response(status = 202)]
+    Held(crate::dto::HeldOutcome),
     /// Malformed JSON, a missing or invalid `Idempotency-Key`, or a path that does not parse.
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(Problem),
@@ -46,8 +53,9 @@ pub enum WriteErrors {
     /// agency's (`not_your_proposal`), or the engine refused the sender (`actor_not_allowed`).
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(Problem),
-    /// The engine refused the event in the proposal's present state: `wrong_state`,
-    /// `guard_failed`, `unknown_proposal`, `already_exists`.
+    /// The engine refused the event in the proposal's present state: `already_exists`; or
+    /// `wrong_state`, `guard_failed`, `unknown_proposal` for an event that was held (202) and
+    /// whose window ended, answered to a retry with its `Idempotency-Key`.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
     /// The body is over the size limit.
@@ -93,6 +101,24 @@ pub enum ReadErrors {
     TooManyRequests(Problem),
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
+}
+
+/// Answers a write: an accepted event as [`written`]; a held one with 202 and its
+/// [`crate::dto::HeldOutcome`], marked when it repeats the first outcome of the same
+/// `Idempotency-Key`.
+pub fn submitted(submitted: Submitted) -> Response {
+    match submitted {
+        Submitted::Written(accepted) => written(accepted),
+        Submitted::Held { held, replayed } => {
+            let mut response = (StatusCode::ACCEPTED, Json(held)).into_response();
+            if replayed {
+                response
+                    .headers_mut()
+                    .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+            }
+            response
+        }
+    }
 }
 
 /// Answers an accepted event: 201 with its location for a new proposal, 200 otherwise,

@@ -59,7 +59,7 @@ async fn send(
         occurred_at,
         body,
     };
-    Ok(super::written(service.submit(principal, command).await?))
+    Ok(super::submitted(service.submit(principal, command).await?))
 }
 
 /// The `Idempotency-Key` header, documented once for every write.

@@ -253,6 +253,7 @@ fn table() -> Vec<Endpoint> {
         read("/v1/deadlines"),
         read("/v1/statistics"),
         read("/v1/me"),
+        read("/v1/held-events"),
         public("/healthz"),
         public("/readyz"),
         public("/metrics"),

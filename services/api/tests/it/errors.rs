@@ -322,7 +322,8 @@ async fn invalid_bodies_get_problems_and_change_nothing() {
 async fn domain_refusals_carry_the_engine_code() {
     for backend in BACKENDS {
         let app = spawn_app(backend).await;
-        // Before its assignment, a proposal is unknown: 409, kept for replay.
+        // Before its assignment, a proposal is unknown: the step is held (202) until the
+        // assignment arrives, and applied with it.
         let early = app
             .post(
                 "jw",
@@ -331,8 +332,30 @@ async fn domain_refusals_carry_the_engine_code() {
                 json!({}),
             )
             .await;
-        expect(&early, 409);
+        expect(&early, 202);
         assert_eq!(early.code(), "unknown_proposal");
+        assert_eq!(early.body["status"], "held");
+        assert!(early.body["held_until"].is_string(), "{}", early.body);
+        let retried = app
+            .post(
+                "jw",
+                "/v1/proposals/cq-r/acknowledgement",
+                "early",
+                json!({}),
+            )
+            .await;
+        expect(&retried, 202);
+        assert!(retried.replayed());
+        assert_eq!(retried.body, early.body);
+        let held = app.get("jw", "/v1/held-events").await;
+        expect(&held, 200);
+        assert_eq!(held.body["items"][0]["event_id"], "http/cq-jw/agency/early");
+        assert_eq!(held.body["items"][0]["code"], "unknown_proposal");
+        // Another agency does not see what jw sent; a supervisor sees everything held.
+        let others = app.get("lead", "/v1/held-events").await;
+        assert_eq!(others.body["items"], json!([]));
+        let all = app.get("supervisor", "/v1/held-events?proposal=cq-r").await;
+        assert_eq!(all.body["items"].as_array().map(Vec::len), Some(1));
         expect(
             &app.post(
                 "assigner",
@@ -353,6 +376,20 @@ async fn domain_refusals_carry_the_engine_code() {
             .await;
         expect(&twice, 409);
         assert_eq!(twice.code(), "already_exists");
+        // The held acknowledgement came in with the assignment; its retry now says so.
+        let applied = app
+            .post(
+                "jw",
+                "/v1/proposals/cq-r/acknowledgement",
+                "early",
+                json!({}),
+            )
+            .await;
+        expect(&applied, 200);
+        assert!(applied.replayed());
+        assert_eq!(applied.body["changes"][0]["to"], "acknowledged");
+        let held = app.get("supervisor", "/v1/held-events").await;
+        assert_eq!(held.body["items"], json!([]));
         // A step from the far future: refused by the engine's clock.
         let future = app
             .post(
@@ -378,9 +415,17 @@ async fn domain_refusals_carry_the_engine_code() {
                 json!({"result_class": "A", "document_number": "n", "summary": "s"}),
             )
             .await;
-        expect(&draft, 409);
+        // Held too: the opinions it waits for may still come.
+        expect(&draft, 202);
         assert_eq!(draft.code(), "guard_failed");
-        assert!(draft.is_problem());
+        assert!(!draft.is_problem());
+        // A second sign-for can never fit: refused at once.
+        let again = app
+            .post("lead", "/v1/proposals/cq-r/sign-for", "s2", json!({}))
+            .await;
+        expect(&again, 409);
+        assert_eq!(again.code(), "wrong_state");
+        assert!(again.is_problem());
         // Feedback for an agency with no task.
         let feedback = app
             .post(

@@ -43,10 +43,13 @@ async fn the_served_document_is_openapi_3_and_describes_every_route() {
                 assert!(op["requestBody"].is_object(), "{path}");
                 let problem = &op["responses"]["422"]["content"]["application/problem+json"];
                 assert!(problem.is_object(), "{path}");
+                // An event that arrives before the step it depends on is held: 202.
+                let held = &op["responses"]["202"]["content"]["application/json"]["schema"];
+                assert_eq!(held["$ref"], "#/components/schemas/HeldOutcome", "{path}");
             }
         }
     }
-    assert_eq!(operations, 44);
+    assert_eq!(operations, 45);
     // Every schema a document refers to is in it.
     let refs = collect_refs(doc);
     for r in refs {

@@ -76,7 +76,9 @@ async fn an_event_before_its_assignment_is_refused_kept_and_replayed_once() {
     let broker = Broker::new().await;
     broker.declare().await;
     let db = TestDb::new(Backend::Sqlite).await;
-    let engine = db.engine().await;
+    // An engine that holds nothing refuses at once what a holding one refuses when the
+    // event's window ends: the refusal, its answer and its replay are the same.
+    let engine = db.engine().await.with_hold_window(Duration::ZERO);
     let worker = spawn_worker(&engine, worker_options(&broker, "test-worker"));
     let relay = spawn_relay(&engine, &broker);
     let assigner = broker.agency("cq-zfbgt").await;

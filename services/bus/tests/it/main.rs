@@ -9,5 +9,6 @@ mod contract;
 mod crash;
 mod delivery;
 mod failover;
+mod handover;
 mod support;
 mod topology;

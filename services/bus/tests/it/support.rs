@@ -167,6 +167,37 @@ impl Broker {
         }
     }
 
+    /// Waits until every partition queue has at least `consumers` consumers, the waiting
+    /// ones included (with single active consumer the queue itself counts only the active
+    /// one; the management API lists each with its activity status).
+    pub async fn wait_partitions_consumed_by(&self, partitions: u16, consumers: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let listed: serde_json::Value = management(
+                reqwest::Method::GET,
+                &format!("/consumers/{}", urlencode(&self.vhost)),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            let on = |queue: &str| {
+                listed.as_array().map_or(0, |all| {
+                    all.iter().filter(|c| c["queue"]["name"] == queue).count()
+                })
+            };
+            if (0..partitions).all(|n| on(&topology::partition_queue(n)) >= consumers) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "a partition queue has fewer than {consumers} consumers: {listed}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// (ready messages, consumers) of `queue`, as the queue itself reports them.
     async fn counts(&self, queue: &str) -> (u32, u32) {
         let (connection, channel) = self.operator().await;
@@ -495,6 +526,11 @@ impl TestDb {
         let engine = self.0.engine(Arc::new(SystemClock)).await;
         register_all(&engine, AGENCIES).await;
         engine
+    }
+
+    /// Makes the engine's writers of `table` wait until the guard is released.
+    pub async fn hold_writes(&self, table: &str) -> cohandle_testkit::db::WritesHeld {
+        self.0.hold_writes(table).await
     }
 
     pub async fn go_down(&self) {

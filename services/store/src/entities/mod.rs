@@ -6,6 +6,7 @@ pub mod calendar_file;
 pub mod dead_letter;
 pub mod disclosure;
 pub mod feedback;
+pub mod held_event;
 pub mod history;
 pub mod inbox;
 pub mod jurisdiction;

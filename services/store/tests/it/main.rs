@@ -7,6 +7,7 @@ mod dead_letters;
 mod definitions;
 mod engine;
 mod failover;
+mod held;
 mod monitor;
 mod statistics;
 mod support;

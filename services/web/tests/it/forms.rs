@@ -114,7 +114,8 @@ async fn the_engines_refusal_is_a_sentence_on_the_page() {
     let client = app.signed_in("jw").await;
     let page = app.get(&client, &task_path("cq-jw")).await;
     let csrf = field(&page.text, "data-step=\"acknowledge\"", "csrf");
-    // An opinion before the acknowledgement: not offered, and refused by the engine if sent.
+    // An opinion before the acknowledgement: not offered, and held by the engine if sent,
+    // until the acknowledgement arrives.
     let refused = app
         .post(
             &client,
@@ -127,13 +128,42 @@ async fn the_engines_refusal_is_a_sentence_on_the_page() {
             ],
         )
         .await;
+    assert_eq!(refused.status, 202, "{}", refused.text);
+    assert!(
+        refused
+            .text
+            .contains("这一步已收到，但当前办理状态下不能进行这一步。前一步到达后将自动办理"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(app.task_state("cq-jw").await, "assigned");
+
+    // The acknowledgement brings the held opinion in with it; a second acknowledgement can
+    // never fit again, and is refused at once.
+    let ack = &[("csrf", csrf.as_str()), ("idempotency_key", "web-ack")];
+    let done = app
+        .post(
+            &client,
+            &format!("{}/steps/acknowledge", task_path("cq-jw")),
+            ack,
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    assert_eq!(app.task_state("cq-jw").await, "opinion_sent");
+    let again = &[("csrf", csrf.as_str()), ("idempotency_key", "web-ack-2")];
+    let refused = app
+        .post(
+            &client,
+            &format!("{}/steps/acknowledge", task_path("cq-jw")),
+            again,
+        )
+        .await;
     assert_eq!(refused.status, 409, "{}", refused.text);
     assert!(
         refused.text.contains("当前办理状态下不能进行这一步"),
         "{}",
         refused.text
     );
-    assert_eq!(app.task_state("cq-jw").await, "assigned");
 }
 
 #[tokio::test]
