@@ -13,13 +13,12 @@
 use chrono::{Duration, NaiveDate};
 use cohandle_store::queries::{
     self, DaysOverdue, DeadlineFilter, Overdue, ProposalAfter, ProposalFilter, ProposalOrder,
-    ProposalSearch, TaskFilter, TaskMatch, TaskRow, TaskScope,
+    ProposalSearch, TaskFilter, TaskMatch, TaskRow,
 };
 use cohandle_workflows::model::Machine;
 use cohandle_workflows::{Calendar, Catalog};
 
-
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::dto::{
     DeadlineEntry, DeadlineList, DeadlineQuery, DeadlineRow, ProposalKind, ProposalQuery,
     ProposalSort, ProposalSummary, TaskQuery, TaskRole, TaskSummary,

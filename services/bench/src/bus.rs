@@ -531,7 +531,10 @@ enum Load {
 /// Makes the workload's agencies serve Chongqing's congress, whose keys (`cq-…`) it uses: an
 /// assigner assigns only in the jurisdictions it serves.
 async fn serve_chongqing(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
-    let codes: Vec<String> = agencies().iter().map(|(code, _)| (*code).to_owned()).collect();
+    let codes: Vec<String> = agencies()
+        .iter()
+        .map(|(code, _)| (*code).to_owned())
+        .collect();
     cohandle_store::jurisdictions::join(db, "cq", &codes).await?;
     Ok(())
 }

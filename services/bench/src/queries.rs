@@ -49,8 +49,10 @@ const AGENCIES: u64 = 40;
 const MUNICIPALITIES: u64 = 75;
 const DISTRICTS_EACH: u64 = 40;
 /// SQL: the district of proposal `g`, and district number `d`'s code (`m07-d13`).
-const DISTRICT_OF_G: &str = "'m' || lpad(((g % 3000) / 40)::text, 2, '0') || '-d' || lpad(((g % 3000) % 40)::text, 2, '0')";
-const DISTRICT_OF_D: &str = "'m' || lpad((d / 40)::text, 2, '0') || '-d' || lpad((d % 40)::text, 2, '0')";
+const DISTRICT_OF_G: &str =
+    "'m' || lpad(((g % 3000) / 40)::text, 2, '0') || '-d' || lpad(((g % 3000) % 40)::text, 2, '0')";
+const DISTRICT_OF_D: &str =
+    "'m' || lpad((d / 40)::text, 2, '0') || '-d' || lpad((d % 40)::text, 2, '0')";
 
 /// Seeds `proposals` synthetic proposals and times the queries.
 pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow::Result<Report> {
@@ -290,7 +292,11 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
     let registry = cohandle_store::jurisdictions::list(engine).await?;
     let district = |n: u64| {
         let d = n % (MUNICIPALITIES * DISTRICTS_EACH);
-        vec![format!("m{:02}-d{:02}", d / DISTRICTS_EACH, d % DISTRICTS_EACH)]
+        vec![format!(
+            "m{:02}-d{:02}",
+            d / DISTRICTS_EACH,
+            d % DISTRICTS_EACH
+        )]
     };
     let municipality = |n: u64| registry.below(&[format!("m{:02}", n % MUNICIPALITIES)]);
     anyhow::ensure!(
@@ -299,7 +305,10 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
         municipality(0).len()
     );
     for (who, codes_of) in [
-        ("a district supervisor", &district as &dyn Fn(u64) -> Vec<String>),
+        (
+            "a district supervisor",
+            &district as &dyn Fn(u64) -> Vec<String>,
+        ),
         ("a municipal supervisor over 40 districts", &municipality),
     ] {
         latencies.push(

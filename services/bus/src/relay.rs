@@ -98,11 +98,11 @@ impl Stats {
     }
 }
 
-/// The relay: `Relay::new(engine, options).run(shutdown)`.
-#[derive(Debug)]
 /// How often the relay binds the supervisors' queues to their jurisdictions again.
 const BIND_AGAIN: Duration = Duration::from_secs(60);
 
+/// The relay: `Relay::new(engine, options).run(shutdown)`.
+#[derive(Debug)]
 pub struct Relay {
     engine: Engine,
     options: Options,

@@ -205,9 +205,11 @@ async fn outside_jurisdiction(
 ) -> Result<Option<String>, Error> {
     let (registry, served) =
         identity::served_by_assigners(engine, std::iter::once((event, sender))).await?;
-    Ok(identity::may_assign(event, sender, &registry, served.get(sender))
-        .err()
-        .map(|refusal| refusal.reason))
+    Ok(
+        identity::may_assign(event, sender, &registry, served.get(sender))
+            .err()
+            .map(|refusal| refusal.reason),
+    )
 }
 
 /// A refused event waiting for a replay.

@@ -188,7 +188,13 @@ async fn a_county_is_onboarded_without_a_build_and_takes_its_first_assignment() 
     std::fs::write(&rules, EXAMPLE).unwrap();
     ok(&["workflows", "check", rules.to_str().unwrap()], &db);
     ok(
-        &["workflows", "deploy", "--by", "yz-it", rules.to_str().unwrap()],
+        &[
+            "workflows",
+            "deploy",
+            "--by",
+            "yz-it",
+            rules.to_str().unwrap(),
+        ],
         &db,
     );
     ok(&["jurisdiction", "allow", "yz-zx", EXAMPLE_NAME], &db);

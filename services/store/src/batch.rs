@@ -261,7 +261,11 @@ impl<'a> Batch<'a> {
     /// [`held::may_fit_later`] against proposal `key` as the batch has left it.
     fn may_fit_later(&self, key: &str, source: Source, why: &Rejection, event: &Event) -> bool {
         let current = self.entry(key).proposal.as_ref();
-        let def = current.and_then(|p| self.engine.definition_for(&self.registry, Some(p), event).ok());
+        let def = current.and_then(|p| {
+            self.engine
+                .definition_for(&self.registry, Some(p), event)
+                .ok()
+        });
         let now = current.zip(def.as_deref());
         held::may_fit_later(source, why, event, now)
     }
@@ -327,9 +331,13 @@ impl<'a> Batch<'a> {
         for (n, effect) in decision.effects.iter().enumerate() {
             match effect {
                 Effect::Notify(notification) => {
-                    writes
-                        .outbox
-                        .push(outbox::notification_row(event, n, notification, &route, now));
+                    writes.outbox.push(outbox::notification_row(
+                        event,
+                        n,
+                        notification,
+                        &route,
+                        now,
+                    ));
                 }
                 _ => writes.timer_effects.push((key.to_owned(), effect.clone())),
             }

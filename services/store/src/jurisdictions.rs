@@ -24,8 +24,8 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use crate::entities::{jurisdiction, jurisdiction_agency, jurisdiction_definition, proposal, task};
 use crate::clock::{Clock, SystemClock};
+use crate::entities::{jurisdiction, jurisdiction_agency, jurisdiction_definition, proposal, task};
 use crate::handle::{connection, Handle};
 use crate::Error;
 
@@ -467,7 +467,11 @@ pub async fn add_shipped(store: &impl Handle) -> Result<(), Error> {
             name: shipped.name.to_owned(),
             parent: shipped.parent.map(str::to_owned),
             level: shipped.level.to_owned(),
-            definitions: shipped.definitions.iter().map(|d| (*d).to_owned()).collect(),
+            definitions: shipped
+                .definitions
+                .iter()
+                .map(|d| (*d).to_owned())
+                .collect(),
         };
         match add(store, new).await {
             Ok(_) | Err(AddError::Exists { .. }) => {}

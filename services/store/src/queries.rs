@@ -25,8 +25,8 @@ pub use proposals::{
 pub use scope::{Overdue, Scope, TaskScope};
 pub use tasks::{
     count_deadlines, count_tasks, deadlines, list_matching_tasks, list_tasks, matching_deadlines,
-    proposal_heads, task_agencies, task_agencies_within, tasks_of, DaysOverdue, DeadlineFilter, ProposalHead, TaskFilter,
-    TaskMatch, TaskRow,
+    proposal_heads, task_agencies, task_agencies_within, tasks_of, DaysOverdue, DeadlineFilter,
+    ProposalHead, TaskFilter, TaskMatch, TaskRow,
 };
 pub use timeline::{event_changes, state_after, timeline, HistoryRow};
 pub use timers::{deadline_timers, DeadlineTimer};

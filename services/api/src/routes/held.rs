@@ -7,7 +7,7 @@ use cohandle_store::held;
 use cohandle_workflows::ProposalKey;
 
 use super::{ok, tags, ReadErrors};
-use crate::access::{self, Scope};
+use crate::access::Scope;
 use crate::auth::Principal;
 use crate::dto::{HeldEventView, HeldEvents, HeldQuery};
 use crate::extract::ApiQuery;
@@ -34,19 +34,35 @@ pub async fn list_held(
         ),
         None => None,
     };
-    let agency = match access::scope(&p, &s.engine().catalog()) {
-        Scope::All => None,
+    let scope = s.scope(&p);
+    let agency = match &scope {
+        Scope::All | Scope::Within(_) => None,
         Scope::Own(_) | Scope::Relays(_) => Some(p.agency.to_string()),
+    };
+    // A supervisor's: the held events whose keys name its jurisdictions. Held events are few
+    // (they wait minutes), so they are read whole and narrowed here.
+    let within = match scope {
+        Scope::Within(codes) => Some(codes),
+        _ => None,
     };
     let filter = held::Filter {
         agency,
         proposal,
         since: None,
-        limit: Some(limit),
+        limit: within.is_none().then_some(limit),
     };
+    let registry = s.engine().jurisdictions();
     let items = held::list(s.engine(), &filter)
         .await?
         .into_iter()
+        .filter(|h| {
+            within.as_ref().is_none_or(|codes| {
+                registry
+                    .of_key(&h.proposal_key)
+                    .is_some_and(|j| codes.contains(&j.code))
+            })
+        })
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(HeldEventView::from)
         .collect();
     Ok(ok(HeldEvents { items }))

@@ -276,12 +276,35 @@ async fn an_admin_onboards_a_county_and_its_supervisors_see_only_their_own() {
         // Each one's statistics count its own jurisdictions' proposals only.
         let figures = app.get("yz_supervisor", "/v1/statistics").await;
         expect(&figures, 200);
-        assert_eq!(figures.body["overall"]["handler_tasks"], json!(1), "{}", figures.body);
-        let agencies: Vec<&str> = figures.body["agencies"].as_array().unwrap().iter().map(|a| a["agency"].as_str().unwrap()).collect();
+        assert_eq!(
+            figures.body["overall"]["handler_tasks"],
+            json!(1),
+            "{}",
+            figures.body
+        );
+        let agencies: Vec<&str> = figures.body["agencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["agency"].as_str().unwrap())
+            .collect();
         assert_eq!(agencies, ["yz-fgw", "yz-jw"]);
         let figures = app.get("supervisor", "/v1/statistics").await;
-        assert_eq!(figures.body["overall"]["handler_tasks"], json!(1), "{}", figures.body);
-        assert!(figures.body["agencies"].as_array().unwrap().iter().all(|a| !a["agency"].as_str().unwrap().starts_with("yz-")), "{}", figures.body);
+        assert_eq!(
+            figures.body["overall"]["handler_tasks"],
+            json!(1),
+            "{}",
+            figures.body
+        );
+        assert!(
+            figures.body["agencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| !a["agency"].as_str().unwrap().starts_with("yz-")),
+            "{}",
+            figures.body
+        );
 
         // A supervisor of the municipal CPPCC oversees the county below it.
         cohandle_testkit::agencies::register(&app.engine, "cq-zxdc", "supervisor").await;

@@ -502,7 +502,8 @@ async fn the_assigner_is_told_that_the_proposal_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_assignment_in_a_jurisdiction_its_sender_does_not_serve_is_a_dead_letter_until_it_does() {
+async fn an_assignment_in_a_jurisdiction_its_sender_does_not_serve_is_a_dead_letter_until_it_does()
+{
     use cohandle_store::agencies::{self, Agency, Known};
     use cohandle_store::jurisdictions;
 
@@ -542,21 +543,41 @@ async fn an_assignment_in_a_jurisdiction_its_sender_does_not_serve_is_a_dead_let
         .iter()
         .find(|l| l.code == "jurisdiction_not_yours")
         .unwrap_or_else(|| panic!("{letters:?}"));
-    assert!(letter.reason.contains("cq-2021-0077") && letter.reason.contains("cq"), "{}", letter.reason);
+    assert!(
+        letter.reason.contains("cq-2021-0077") && letter.reason.contains("cq"),
+        "{}",
+        letter.reason
+    );
     assert!(door.engine.load("cq-2021-0077").await.unwrap().is_none());
 
     // A replay while it still does not serve cq fails again; once it does, it applies.
-    let results = replay::dead_letters(&door.engine, &cohandle_bus::identity::Directory::default(), replay::Which::Id(&letter.id), None)
-        .await
-        .unwrap();
-    assert!(matches!(&results[0].1, Replayed::Failed(why) if why.contains("does not serve")), "{results:?}");
+    let results = replay::dead_letters(
+        &door.engine,
+        &cohandle_bus::identity::Directory::default(),
+        replay::Which::Id(&letter.id),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(&results[0].1, Replayed::Failed(why) if why.contains("does not serve")),
+        "{results:?}"
+    );
     jurisdictions::join(&door.engine, "cq", &[zx.to_owned()])
         .await
         .unwrap();
-    let results = replay::dead_letters(&door.engine, &cohandle_bus::identity::Directory::default(), replay::Which::Id(&letter.id), None)
-        .await
-        .unwrap();
-    assert!(matches!(&results[0].1, Replayed::Applied { .. }), "{results:?}");
+    let results = replay::dead_letters(
+        &door.engine,
+        &cohandle_bus::identity::Directory::default(),
+        replay::Which::Id(&letter.id),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(&results[0].1, Replayed::Applied { .. }),
+        "{results:?}"
+    );
     assert!(door.engine.load("cq-2021-0077").await.unwrap().is_some());
     door.worker.stop().await;
     door.relay.stop().await;
