@@ -250,6 +250,10 @@ async fn the_worker_counts_what_it_decides_and_reads_its_partition_queues() {
         .confirm_select(ConfirmSelectOptions::default())
         .await
         .unwrap();
+    // The configured assigner serves Chongqing's congress, whose key the case carries.
+    cohandle_store::jurisdictions::join(&scratch.engine().await, "cq", &["guest".to_owned()])
+        .await
+        .unwrap();
     let event = assignment("guest");
     publish_inbound(
         &channel,

@@ -25,7 +25,7 @@ fn transactions_since(app: &TestApp, before: cohandle_api::Commits) -> u64 {
 async fn concurrent_requests_share_a_transaction_and_each_hears_its_own_outcome() {
     for backend in BACKENDS {
         let app = spawn_app_grouped(backend, WIDE).await;
-        let keys: Vec<String> = (0..12).map(|n| format!("2020-g{n:03}")).collect();
+        let keys: Vec<String> = (0..12).map(|n| format!("cq-2020-g{n:03}")).collect();
         let before = app.service.commits();
         let created = join_all(keys.iter().map(|key| assign(&app, key))).await;
         for (key, answer) in keys.iter().zip(&created) {
@@ -74,7 +74,7 @@ async fn concurrent_requests_share_a_transaction_and_each_hears_its_own_outcome(
 async fn a_key_sent_twice_in_one_batch_is_applied_once_and_answered_alike() {
     for backend in BACKENDS {
         let app = spawn_app_grouped(backend, WIDE).await;
-        let key = "2020-g100";
+        let key = "cq-2020-g100";
         let before = app.service.commits();
         let assign = assignment(key, "2020-02-26");
         let mut other = assign.clone();
@@ -129,26 +129,26 @@ async fn a_key_sent_twice_in_one_batch_is_applied_once_and_answered_alike() {
 async fn a_refused_event_in_a_batch_leaves_the_others_applied() {
     for backend in BACKENDS {
         let app = spawn_app_grouped(backend, WIDE).await;
-        app.assign("2020-g200").await;
-        app.assign("2020-g201").await;
+        app.assign("cq-2020-g200").await;
+        app.assign("cq-2020-g201").await;
         let before = app.service.commits();
         // The engine refuses a step for a proposal never assigned (and keeps the refusal).
         let (a, unknown, b) = tokio::join!(
             app.post(
                 "lead",
-                "/v1/proposals/2020-g200/sign-for",
+                "/v1/proposals/cq-2020-g200/sign-for",
                 "g200-sign",
                 json!({})
             ),
             app.post(
                 "lead",
-                "/v1/proposals/2020-g299/sign-for",
+                "/v1/proposals/cq-2020-g299/sign-for",
                 "g299-sign",
                 json!({})
             ),
             app.post(
                 "lead",
-                "/v1/proposals/2020-g201/sign-for",
+                "/v1/proposals/cq-2020-g201/sign-for",
                 "g201-sign",
                 json!({})
             ),
@@ -160,15 +160,15 @@ async fn a_refused_event_in_a_batch_leaves_the_others_applied() {
         );
         expect(&a, 200);
         expect(&b, 200);
-        assert_eq!(a.body["proposal"], "2020-g200");
-        assert_eq!(b.body["proposal"], "2020-g201");
+        assert_eq!(a.body["proposal"], "cq-2020-g200");
+        assert_eq!(b.body["proposal"], "cq-2020-g201");
         assert_eq!(
             unknown.code(),
             "unknown_proposal",
             "{backend:?}: {unknown:?}"
         );
         assert!(unknown.is_problem() && !unknown.replayed());
-        for key in ["2020-g200", "2020-g201"] {
+        for key in ["cq-2020-g200", "cq-2020-g201"] {
             let (version, _) = app.version_and_inbox(key).await;
             assert_eq!(
                 version,
@@ -176,13 +176,13 @@ async fn a_refused_event_in_a_batch_leaves_the_others_applied() {
                 "{backend:?} {key}: assigned and signed for"
             );
         }
-        let (version, _) = app.version_and_inbox("2020-g299").await;
+        let (version, _) = app.version_and_inbox("cq-2020-g299").await;
         assert_eq!(version, None);
         // Each refusal is kept under its key, as in a transaction of its own.
         let again = app
             .post(
                 "lead",
-                "/v1/proposals/2020-g299/sign-for",
+                "/v1/proposals/cq-2020-g299/sign-for",
                 "g299-sign",
                 json!({}),
             )
@@ -196,7 +196,7 @@ async fn a_refused_event_in_a_batch_leaves_the_others_applied() {
 async fn one_proposals_steps_in_one_batch_apply_in_the_order_they_arrived() {
     for backend in BACKENDS {
         let app = spawn_app_grouped(backend, WIDE).await;
-        let key = "2020-g300";
+        let key = "cq-2020-g300";
         app.assign(key).await;
         let p = format!("/v1/proposals/{key}");
         let before = app.service.commits();
@@ -274,7 +274,7 @@ async fn a_request_whose_client_left_is_decided_once() {
             },
         )
         .await;
-        let key = "2020-g400";
+        let key = "cq-2020-g400";
         let created = app
             .client
             .post(format!("{}/v1/proposals", app.address))
@@ -321,7 +321,7 @@ async fn a_request_whose_client_left_is_decided_once() {
 async fn a_window_of_zero_gives_every_request_its_own_transaction() {
     for backend in BACKENDS {
         let app = spawn_app_grouped(backend, GroupCommit::OFF).await;
-        let keys: Vec<String> = (0..6).map(|n| format!("2020-g5{n:02}")).collect();
+        let keys: Vec<String> = (0..6).map(|n| format!("cq-2020-g5{n:02}")).collect();
         let before = app.service.commits();
         let created = join_all(keys.iter().map(|key| assign(&app, key))).await;
         for (key, answer) in keys.iter().zip(&created) {

@@ -282,13 +282,13 @@ async fn on_1_december_2026_steps_are_taken_with_provisional_deadlines() {
     app.clock.set(at(day));
     // The CPPCC definition's receipts come from its own office (政协提案委).
     register(&app.engine, "cq-zxtaw", "congress_office").await;
-    // The assigner serves the municipal CPPCC and the NPC's jurisdiction too.
-    cohandle_store::jurisdictions::join(&app.engine, "cq-zx", &["cq-zfbgt".to_owned()])
-        .await
-        .unwrap();
-    cohandle_store::jurisdictions::join(&app.engine, "npc", &["cq-zfbgt".to_owned()])
-        .await
-        .unwrap();
+    // The assigner and the supervisor serve the municipal CPPCC and the NPC's jurisdiction too.
+    for jurisdiction in ["cq-zx", "npc"] {
+        let agencies = ["cq-zfbgt".to_owned(), "cq-dc".to_owned()];
+        cohandle_store::jurisdictions::join(&app.engine, jurisdiction, &agencies)
+            .await
+            .unwrap();
+    }
     let office = cohandle_api::tokens::create(
         &app.engine,
         at("2026-11-30"),

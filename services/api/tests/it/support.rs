@@ -119,24 +119,34 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// The same server with another per-token rate limit (`None`: none).
 pub async fn spawn_app_limited(backend: Backend, limit: Option<RateLimit>) -> TestApp {
-    spawn_app_with(backend, limit, GroupCommit::DEFAULT).await
+    spawn_app_with(backend, limit, GroupCommit::DEFAULT, None).await
 }
 
 /// The same server, no rate limit, grouping concurrent writes by `group`.
+/// The group-commit tests' server: its refusals are at once (no event is held), so that a
+/// batch holds refused and applied events side by side.
 pub async fn spawn_app_grouped(backend: Backend, group: GroupCommit) -> TestApp {
-    spawn_app_with(backend, None, group).await
+    spawn_app_with(backend, None, group, Some(std::time::Duration::ZERO)).await
 }
 
-async fn spawn_app_with(backend: Backend, limit: Option<RateLimit>, group: GroupCommit) -> TestApp {
+async fn spawn_app_with(
+    backend: Backend,
+    limit: Option<RateLimit>,
+    group: GroupCommit,
+    hold_window: Option<std::time::Duration>,
+) -> TestApp {
     let db = TestDb::new(backend).await;
     let conn = connect::connect_and_migrate(&db.url).await.unwrap();
     let clock = Arc::new(ManualClock::new(at("2020-02-26")));
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         conn,
         Arc::new(Catalog::shipped()),
         Arc::new(Calendar::china_official()),
         clock.clone(),
     );
+    if let Some(window) = hold_window {
+        engine = engine.with_hold_window(window);
+    }
     let mut secrets = BTreeMap::new();
     for (_, agency, role) in PARTIES {
         register(&engine, agency, role.kind().unwrap_or("supervisor")).await;

@@ -526,6 +526,13 @@ async fn an_assignment_in_a_jurisdiction_its_sender_does_not_serve_is_a_dead_let
         .await
         .unwrap();
     door.broker.agency_user(zx).await;
+    let (_connection, channel) = door.broker.operator().await;
+    cohandle_bus::topology::declare(
+        &channel,
+        &cohandle_bus::topology::agency_plan(zx, "assigner"),
+    )
+    .await
+    .unwrap();
     let mut assign = event("assign");
     assign.actor.agency = cohandle_workflows::AgencyCode::parse(zx).unwrap();
     assign.proposal = ProposalKey::parse("cq-2021-0077").unwrap();

@@ -35,6 +35,19 @@ async fn a_deployed_definition_reaches_a_running_engine_without_a_restart() {
         let engine = db.engine(clock("2020-02-26")).await;
         // Another role of the same deployment, started before the county's rules existed.
         let other = db.engine(clock("2020-02-26")).await;
+        // The county: its keys begin with yz-, and it assigns under its own rules.
+        cohandle_store::jurisdictions::add(
+            &engine,
+            cohandle_store::jurisdictions::NewJurisdiction {
+                code: "yz".into(),
+                name: "政协重庆市渝中区委员会".into(),
+                parent: Some("cq-zx".into()),
+                level: "district".into(),
+                definitions: vec!["yz-cppcc-proposal".into()],
+            },
+        )
+        .await
+        .unwrap();
 
         let before = engine
             .apply(county_assignment("yz-1", "yz-2020-1"), Source::Bus)

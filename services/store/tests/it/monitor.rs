@@ -112,7 +112,7 @@ async fn every_timer_kind_fires_through_the_one_path() {
             "two reminders and an expiry for each co-handler"
         );
         let escalations = outbox::Entity::find()
-            .filter(outbox::Column::RoutingKey.eq("supervisors"))
+            .filter(outbox::Column::RoutingKey.eq("supervisors.cq"))
             .filter(outbox::Column::Payload.contains("\"expiry\""))
             .count(engine.db())
             .await
@@ -237,7 +237,7 @@ async fn the_timers_of_a_proposal_being_changed_wait_for_a_later_pass() {
     other
         .execute(Statement::from_string(
             other.get_database_backend(),
-            "SELECT key FROM proposals WHERE key = 'p1' FOR UPDATE",
+            "SELECT key FROM proposals WHERE key = 'cq-p1' FOR UPDATE",
         ))
         .await
         .unwrap();

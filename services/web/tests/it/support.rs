@@ -123,7 +123,8 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
         secrets.insert(*name, issued.secret);
     }
     let service = Service::new(engine.clone());
-    let assigner = Principal::in_process(AgencyCode::parse("cq-zfbgt").unwrap(), Role::Assigner);
+    let assigner = Principal::in_process(AgencyCode::parse("cq-zfbgt").unwrap(), Role::Assigner)
+        .serving(vec![cohandle_testkit::agencies::JURISDICTION.to_owned()]);
     let request = assignment(KEY, "2020-01-20");
     let command = Command {
         id: EventId::parse("assign-0942").unwrap(),
