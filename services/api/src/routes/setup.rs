@@ -178,7 +178,9 @@ pub async fn list_jurisdictions(State(s): State<Service>, p: Principal) -> Answe
 #[utoipa::path(post, path = "/v1/jurisdictions/{code}/agencies", tag = tags::SETUP,
     params(("code" = String, Path, description = "The jurisdiction's code, e.g. yz-zx")),
     request_body = JurisdictionAgencies,
-    responses((status = 200, body = JurisdictionJoined), WriteErrors), security(("bearer" = [])))]
+    responses((status = 200, body = JurisdictionJoined),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json", description = "No such jurisdiction (`jurisdiction_not_found`)"),
+        WriteErrors), security(("bearer" = [])))]
 pub async fn join_agencies(
     State(s): State<Service>,
     p: Principal,
@@ -201,10 +203,11 @@ pub async fn join_agencies(
         .flat_map(|(i, a)| check(i, a))
         .collect();
     if !problems.is_empty() {
-        return Err(Error::invalid_body(format!(
-            "nothing stored: {}",
-            problems.join("; ")
-        )));
+        return Err(refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "agency_invalid",
+            format!("nothing stored: {}", problems.join("; ")),
+        ));
     }
     let now = s.engine().clock().now();
     for entry in &request.agencies {
