@@ -124,6 +124,9 @@ for line in open("deploy/Containerfile"):
             if source != "." and not (dest / source).exists():
                 sys.exit(f"deploy-check: the Containerfile copies {source}, which the build context lacks")
 PY
+# Every crate the lock file names, in the local registry (a no-op when the build has them),
+# so that the check below tells a context that lacks a file from a machine that lacks a crate.
+timeout "$LIMIT" cargo fetch --locked >/dev/null
 (cd "$context" && timeout "$LIMIT" cargo metadata --locked --offline --format-version 1 >/dev/null)
 test -x "$context/deploy/healthcheck"
 bash -n deploy/healthcheck deploy/make-secrets.sh deploy/rabbitmq/compose-start.sh

@@ -793,13 +793,18 @@ pub struct Deadlines {
 pub struct Figures {
     /// Lead, sole and split tasks.
     pub handler_tasks: i64,
+    /// Co-handlers' tasks.
+    pub co_handler_tasks: i64,
     pub completed: i64,
     /// 办结率: completed / handler tasks.
     pub completion_rate: Option<f64>,
     /// First replies sent.
     pub replies: i64,
-    /// 按时答复率: first replies sent by their due date.
+    /// 按时答复率: first replies recorded by their due date, over the first replies sent
+    /// plus the reply obligations past due and still open today.
     pub on_time_rate: Option<f64>,
+    /// Reply obligations past due and still open today (they count against the on-time rate).
+    pub overdue_replies: i64,
     /// Satisfied or basically satisfied on the first receipt.
     pub first_time_satisfaction_rate: Option<f64>,
     /// Satisfied or basically satisfied on the last receipt.
@@ -810,12 +815,20 @@ pub struct Figures {
     pub class_shares: BTreeMap<String, f64>,
     /// Replies published in full, over replies.
     pub published_share: Option<f64>,
+    /// Co-handlers' opinions sent.
+    pub opinions: i64,
+    /// Co-handlers' opinions recorded by their due date, over the opinions sent plus those
+    /// past due and still open today.
+    pub opinion_on_time_rate: Option<f64>,
+    /// Co-handlers' opinions past due and still open today.
+    pub overdue_opinions: i64,
 }
 
 impl From<cohandle_store::queries::Statistics> for Figures {
     fn from(s: cohandle_store::queries::Statistics) -> Self {
         Self {
             handler_tasks: s.handler_tasks,
+            co_handler_tasks: s.co_handler_tasks,
             completed: s.completed,
             completion_rate: s.completion_rate,
             replies: s.replies,
@@ -825,6 +838,10 @@ impl From<cohandle_store::queries::Statistics> for Figures {
             meeting_rate: s.meeting_rate,
             class_shares: s.class_shares,
             published_share: s.published_share,
+            overdue_replies: s.overdue_replies,
+            opinions: s.opinions,
+            opinion_on_time_rate: s.opinion_on_time_rate,
+            overdue_opinions: s.overdue_opinions,
         }
     }
 }
@@ -839,8 +856,60 @@ pub struct AgencyFigures {
 /// Figures overall and per agency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StatisticsView {
+    /// The day the overdue obligations are counted on (in China).
+    pub today: NaiveDate,
     pub overall: Figures,
     pub agencies: Vec<AgencyFigures>,
+}
+
+/// One month of the trend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TrendMonth {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Proposals assigned in the month.
+    pub assigned: i64,
+    /// First replies recorded in the month.
+    pub replies: i64,
+    /// Of those, recorded by their due date.
+    pub replies_on_time: i64,
+    pub on_time_rate: Option<f64>,
+    /// First feedback receipts received in the month.
+    pub receipts: i64,
+    /// Of those, satisfied or basically satisfied.
+    pub satisfied: i64,
+    pub satisfaction_rate: Option<f64>,
+    /// Co-handlers' opinions recorded in the month.
+    pub opinions: i64,
+    /// Of those, recorded by their due date.
+    pub opinions_on_time: i64,
+    pub opinion_on_time_rate: Option<f64>,
+}
+
+impl From<cohandle_store::queries::Month> for TrendMonth {
+    fn from(m: cohandle_store::queries::Month) -> Self {
+        Self {
+            month: m.month,
+            assigned: m.assigned,
+            replies: m.replies,
+            replies_on_time: m.replies_on_time,
+            on_time_rate: m.on_time_rate,
+            receipts: m.receipts,
+            satisfied: m.satisfied,
+            satisfaction_rate: m.satisfaction_rate,
+            opinions: m.opinions,
+            opinions_on_time: m.opinions_on_time,
+            opinion_on_time_rate: m.opinion_on_time_rate,
+        }
+    }
+}
+
+/// The month-by-month trend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TrendView {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub months: Vec<TrendMonth>,
 }
 
 /// The caller, as its token says.
@@ -988,7 +1057,37 @@ pub struct DeadlineQuery {
 pub struct StatisticsQuery {
     /// One agency only; an agency token may name only itself.
     pub agency: Option<String>,
+    /// Proposals of this session only (e.g. `市五届人大三次会议`).
+    pub session: Option<String>,
+    /// Proposals of this kind only.
+    #[param(inline, value_type = Option<ProposalKind>)]
+    pub kind: Option<String>,
+    /// Proposals assigned on or after this day (`YYYY-MM-DD`).
+    pub assigned_from: Option<NaiveDate>,
+    /// Proposals assigned on or before this day (`YYYY-MM-DD`).
+    pub assigned_to: Option<NaiveDate>,
     /// `csv`: the figures as CSV (UTF-8 with a byte-order mark), as `Accept: text/csv` asks.
+    #[param(inline, value_type = Option<ListFormat>)]
+    pub format: Option<String>,
+}
+
+/// Which proposals' trend, and which months.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrendQuery {
+    /// One agency only; an agency token may name only itself.
+    pub agency: Option<String>,
+    /// Proposals of this session only.
+    pub session: Option<String>,
+    /// Proposals of this kind only.
+    #[param(inline, value_type = Option<ProposalKind>)]
+    pub kind: Option<String>,
+    /// The first month: the month of this day (default: eleven months before today's).
+    pub from: Option<NaiveDate>,
+    /// The last month: the month of this day (default: today). At most 120 months in all.
+    pub to: Option<NaiveDate>,
+    /// `csv`: the months as CSV (UTF-8 with a byte-order mark), as `Accept: text/csv` asks.
     #[param(inline, value_type = Option<ListFormat>)]
     pub format: Option<String>,
 }

@@ -165,6 +165,7 @@ fn documented() -> OpenApiRouter<Service> {
         .routes(routes!(reads::list_tasks))
         .routes(routes!(reads::deadlines))
         .routes(routes!(reads::statistics))
+        .routes(routes!(reads::trend))
         .routes(routes!(reads::me))
         .routes(routes!(held::list_held))
         .routes(routes!(admin::list_tokens, admin::create_token))

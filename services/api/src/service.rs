@@ -18,9 +18,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration as StdDuration;
 
 use backon::BackoffBuilder;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use cohandle_store::queries::{
-    self, DeadlineFilter, HistoryRow, Overdue, ProposalFilter, TaskFilter, TaskRow, TaskScope,
+    self, Counted, DeadlineFilter, HistoryRow, Overdue, ProposalFilter, TaskFilter, TaskRow,
+    TaskScope,
 };
 use cohandle_store::Recorded;
 use cohandle_store::{Engine, Outcome, Source};
@@ -34,12 +35,16 @@ use crate::auth::{Principal, Role};
 use crate::dto::{
     AgencyFigures, ChangeView, DeadlineEntry, DeadlineQuery, Deadlines, HeldOutcome, Me,
     ProposalQuery, ProposalSummary, ProposalView, StatisticsQuery, StatisticsView, TaskQuery,
-    TaskSummary, TaskView, TimelineEntry, WriteOutcome,
+    TaskSummary, TaskView, TimelineEntry, TrendQuery, TrendView, WriteOutcome,
 };
+use crate::lists::Vocabulary;
 use crate::metrics::Metrics;
 use crate::pagination::{self, Cursor, Page};
 use crate::ratelimit::{Limiter, RateLimit};
 use crate::Error;
+
+/// The most months one trend covers.
+const MAX_TREND_MONTHS: i32 = 120;
 
 /// How far ahead the deadline list looks when the request does not say.
 pub const DEFAULT_HORIZON_DAYS: i64 = 30;
@@ -734,49 +739,129 @@ impl Service {
     }
 
     /// Figures overall and per agency. An agency token sees the overall figures and its own;
-    /// a supervisor those of the proposals of its jurisdictions.
+    /// a supervisor those of the proposals of its jurisdictions. Obligations past due today
+    /// count against the on-time rates.
     #[instrument(skip_all, fields(agency = %principal.agency))]
     pub async fn statistics(
         &self,
         principal: &Principal,
         query: StatisticsQuery,
     ) -> Result<StatisticsView, Error> {
-        // A supervisor's figures count the proposals of its jurisdictions only.
+        let catalog = self.engine.catalog();
+        let counted = Counted {
+            session: query.session,
+            kind: Vocabulary::Kind.check(&catalog, "kind", query.kind)?,
+            ..self.counted(principal, query.agency)?
+        };
+        let counted = Counted {
+            assigned_from: query.assigned_from,
+            assigned_to: query.assigned_to,
+            ..counted
+        };
+        if let (Some(from), Some(to)) = (counted.assigned_from, counted.assigned_to) {
+            if from > to {
+                return Err(Error::bad_request(
+                    "invalid_period",
+                    format!("assigned_from {from} is after assigned_to {to}"),
+                ));
+            }
+        }
+        let today = self.today();
+        let report =
+            queries::statistics_report(&self.engine, &self.engine.jurisdictions(), &counted, today)
+                .await?;
+        // The overall figures are never narrowed to the agency asked for (an agency's own).
+        let overall = match counted.agency {
+            Some(_) => {
+                let everyone = Counted {
+                    agency: None,
+                    ..counted.clone()
+                };
+                queries::statistics_report(
+                    &self.engine,
+                    &self.engine.jurisdictions(),
+                    &everyone,
+                    today,
+                )
+                .await?
+                .overall
+            }
+            None => report.overall,
+        };
+        Ok(StatisticsView {
+            today,
+            overall: overall.into(),
+            agencies: report
+                .agencies
+                .into_iter()
+                .map(|(agency, figures)| AgencyFigures {
+                    agency,
+                    figures: figures.into(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The month-by-month trend of the proposals the caller's figures count.
+    #[instrument(skip_all, fields(agency = %principal.agency))]
+    pub async fn trend(
+        &self,
+        principal: &Principal,
+        query: TrendQuery,
+    ) -> Result<TrendView, Error> {
+        let catalog = self.engine.catalog();
+        let counted = Counted {
+            session: query.session,
+            kind: Vocabulary::Kind.check(&catalog, "kind", query.kind)?,
+            ..self.counted(principal, query.agency)?
+        };
+        let today = self.today();
+        let to = query.to.unwrap_or(today);
+        let from = match query.from {
+            Some(from) => from,
+            None => to
+                .with_day(1)
+                .and_then(|first| first.checked_sub_months(chrono::Months::new(11)))
+                .unwrap_or(to),
+        };
+        let months = (to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32 + 1;
+        if !(1..=MAX_TREND_MONTHS).contains(&months) {
+            return Err(Error::bad_request(
+                "invalid_period",
+                format!(
+                    "from {from} to {to} is {months} month(s); a trend covers 1 to {MAX_TREND_MONTHS}"
+                ),
+            ));
+        }
+        let months = queries::statistics_trend(&self.engine, &counted, from, to).await?;
+        Ok(TrendView {
+            from,
+            to,
+            months: months.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// The proposals and agency the caller's figures count: a supervisor's jurisdictions, an
+    /// agency's own figures.
+    fn counted(&self, principal: &Principal, agency: Option<String>) -> Result<Counted, Error> {
         let within = match self.scope(principal) {
             Scope::Within(codes) => Some(codes),
             _ => None,
         };
-        let agencies: Vec<String> = match (principal.role, query.agency) {
+        let agency = match (principal.role, agency) {
             (Role::Agency, Some(other)) if other != principal.agency.as_str() => {
                 return Err(Error::forbidden(
                     "not_your_agency",
                     format!("an agency token reads its own figures only: {} may not read those of {other}", principal.agency),
                 ))
             }
-            (Role::Agency, _) => vec![principal.agency.to_string()],
-            (_, Some(agency)) => vec![agency],
-            (_, None) => queries::task_agencies_within(&self.engine, within.as_deref()).await?,
+            (Role::Agency, _) => Some(principal.agency.to_string()),
+            (_, agency) => agency,
         };
-        let figures = |agency: Option<String>| {
-            let within = within.clone();
-            async move {
-                match within {
-                    Some(codes) => {
-                        queries::statistics_within(&self.engine, &codes, agency.as_deref()).await
-                    }
-                    None => queries::statistics(&self.engine, agency.as_deref()).await,
-                }
-            }
-        };
-        let overall = figures(None).await?.into();
-        let mut per_agency = Vec::with_capacity(agencies.len());
-        for agency in agencies {
-            let figures = figures(Some(agency.clone())).await?.into();
-            per_agency.push(AgencyFigures { agency, figures });
-        }
-        Ok(StatisticsView {
-            overall,
-            agencies: per_agency,
+        Ok(Counted {
+            within,
+            agency,
+            ..Counted::default()
         })
     }
 

@@ -16,8 +16,8 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use cohandle_store::queries::{
-    self, DeadlineFilter, Overdue, ProposalFilter, ProposalOrder, ProposalSearch, Scope, TaskMatch,
-    TaskScope,
+    self, Counted, DeadlineFilter, Overdue, ProposalFilter, ProposalOrder, ProposalSearch, Scope,
+    TaskMatch, TaskScope,
 };
 use cohandle_store::statistics;
 use cohandle_store::{Engine, ManualClock, Source};
@@ -289,7 +289,13 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
     );
     // Supervisors by jurisdiction: one district's (its own), and a municipality's over its
     // 40 districts, as `Service::scope` gives them (the registry's `below`).
-    let registry = cohandle_store::jurisdictions::list(engine).await?;
+    let registry = &cohandle_store::jurisdictions::list(engine).await?;
+    // `GET /v1/statistics` as `Service::statistics` reads it.
+    let report = move |counted: Counted| async move {
+        queries::statistics_report(engine, registry, &counted, today)
+            .await
+            .map(|_| ())
+    };
     let district = |n: u64| {
         let d = n % (MUNICIPALITIES * DISTRICTS_EACH);
         vec![format!(
@@ -346,30 +352,78 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
             .await?,
         );
         latencies.push(
-            time(&format!("statistics of {who}"), runs.min(50), || {
-                n += 1;
-                let codes = codes_of(n);
-                async move {
-                    queries::statistics_within(engine, &codes, None)
-                        .await
-                        .map(|_| ())
-                }
-            })
+            time(
+                &format!("statistics of {who} (GET /v1/statistics)"),
+                runs,
+                || {
+                    n += 1;
+                    let counted = Counted {
+                        within: Some(codes_of(n)),
+                        ..Counted::default()
+                    };
+                    report(counted)
+                },
+            )
+            .await?,
+        );
+        latencies.push(
+            time(
+                &format!("statistics of {who}, one session (GET /v1/statistics?session=…)"),
+                runs.min(50),
+                || {
+                    n += 1;
+                    let counted = Counted {
+                        within: Some(codes_of(n)),
+                        session: Some(format!("市五届人大{}次会议", n % 5)),
+                        ..Counted::default()
+                    };
+                    report(counted)
+                },
+            )
+            .await?,
+        );
+        latencies.push(
+            time(
+                &format!("monthly trend of {who}, 12 months (GET /v1/statistics/trend)"),
+                runs.min(50),
+                || {
+                    n += 1;
+                    let counted = Counted {
+                        within: Some(codes_of(n)),
+                        ..Counted::default()
+                    };
+                    let from = NaiveDate::from_ymd_opt(2020, 2, 1).expect("valid");
+                    async move {
+                        queries::statistics_trend(engine, &counted, from, today)
+                            .await
+                            .map(|_| ())
+                    }
+                },
+            )
             .await?,
         );
     }
     latencies.push(
-        time("statistics of one agency", runs, || {
-            n += 1;
-            let agency = agency(n);
-            async move { queries::statistics(engine, Some(&agency)).await.map(|_| ()) }
-        })
+        time(
+            "statistics of one agency (GET /v1/statistics?agency=…)",
+            runs,
+            || {
+                n += 1;
+                let counted = Counted {
+                    agency: Some(agency(n)),
+                    ..Counted::default()
+                };
+                report(counted)
+            },
+        )
         .await?,
     );
     latencies.push(
-        time("statistics overall", runs.min(20), || async {
-            queries::statistics(engine, None).await.map(|_| ())
-        })
+        time(
+            "statistics overall (GET /v1/statistics, admin)",
+            runs.min(20),
+            || report(Counted::default()),
+        )
         .await?,
     );
     latencies.push(

@@ -313,6 +313,11 @@ impl<'a> Batch<'a> {
             .expect("every proposal of the batch is loaded");
         let writes = &mut self.writes;
         let route = self.registry.route(key);
+        let jurisdiction = self
+            .registry
+            .of_key(key)
+            .map(|j| j.code.clone())
+            .unwrap_or_default();
         entry.version += 1;
         entry.dirty = true;
         for change in &decision.changes {
@@ -327,6 +332,7 @@ impl<'a> Batch<'a> {
             &decision.proposal,
             event,
             china_date(decided_at),
+            &jurisdiction,
         );
         for (n, effect) in decision.effects.iter().enumerate() {
             match effect {

@@ -124,9 +124,11 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
     crate::jurisdictions::add_shipped(db).await?;
     let placed = crate::jurisdictions::backfill(db).await?;
     if placed > 0 {
+        // Their statistics counted in no jurisdiction until now.
+        crate::statistics::rebuild(db).await?;
         tracing::info!(
             placed,
-            "proposals placed in the jurisdictions their keys name"
+            "proposals placed in the jurisdictions their keys name; statistics recounted"
         );
     }
     Ok(())

@@ -562,6 +562,19 @@ pub async fn list(store: &impl Handle) -> Result<Registry, Error> {
     registry(connection(store)).await
 }
 
+/// A registry of `(code, parent)` pairs, for tests.
+#[cfg(test)]
+pub(crate) fn tree(codes: &[(&str, Option<&str>)]) -> Registry {
+    Registry::new(codes.iter().map(|(code, parent)| Jurisdiction {
+        code: (*code).to_owned(),
+        name: (*code).to_owned(),
+        parent: parent.map(str::to_owned),
+        level: "district".to_owned(),
+        definitions: Default::default(),
+        created_at: DateTime::UNIX_EPOCH,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

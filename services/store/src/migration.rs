@@ -6,8 +6,8 @@ use sea_orm_migration::prelude::*;
 
 use crate::entities::{
     access_audit, agency, calendar_file, dead_letter, disclosure, feedback, held_event, history,
-    inbox, jurisdiction, jurisdiction_agency, jurisdiction_definition, outbox, proposal, reply,
-    task, timer, token, workflow_definition,
+    inbox, jurisdiction, jurisdiction_agency, jurisdiction_definition, opinion, outbox, proposal,
+    reply, task, timer, token, workflow_definition,
 };
 
 #[derive(Debug)]
@@ -33,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(Jurisdictions),
             Box::new(TasksByAgencyAndProposal),
             Box::new(HeldEvents),
+            Box::new(StatisticsByJurisdiction),
         ]
     }
 }
@@ -358,8 +359,8 @@ impl MigrationTrait for StatisticsByAgency {
     }
 }
 
-/// Per-agency counters for the statistics, kept by the one path; filled from the rows when
-/// created, so an upgraded database reads the same figures as before.
+/// Per-agency counters for the statistics, as they were kept until
+/// [`StatisticsByJurisdiction`] replaced them (which fills its own from the rows).
 struct AgencyStatistics;
 
 impl MigrationName for AgencyStatistics {
@@ -393,8 +394,7 @@ impl MigrationTrait for AgencyStatistics {
                     )
                     .to_owned(),
             )
-            .await?;
-        crate::statistics::fill(manager.get_connection()).await
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -743,5 +743,78 @@ impl MigrationTrait for HeldEvents {
             .execute_unprepared("DROP TABLE IF EXISTS held_events")
             .await?;
         Ok(())
+    }
+}
+
+/// The statistics counters per scope (a jurisdiction, or `*` for everything) and agency, in
+/// place of the per-agency ones, so that a supervisor reads the counters of its jurisdictions;
+/// and the co-handlers' opinions they count. Filled from the rows.
+struct StatisticsByJurisdiction;
+
+impl MigrationName for StatisticsByJurisdiction {
+    fn name(&self) -> &str {
+        "m20261201_000530_statistics_by_jurisdiction"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for StatisticsByJurisdiction {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create(manager, opinion::Entity).await?;
+        if !manager.has_table("statistics_counters").await? {
+            let text = |name: &str| {
+                ColumnDef::new(Alias::new(name))
+                    .text()
+                    .not_null()
+                    .to_owned()
+            };
+            manager
+                .create_table(
+                    Table::create()
+                        .table(Alias::new("statistics_counters"))
+                        .col(text("scope"))
+                        .col(text("agency"))
+                        .col(text("name"))
+                        .col(
+                            ColumnDef::new(Alias::new("value"))
+                                .big_integer()
+                                .not_null()
+                                .default(0),
+                        )
+                        .primary_key(
+                            Index::create()
+                                .col(Alias::new("scope"))
+                                .col(Alias::new("agency"))
+                                .col(Alias::new("name")),
+                        )
+                        .to_owned(),
+                )
+                .await?;
+            let db = manager.get_connection();
+            if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+                // Room on each page for the updates of every batch (see `RoomForUpdates`).
+                db.execute_unprepared("ALTER TABLE statistics_counters SET (fillfactor = 50)")
+                    .await?;
+            }
+            crate::statistics::fill(db)
+                .await
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+        }
+        manager
+            .get_connection()
+            .execute_unprepared("DROP TABLE IF EXISTS agency_statistics")
+            .await?;
+        Ok(())
+    }
+
+    /// Back to the per-agency counters, empty: the older version's `cohandle statistics
+    /// rebuild` fills them again.
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for table in ["statistics_counters", "opinions"] {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+                .await?;
+        }
+        AgencyStatistics.up(manager).await
     }
 }

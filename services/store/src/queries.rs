@@ -31,20 +31,32 @@ pub use tasks::{
 pub use timeline::{event_changes, state_after, timeline, HistoryRow};
 pub use timers::{deadline_timers, DeadlineTimer};
 
-pub use crate::statistics::Statistics;
+pub use crate::statistics::{Counted, Month, Report, Statistics};
 
 /// Statistics over every agency, or one, read from the counters the one path keeps
-/// ([`crate::statistics`]).
+/// ([`crate::statistics`]), with no obligation counted as overdue.
 pub async fn statistics(store: &impl Handle, agency: Option<&str>) -> Result<Statistics, Error> {
     crate::statistics::read(connection(store), agency).await
 }
 
-/// Statistics over the proposals of `jurisdictions` only (a supervisor's), of every agency or
-/// one, counted from the rows.
-pub async fn statistics_within(
+/// The figures of the proposals `counted` names, overall and per agency, with the
+/// obligations past due on `today` counted against the on-time rates: from the counters of
+/// the caller's jurisdictions, or from the rows when narrowed to a session, kind or period.
+pub async fn statistics_report(
     store: &impl Handle,
-    jurisdictions: &[String],
-    agency: Option<&str>,
-) -> Result<Statistics, Error> {
-    crate::statistics::read_within(connection(store), jurisdictions, agency).await
+    registry: &crate::jurisdictions::Registry,
+    counted: &Counted,
+    today: chrono::NaiveDate,
+) -> Result<Report, Error> {
+    crate::statistics::report(connection(store), registry, counted, today).await
+}
+
+/// The month-by-month trend from `from`'s month to `to`'s over the proposals `counted` names.
+pub async fn statistics_trend(
+    store: &impl Handle,
+    counted: &Counted,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Vec<Month>, Error> {
+    crate::statistics::trend(connection(store), counted, from, to).await
 }

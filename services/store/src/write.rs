@@ -184,7 +184,9 @@ pub(crate) async fn write(
     bulk::insert(txn, projection.feedback, by_round).await?;
     let by_agency = Conflict::Update(&["proposal_key", "agency"]);
     bulk::insert(txn, projection.disclosures, by_agency).await?;
+    let first_only = Conflict::Ignore(&["proposal_key", "agency"]);
+    bulk::insert(txn, projection.opinions, first_only).await?;
     // Last, so that the counter rows every writer shares stay locked the least time.
-    crate::statistics::apply(txn, &projection.deltas).await?;
+    crate::statistics::apply(txn, &projection.deltas, registry).await?;
     Ok(())
 }

@@ -60,6 +60,7 @@ pub fn router(service: Service) -> Router {
         )
         .route("/statistics", get(statistics::statistics))
         .route("/statistics.csv", get(statistics::csv_export))
+        .route("/statistics/trend.csv", get(statistics::trend_csv))
         .route("/assets/{name}", get(assets::asset))
         .layer(axum::middleware::map_response(page::guard_headers))
         .layer(TraceLayer::new_for_http())

@@ -12,7 +12,7 @@ use crate::auth::Principal;
 use crate::dto::{
     AgencyCodeText, DeadlineList, DeadlineQuery, Figures, Me, ProposalKeyText, ProposalQuery,
     ProposalSummary, ProposalView, StatisticsQuery, StatisticsView, TaskQuery, TaskSummary,
-    TaskView,
+    TaskView, TrendQuery, TrendView,
 };
 use crate::export::{self, Format};
 use crate::extract::{ApiPath, ApiQuery};
@@ -234,9 +234,11 @@ pub async fn deadlines(
     }
 }
 
-/// Statistics overall and per agency: completion, on-time replies, first-time and final
-/// satisfaction, meetings, class shares A/B/C/D, published share; as CSV (one row overall,
-/// then one per agency) on `format=csv` or `Accept: text/csv`.
+/// Statistics overall and per agency: completion, on-time replies (obligations past due and
+/// still open count against it), first-time and final satisfaction, meetings, class shares
+/// A/B/C/D, published share, co-handlers' opinion timeliness; of every proposal the caller
+/// sees, or of one session, kind or period of assignment. As CSV (one row overall, then one
+/// per agency) on `format=csv` or `Accept: text/csv`.
 #[utoipa::path(get, path = "/v1/statistics", tag = tags::READS, params(StatisticsQuery),
     responses((status = 200, description = "The figures", content((StatisticsView = "application/json"), (String = "text/csv"))), ReadErrors),
     security(("bearer" = [])))]
@@ -258,10 +260,12 @@ pub async fn statistics(
                 vec![
                     scope.to_owned(),
                     f.handler_tasks.to_string(),
+                    f.co_handler_tasks.to_string(),
                     f.completed.to_string(),
                     rate(f.completion_rate),
                     f.replies.to_string(),
                     rate(f.on_time_rate),
+                    f.overdue_replies.to_string(),
                     rate(f.first_time_satisfaction_rate),
                     rate(f.final_satisfaction_rate),
                     rate(f.meeting_rate),
@@ -270,6 +274,9 @@ pub async fn statistics(
                     share("C"),
                     share("D"),
                     rate(f.published_share),
+                    f.opinions.to_string(),
+                    rate(f.opinion_on_time_rate),
+                    f.overdue_opinions.to_string(),
                 ]
             };
             let rows = std::iter::once(row("overall", &view.overall))
@@ -277,10 +284,12 @@ pub async fn statistics(
             let header = [
                 "agency",
                 "handler_tasks",
+                "co_handler_tasks",
                 "completed",
                 "completion_rate",
                 "replies",
                 "on_time_rate",
+                "overdue_replies",
                 "first_time_satisfaction_rate",
                 "final_satisfaction_rate",
                 "meeting_rate",
@@ -289,8 +298,68 @@ pub async fn statistics(
                 "class_c_share",
                 "class_d_share",
                 "published_share",
+                "opinions",
+                "opinion_on_time_rate",
+                "overdue_opinions",
             ];
-            export::csv_answer("statistics.csv", &header, rows)
+            export::csv_answer(&format!("statistics-{}.csv", view.today), &header, rows)
+        }
+    }
+}
+
+/// The month-by-month trend: proposals assigned, first replies recorded (and on time), first
+/// receipts (and satisfied), co-handlers' opinions (and on time), each in the month it
+/// happened; of every proposal the caller's figures count, or of one session or kind. As
+/// CSV on `format=csv` or `Accept: text/csv`.
+#[utoipa::path(get, path = "/v1/statistics/trend", tag = tags::READS, params(TrendQuery),
+    responses((status = 200, description = "The months, oldest first", content((TrendView = "application/json"), (String = "text/csv"))), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn trend(
+    State(s): State<Service>,
+    p: Principal,
+    headers: HeaderMap,
+    query: Result<ApiQuery<TrendQuery>, Error>,
+) -> Answer {
+    let ApiQuery(query) = query?;
+    let format = Format::asked(query.format.as_deref(), &headers)?;
+    let view = s.trend(&p, query).await?;
+    match format {
+        Format::Json => Ok(ok(view)),
+        Format::Csv => {
+            let rate = |r: Option<f64>| r.map(|r| format!("{r:.4}")).unwrap_or_default();
+            let rows = view.months.iter().map(|m| {
+                vec![
+                    m.month.clone(),
+                    m.assigned.to_string(),
+                    m.replies.to_string(),
+                    m.replies_on_time.to_string(),
+                    rate(m.on_time_rate),
+                    m.receipts.to_string(),
+                    m.satisfied.to_string(),
+                    rate(m.satisfaction_rate),
+                    m.opinions.to_string(),
+                    m.opinions_on_time.to_string(),
+                    rate(m.opinion_on_time_rate),
+                ]
+            });
+            let header = [
+                "month",
+                "assigned",
+                "replies",
+                "replies_on_time",
+                "on_time_rate",
+                "receipts",
+                "satisfied",
+                "satisfaction_rate",
+                "opinions",
+                "opinions_on_time",
+                "opinion_on_time_rate",
+            ];
+            export::csv_answer(
+                &format!("trend-{}-{}.csv", view.from, view.to),
+                &header,
+                rows,
+            )
         }
     }
 }

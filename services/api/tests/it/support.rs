@@ -386,3 +386,28 @@ pub fn expect(answer: &Answer, status: u16) {
         answer.body
     );
 }
+
+/// A GET answered as CSV (asked with `accept`, or by the path's `format=csv`): its content
+/// type and text, the byte-order mark kept.
+pub async fn get_csv(
+    app: &TestApp,
+    who: &str,
+    path: &str,
+    accept: Option<&str>,
+) -> (String, String) {
+    let mut request = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .bearer_auth(&app.tokens[who]);
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200, "{path}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let bytes = response.bytes().await.unwrap();
+    (content_type, String::from_utf8(bytes.to_vec()).unwrap())
+}

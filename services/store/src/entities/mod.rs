@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod jurisdiction;
 pub mod jurisdiction_agency;
 pub mod jurisdiction_definition;
+pub mod opinion;
 pub mod outbox;
 pub mod proposal;
 pub mod reply;

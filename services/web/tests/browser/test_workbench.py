@@ -26,6 +26,8 @@ def test_every_role_signs_in_and_out(browser):
             b.driver.find_element("link text", "统计").click()
             wait_for(lambda: b.driver.find_elements("css selector", "#statistics svg, svg.bars"))
             assert b.driver.find_element("css selector", '#statistics tr[data-agency="cq-kjj"]')
+            assert b.driver.find_elements("css selector", "#trend tbody tr")
+            assert b.driver.find_element("id", "trend-chart")
             b.screenshot("statistics")
         b.sign_out()
     b.open("/board")

@@ -110,9 +110,27 @@ async fn statistics_show_every_agency_with_bars() {
     let csv = client.get(app.url("/statistics.csv")).send().await.unwrap();
     let text = csv.text().await.unwrap();
     assert!(
-        text.starts_with("\u{feff}单位,承办件数,办结,办结率"),
+        text.starts_with("\u{feff}单位,承办件数,协办件数,办结,办结率"),
         "{text}"
     );
-    assert!(text.contains("\r\n全部,1,0,0.0%,"), "{text}");
-    assert!(text.contains("\r\ncq-kjj,1,"), "{text}");
+    assert!(text.contains("\r\n全部,1,2,0,0.0%,"), "{text}");
+    assert!(text.contains("\r\ncq-kjj,1,0,"), "{text}");
+    // The month-by-month trend, and its CSV.
+    assert!(page.text.contains("id=\"trend-chart\""), "{}", page.text);
+    let trend = client
+        .get(app.url("/statistics/trend.csv?from=2020-01-01&to=2020-03-31"))
+        .send()
+        .await
+        .unwrap();
+    let text = trend.text().await.unwrap();
+    assert!(text.starts_with("\u{feff}月份,交办件数,"), "{text}");
+    assert_eq!(text.lines().count(), 4, "{text}");
+    // A session narrows the figures: none of this one.
+    let other = app
+        .get(&client, "/statistics?session=%E5%88%AB%E7%9A%84")
+        .await;
+    assert_eq!(other.status, 200);
+    assert!(!other.text.contains("data-agency=\"cq-kjj\""));
+    let bad = app.get(&client, "/statistics?from=yesterday").await;
+    assert_eq!(bad.status, 400);
 }
