@@ -779,15 +779,6 @@ pub struct DeadlineList {
     pub total: Option<u64>,
 }
 
-/// Deadlines as of a day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Deadlines {
-    /// Today in China, by the engine's clock.
-    pub today: NaiveDate,
-    pub items: Vec<DeadlineEntry>,
-    pub next_cursor: Option<String>,
-}
-
 /// The figures supervisors report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Figures {

@@ -18,11 +18,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration as StdDuration;
 
 use backon::BackoffBuilder;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use cohandle_store::queries::{
-    self, Counted, DeadlineFilter, HistoryRow, Overdue, ProposalFilter, TaskFilter, TaskRow,
-    TaskScope,
-};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use cohandle_store::queries::{self, Counted, HistoryRow, TaskRow, TaskScope};
 use cohandle_store::Recorded;
 use cohandle_store::{Engine, Outcome, Source};
 use cohandle_workflows::engine::{china_date, Change};
@@ -33,13 +30,11 @@ use tracing::instrument;
 use crate::access::{self, Parties, Scope};
 use crate::auth::{Principal, Role};
 use crate::dto::{
-    AgencyFigures, ChangeView, DeadlineEntry, DeadlineQuery, Deadlines, HeldOutcome, Me,
-    ProposalQuery, ProposalSummary, ProposalView, StatisticsQuery, StatisticsView, TaskQuery,
-    TaskSummary, TaskView, TimelineEntry, TrendQuery, TrendView, WriteOutcome,
+    AgencyFigures, ChangeView, HeldOutcome, Me, ProposalSummary, ProposalView, StatisticsQuery,
+    StatisticsView, TaskSummary, TaskView, TimelineEntry, TrendQuery, TrendView, WriteOutcome,
 };
 use crate::lists::Vocabulary;
 use crate::metrics::Metrics;
-use crate::pagination::{self, Cursor, Page};
 use crate::ratelimit::{Limiter, RateLimit};
 use crate::Error;
 
@@ -479,35 +474,6 @@ impl Service {
         )
     }
 
-    /// Proposals the caller may see, filtered, a page at a time.
-    #[instrument(skip_all, fields(agency = %principal.agency))]
-    pub async fn list_proposals(
-        &self,
-        principal: &Principal,
-        query: ProposalQuery,
-    ) -> Result<Page<ProposalSummary>, Error> {
-        let limit = pagination::limit(query.limit)?;
-        let after = match query.cursor {
-            Some(cursor) => Some(Cursor::new(cursor).decode::<(String,)>()?.0),
-            None => None,
-        };
-        let today = self.today();
-        let filter = ProposalFilter {
-            state: query.state,
-            session: query.session,
-            kind: query.kind,
-            due_before: query.due_before,
-            overdue: overdue(query.overdue, today),
-            key_supervision: query.key_supervision,
-            agency: query.agency,
-        };
-        let scope = self.scope(principal);
-        let page =
-            queries::list_proposals(&self.engine, &scope, &filter, after.as_deref(), limit).await?;
-        Page::from_store(page, |p| Cursor::encode(&(p.key.clone(),)))
-            .map(|page| page.map(ProposalSummary::from))
-    }
-
     /// One proposal with its tasks and timeline, as far as the caller may see them.
     #[instrument(skip_all, fields(proposal = %key, agency = %principal.agency))]
     pub async fn proposal(
@@ -643,99 +609,6 @@ impl Service {
             }
             (_, agency) => Ok(scope(agency, None, None)),
         }
-    }
-
-    /// Tasks: an agency's own, an assigner's proposals', or (supervisors) anyone's.
-    #[instrument(skip_all, fields(agency = %principal.agency))]
-    pub async fn list_tasks(
-        &self,
-        principal: &Principal,
-        query: TaskQuery,
-    ) -> Result<Page<TaskSummary>, Error> {
-        let limit = pagination::limit(query.limit)?;
-        let after = match query.cursor {
-            Some(cursor) => Some(Cursor::new(cursor).decode::<(String, i32)>()?),
-            None => None,
-        };
-        let filter = TaskFilter {
-            within: self.task_scope(principal, query.agency)?,
-            state: query.state,
-            open: query.open,
-        };
-        let page = queries::list_tasks(&self.engine, &filter, after, limit).await?;
-        Page::from_store(page, |t| {
-            Cursor::encode(&(t.proposal_key.clone(), t.position))
-        })
-        .map(|page| page.map(TaskSummary::from))
-    }
-
-    /// Running obligations due by `until`, overdue ones first, with the working days left.
-    #[instrument(skip_all, fields(agency = %principal.agency))]
-    pub async fn deadlines(
-        &self,
-        principal: &Principal,
-        query: DeadlineQuery,
-    ) -> Result<Deadlines, Error> {
-        let limit = pagination::limit(query.limit)?;
-        let today = self.today();
-        let until = query
-            .until
-            .unwrap_or(today + Duration::days(DEFAULT_HORIZON_DAYS));
-        let after = match query.cursor {
-            Some(cursor) => Some(Cursor::new(cursor).decode::<(NaiveDate, String, i32)>()?),
-            None => None,
-        };
-        let filter = DeadlineFilter {
-            within: self.task_scope(principal, query.agency)?,
-            until,
-            overdue: overdue(query.overdue, today),
-            key_supervision: query.key_supervision,
-            definition: query.definition,
-        };
-        let page = queries::deadlines(&self.engine, &filter, after, limit).await?;
-        let page = Page::from_store(page, |t| {
-            Cursor::encode(&(t.due_on, t.proposal_key.clone(), t.position))
-        })?;
-        let calendar = self.engine.calendar();
-        let items = page
-            .items
-            .into_iter()
-            .filter_map(|t| {
-                let due = t.due_on?;
-                let working_days_left = if due >= today {
-                    calendar
-                        .working_days_between(today, due)
-                        .ok()
-                        .map(i64::from)
-                } else {
-                    calendar
-                        .working_days_between(due, today)
-                        .ok()
-                        .map(|n| -i64::from(n))
-                };
-                Some(DeadlineEntry {
-                    proposal: t.proposal_key,
-                    position: t.position,
-                    agency: t.agency,
-                    role: t.role,
-                    state: t.state,
-                    deadline: t.due_deadline,
-                    due_on: due,
-                    working_days_left,
-                    provisional: calendar.is_provisional(due),
-                    days_left: (due - today).num_days(),
-                    overdue: due < today,
-                    session: t.session,
-                    kind: t.kind,
-                    key_supervision: t.key_supervision,
-                })
-            })
-            .collect();
-        Ok(Deadlines {
-            today,
-            items,
-            next_cursor: page.next_cursor,
-        })
     }
 
     /// Figures overall and per agency. An agency token sees the overall figures and its own;
@@ -986,17 +859,6 @@ fn transient_copy(error: &cohandle_store::Error) -> cohandle_store::Error {
             message: other.to_string(),
         },
     }
-}
-
-/// The `overdue` filter of a list, judged on `today`.
-fn overdue(wanted: Option<bool>, today: NaiveDate) -> Option<Overdue> {
-    wanted.map(|past| {
-        if past {
-            Overdue::On(today)
-        } else {
-            Overdue::NotOn(today)
-        }
-    })
 }
 
 fn task_view(document: &Proposal, row: &TaskRow, with_record: bool) -> Result<TaskView, Error> {

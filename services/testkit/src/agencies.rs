@@ -22,6 +22,18 @@ pub const JURISDICTION: &str = "cq";
 
 /// Registers `code` as `kind` (named by its code), serving [`JURISDICTION`].
 pub async fn register(engine: &Engine, code: &str, kind: &str) {
+    register_serving(engine, code, kind, Some(JURISDICTION))
+        .await
+        .unwrap();
+}
+
+/// Registers `code` as `kind` (named by its code), serving `jurisdiction` if given.
+pub async fn register_serving(
+    engine: &Engine,
+    code: &str,
+    kind: &str,
+    jurisdiction: Option<&str>,
+) -> Result<(), cohandle_store::Error> {
     agencies::register_with(
         engine,
         Agency {
@@ -32,11 +44,11 @@ pub async fn register(engine: &Engine, code: &str, kind: &str) {
         },
         Known::Update,
     )
-    .await
-    .unwrap();
-    jurisdictions::join(engine, JURISDICTION, &[code.to_owned()])
-        .await
-        .unwrap();
+    .await?;
+    if let Some(jurisdiction) = jurisdiction {
+        jurisdictions::join(engine, jurisdiction, &[code.to_owned()]).await?;
+    }
+    Ok(())
 }
 
 /// Registers every agency of `list`.

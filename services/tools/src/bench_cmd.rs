@@ -360,11 +360,18 @@ async fn queries(
         "\nsupervisor queries over {} proposals (seeded in {:.1} s, of which {:.2} s rebuilding the statistics counters from the seeded rows):",
         queries.proposals, queries.seed_seconds, queries.rebuild_seconds
     );
-    println!("| query | runs | p50 ms | p99 ms |\n|---|---|---|---|");
+    println!("| query | runs | p50 ms | p99 ms | target p99 ms | p99 / target |\n|---|---|---|---|---|---|");
     for l in &queries.latencies {
+        let ratio = l.p99_ms / l.target_p99_ms;
         println!(
-            "| {} | {} | {:.2} | {:.2} |",
-            l.query, l.runs, l.p50_ms, l.p99_ms
+            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.2}{} |",
+            l.query,
+            l.runs,
+            l.p50_ms,
+            l.p99_ms,
+            l.target_p99_ms,
+            ratio,
+            if ratio > 1.0 { " missed" } else { "" }
         );
     }
     Ok(serde_json::json!({ "postgres_raw": raw, "queries": queries }))

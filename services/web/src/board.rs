@@ -1,13 +1,15 @@
 //! The deadline board: every running obligation overdue or due within N days, most urgent
-//! first, filtered by agency and key supervision, with the counts at the top, a page at a
-//! time; the same list as CSV. It reads `Service::deadlines`, the API's `/v1/deadlines`, so
-//! an agency's board holds its own tasks only.
+//! first, filtered by agency and key supervision, with the counts at the top (each one count
+//! of the store, whatever the number), a page at a time; the same list as CSV. It reads
+//! `lists::deadlines`, the API's `/v1/deadlines`, so an agency's board holds its own tasks
+//! only.
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::Duration;
-use cohandle_api::dto::{DeadlineEntry, DeadlineQuery, Deadlines};
+use cohandle_api::dto::{DeadlineEntry, DeadlineList, DeadlineQuery};
+use cohandle_api::lists;
 use cohandle_api::Service;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -103,13 +105,13 @@ async fn all_entries(
     query.cursor = None;
     let mut entries = Vec::new();
     loop {
-        let page = service
-            .deadlines(
-                &visitor.principal,
-                query.deadlines(service, cohandle_api::pagination::MAX_LIMIT),
-            )
-            .await?;
-        entries.extend(page.items);
+        let page = lists::deadlines(
+            service,
+            &visitor.principal,
+            query.deadlines(service, cohandle_api::pagination::MAX_LIMIT),
+        )
+        .await?;
+        entries.extend(page.items.into_iter().map(|row| row.entry));
         match page.next_cursor {
             Some(next) if entries.len() < MOST => query.cursor = Some(next),
             _ => return Ok(entries),
@@ -124,16 +126,19 @@ pub async fn board(
     headers: HeaderMap,
     Query(query): Query<BoardQuery>,
 ) -> Result<Response, Refusal> {
-    let page = service
-        .deadlines(&visitor.principal, query.deadlines(&service, PAGE))
-        .await?;
-    let all = all_entries(&service, &visitor, &query).await?;
-    let overdue = all.iter().filter(|e| e.overdue).count();
-    let key = all.iter().filter(|e| e.key_supervision).count();
+    let page = lists::deadlines(
+        &service,
+        &visitor.principal,
+        query.deadlines(&service, PAGE),
+    )
+    .await?;
+    let overdue = count(&service, &visitor, &query, Some(true), None).await?;
+    let soon = count(&service, &visitor, &query, Some(false), None).await?;
+    let key = count(&service, &visitor, &query, None, Some(true)).await?;
     let part = html! {
         div.counts {
             div.count.late { "已逾期" b data-count="overdue" { (overdue) } }
-            div.count.soon { (query.days()) " 天内到期" b data-count="soon" { (all.len() - overdue) } }
+            div.count.soon { (query.days()) " 天内到期" b data-count="soon" { (soon) } }
             div.count { "其中重点督办" b data-count="key" { (key) } }
         }
         (table(&page, &query))
@@ -149,6 +154,33 @@ pub async fn board(
             },
         )
     }))
+}
+
+/// How many of the board's deadlines are (or are not) overdue, or (or are not) of key
+/// supervision: the board's filters with those set, counted by the store.
+async fn count(
+    service: &Service,
+    visitor: &Visitor,
+    query: &BoardQuery,
+    overdue: Option<bool>,
+    key: Option<bool>,
+) -> Result<u64, Refusal> {
+    let mut counted = query.deadlines(service, 1);
+    counted.cursor = None;
+    for (asked, filter) in [
+        (overdue, &mut counted.overdue),
+        (key, &mut counted.key_supervision),
+    ] {
+        if let Some(asked) = asked {
+            if filter.is_some_and(|set| set != asked) {
+                return Ok(0);
+            }
+            *filter = Some(asked);
+        }
+    }
+    counted.total = Some(true);
+    let list = lists::deadlines(service, &visitor.principal, counted).await?;
+    Ok(list.total.unwrap_or_default())
 }
 
 /// The loaded workflow definitions, by name and title, each once.
@@ -200,7 +232,7 @@ fn filters(query: &BoardQuery, visitor: &Visitor, definitions: &[(String, String
     }
 }
 
-fn table(page: &Deadlines, query: &BoardQuery) -> Markup {
+fn table(page: &DeadlineList, query: &BoardQuery) -> Markup {
     html! {
         p.muted { "今天（北京时间）：" (page.today) "。按紧迫程度排序：逾期最久的在前。" }
         table #deadlines {
@@ -209,13 +241,14 @@ fn table(page: &Deadlines, query: &BoardQuery) -> Markup {
                 th { "角色" } th { "状态" } th { "期限" }
             } }
             tbody {
-                @for e in &page.items {
+                @for row in &page.items {
+                    @let e = &row.entry;
                     tr.overdue[e.overdue] data-proposal=(e.proposal) data-agency=(e.agency) {
                         td { (e.due_on)
                             @if e.provisional { span.tag.provisional title="该年度官方节假日安排尚未发布，日期可能调整" { "临时" } }
                         }
                         td { (left(e)) }
-                        td { a href={ "/proposals/" (e.proposal) } { (e.proposal) }
+                        td { a href={ "/proposals/" (e.proposal) } title=(row.title) { (e.proposal) }
                             @if e.key_supervision { span.tag.key { "重点督办" } }
                         }
                         td { (e.agency) }

@@ -47,7 +47,7 @@ pub async fn my_tasks(
         _ => return Ok(Redirect::to("/board").into_response()),
     };
     query.cursor = page.cursor.clone().filter(|c| !c.is_empty());
-    let tasks = service.list_tasks(&visitor.principal, query).await?;
+    let tasks = cohandle_api::lists::tasks(&service, &visitor.principal, query).await?;
     let today = service.today();
     let part = html! {
         table #tasks {

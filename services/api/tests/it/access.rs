@@ -252,6 +252,7 @@ fn table() -> Vec<Endpoint> {
         read("/v1/tasks"),
         read("/v1/deadlines"),
         read("/v1/statistics"),
+        read("/v1/statistics/trend"),
         read("/v1/me"),
         read("/v1/held-events"),
         public("/healthz"),

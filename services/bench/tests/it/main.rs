@@ -97,6 +97,15 @@ async fn queries_and_raw_postgres_benchmarks_run() {
             "{latency:?}"
         );
     }
+    // Every page answered 200 through HTTP (the run fails otherwise), and each is reported.
+    let pages: Vec<&str> = queries
+        .latencies
+        .iter()
+        .filter(|l| l.query.starts_with("page "))
+        .map(|l| l.query.as_str())
+        .collect();
+    assert_eq!(pages.len(), 11, "{pages:?}");
+    assert!(pages.iter().any(|p| p.starts_with("page /statistics:")));
     let timeline = cohandle_store::queries::timeline(&db, "cq-5-3-0942")
         .await
         .unwrap();
