@@ -12,8 +12,8 @@
 
 use chrono::{Duration, NaiveDate};
 use cohandle_store::queries::{
-    self, DaysOverdue, DeadlineFilter, Overdue, ProposalAfter, ProposalFilter, ProposalOrder,
-    ProposalSearch, TaskFilter, TaskMatch, TaskRow,
+    self, DaysOverdue, DeadlineCounts, DeadlineFilter, Overdue, ProposalAfter, ProposalFilter,
+    ProposalOrder, ProposalSearch, TaskFilter, TaskMatch, TaskRow,
 };
 use cohandle_workflows::model::Machine;
 use cohandle_workflows::{Calendar, Catalog};
@@ -231,22 +231,17 @@ pub async fn tasks(
     Ok(page.map(TaskSummary::from))
 }
 
-/// Running obligations due by `until`, overdue ones first, each with its proposal's head.
-pub async fn deadlines(
+/// A deadline query as the store's filters, judged on `today`.
+fn deadline_filters(
     service: &Service,
     principal: &Principal,
     query: DeadlineQuery,
-) -> Result<DeadlineList, Error> {
+    today: NaiveDate,
+) -> Result<(DeadlineFilter, TaskMatch), Error> {
     let catalog = service.engine().catalog();
-    let limit = pagination::limit(query.limit)?;
-    let today = service.today();
     let until = query
         .until
         .unwrap_or(today + Duration::days(DEFAULT_HORIZON_DAYS));
-    let after = match query.cursor {
-        Some(cursor) => Some(Cursor::new(cursor).decode::<(NaiveDate, String, i32)>()?),
-        None => None,
-    };
     if let (Some(least), Some(most)) = (query.min_days_overdue, query.max_days_overdue) {
         if least > most {
             return Err(Error::bad_request(
@@ -275,6 +270,35 @@ pub async fn deadlines(
         deadline: Vocabulary::Deadline.check(&catalog, "deadline", query.deadline)?,
         days_overdue,
     };
+    Ok((filter, matching))
+}
+
+/// How many of the deadlines `query` selects (its page and cursor aside) are overdue, how
+/// many are not, and how many are of key supervision: one count of the store.
+pub async fn deadline_counts(
+    service: &Service,
+    principal: &Principal,
+    query: DeadlineQuery,
+) -> Result<DeadlineCounts, Error> {
+    let today = service.today();
+    let (filter, matching) = deadline_filters(service, principal, query, today)?;
+    Ok(queries::deadline_counts(service.engine(), &filter, &matching, today).await?)
+}
+
+/// Running obligations due by `until`, overdue ones first, each with its proposal's head.
+pub async fn deadlines(
+    service: &Service,
+    principal: &Principal,
+    query: DeadlineQuery,
+) -> Result<DeadlineList, Error> {
+    let limit = pagination::limit(query.limit)?;
+    let today = service.today();
+    let after = match &query.cursor {
+        Some(cursor) => Some(Cursor::new(cursor.clone()).decode::<(NaiveDate, String, i32)>()?),
+        None => None,
+    };
+    let total_asked = query.total == Some(true);
+    let (filter, matching) = deadline_filters(service, principal, query, today)?;
     let engine = service.engine();
     let page = queries::matching_deadlines(engine, &filter, &matching, after, limit).await?;
     let page = Page::from_store(page, |t| {
@@ -305,9 +329,9 @@ pub async fn deadlines(
             });
         }
     }
-    let total = match query.total {
-        Some(true) => Some(queries::count_deadlines(engine, &filter, &matching).await?),
-        _ => None,
+    let total = match total_asked {
+        true => Some(queries::count_deadlines(engine, &filter, &matching).await?),
+        false => None,
     };
     Ok(DeadlineList {
         today,

@@ -706,7 +706,14 @@ impl Service {
                 ),
             ));
         }
-        let months = queries::statistics_trend(&self.engine, &counted, from, to).await?;
+        let months = queries::statistics_trend(
+            &self.engine,
+            &self.engine.jurisdictions(),
+            &counted,
+            from,
+            to,
+        )
+        .await?;
         Ok(TrendView {
             from,
             to,

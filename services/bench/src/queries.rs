@@ -67,7 +67,7 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
     let stmts = [
         format!(
             "INSERT INTO proposals (key, definition_name, definition_version, kind, number, session, title, assigner, mode, state, \
-             key_supervision, assigned_on, due_on, version, document, created_at, updated_at, history_seq, history_hash, jurisdiction) \
+             key_supervision, assigned_on, due_on, version, document, created_at, updated_at, history_seq, history_hash, jurisdiction, people) \
              SELECT 'q-' || lpad(g::text, 8, '0'), 'chongqing-deputy-suggestion', 1, 'deputy_suggestion', g::text, \
                     '市五届人大' || (g % 5) || '次会议', '关于加强科技创新的建议', 'cq-zfbgt', 'lead_with_co_handlers', \
                     CASE WHEN g % 10 < 6 THEN 'closed' ELSE 'open' END, g % 50 = 0, \
@@ -75,7 +75,7 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
                     CASE WHEN g % 10 < 6 THEN NULL ELSE DATE '2020-04-01' + (g % 700) END, \
                     12, json_build_object('info', json_build_object('lead_deputy', '代表' || (g % 997), \
                         'co_signers', json_build_array('代表' || (g % 991)), 'category', '科技'))::text, \
-                    now(), now(), 0, '', {DISTRICT_OF_G} \
+                    now(), now(), 0, '', {DISTRICT_OF_G}, '代表' || (g % 997) || chr(10) || '代表' || (g % 991) \
              FROM generate_series(1, {proposals}) g"
         ),
         format!(
@@ -403,7 +403,7 @@ pub async fn run(db: &DatabaseConnection, proposals: u64, runs: usize) -> anyhow
                     };
                     let from = NaiveDate::from_ymd_opt(2020, 2, 1).expect("valid");
                     async move {
-                        queries::statistics_trend(engine, &counted, from, today)
+                        queries::statistics_trend(engine, registry, &counted, from, today)
                             .await
                             .map(|_| ())
                     }

@@ -283,8 +283,11 @@ async fn online(settings: Settings, command: Command) -> anyhow::Result<ExitCode
             }
             for d in &drift {
                 println!(
-                    "DIFFERS: {} {} {}: stored {}, the rows give {}",
-                    d.scope, d.agency, d.name, d.stored, d.counted
+                    "DIFFERS: {} {}: stored {}, the rows give {}",
+                    d.table,
+                    d.key.join(" "),
+                    d.stored,
+                    d.counted
                 );
             }
             println!(

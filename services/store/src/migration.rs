@@ -34,6 +34,8 @@ impl MigratorTrait for Migrator {
             Box::new(TasksByAgencyAndProposal),
             Box::new(HeldEvents),
             Box::new(StatisticsByJurisdiction),
+            Box::new(ProposalPeople),
+            Box::new(TasksByAgencyAndDueDate),
         ]
     }
 }
@@ -746,9 +748,10 @@ impl MigrationTrait for HeldEvents {
     }
 }
 
-/// The statistics counters per scope (a jurisdiction, or `*` for everything) and agency, in
-/// place of the per-agency ones, so that a supervisor reads the counters of its jurisdictions;
-/// and the co-handlers' opinions they count. Filled from the rows.
+/// The statistics counters per scope (a jurisdiction, or `*` for everything), session, kind
+/// and agency, in place of the per-agency ones, so that a supervisor reads the counters of its
+/// jurisdictions; the trend's counters per scope and month; and the co-handlers' opinions
+/// they count. Filled from the rows.
 struct StatisticsByJurisdiction;
 
 impl MigrationName for StatisticsByJurisdiction {
@@ -761,42 +764,45 @@ impl MigrationName for StatisticsByJurisdiction {
 impl MigrationTrait for StatisticsByJurisdiction {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         create(manager, opinion::Entity).await?;
-        if !manager.has_table("statistics_counters").await? {
-            let text = |name: &str| {
-                ColumnDef::new(Alias::new(name))
-                    .text()
-                    .not_null()
-                    .to_owned()
-            };
-            manager
-                .create_table(
-                    Table::create()
-                        .table(Alias::new("statistics_counters"))
-                        .col(text("scope"))
-                        .col(text("agency"))
-                        .col(text("name"))
-                        .col(
-                            ColumnDef::new(Alias::new("value"))
-                                .big_integer()
-                                .not_null()
-                                .default(0),
-                        )
-                        .primary_key(
-                            Index::create()
-                                .col(Alias::new("scope"))
-                                .col(Alias::new("agency"))
-                                .col(Alias::new("name")),
-                        )
-                        .to_owned(),
+        let tables: [(&str, &[&str]); 2] = [
+            (
+                "statistics_counters",
+                &["scope", "session", "kind", "agency", "name"],
+            ),
+            ("statistics_months", &["scope", "month", "name"]),
+        ];
+        let mut created = false;
+        for (table, key) in tables {
+            if manager.has_table(table).await? {
+                continue;
+            }
+            let mut statement = Table::create();
+            statement.table(Alias::new(table));
+            let mut primary = Index::create();
+            for column in key {
+                statement.col(ColumnDef::new(Alias::new(*column)).text().not_null());
+                primary.col(Alias::new(*column));
+            }
+            statement
+                .col(
+                    ColumnDef::new(Alias::new("value"))
+                        .big_integer()
+                        .not_null()
+                        .default(0),
                 )
-                .await?;
-            let db = manager.get_connection();
+                .primary_key(&mut primary);
+            manager.create_table(statement).await?;
             if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
                 // Room on each page for the updates of every batch (see `RoomForUpdates`).
-                db.execute_unprepared("ALTER TABLE statistics_counters SET (fillfactor = 50)")
+                manager
+                    .get_connection()
+                    .execute_unprepared(&format!("ALTER TABLE {table} SET (fillfactor = 50)"))
                     .await?;
             }
-            crate::statistics::fill(db)
+            created = true;
+        }
+        if created {
+            crate::statistics::fill(manager.get_connection())
                 .await
                 .map_err(|e| DbErr::Custom(e.to_string()))?;
         }
@@ -811,10 +817,83 @@ impl MigrationTrait for StatisticsByJurisdiction {
     /// rebuild` fills them again.
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        for table in ["statistics_counters", "opinions"] {
+        for table in ["statistics_counters", "statistics_months", "opinions"] {
             db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
                 .await?;
         }
         AgencyStatistics.up(manager).await
+    }
+}
+
+/// The names the search by person looks in, as a column of their own: the lead deputy's and
+/// the co-signers' names, read before from each proposal's document (parsed per row); filled
+/// for the proposals written before.
+struct ProposalPeople;
+
+impl MigrationName for ProposalPeople {
+    fn name(&self) -> &str {
+        "m20261201_000540_proposal_people"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ProposalPeople {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        add_column(
+            manager,
+            "proposals",
+            ColumnDef::new(Alias::new("people"))
+                .text()
+                .not_null()
+                .default(""),
+        )
+        .await?;
+        let fill = match manager.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                "UPDATE proposals SET people = COALESCE(CAST(document AS jsonb) #>> '{info,lead_deputy}', '') \
+                 || chr(10) || COALESCE(CAST(document AS jsonb) #>> '{info,co_signers}', '') WHERE people = ''"
+            }
+            _ => {
+                "UPDATE proposals SET people = COALESCE(json_extract(document, '$.info.lead_deputy'), '') \
+                 || char(10) || COALESCE(json_extract(document, '$.info.co_signers'), '') WHERE people = ''"
+            }
+        };
+        manager.get_connection().execute_unprepared(fill).await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop_column(manager, "proposals", "people").await
+    }
+}
+
+/// An agency's obligations past due (counted against its on-time rates) are one index range
+/// of its tasks by due date, not a walk through every agency's past due dates.
+struct TasksByAgencyAndDueDate;
+
+impl MigrationName for TasksByAgencyAndDueDate {
+    fn name(&self) -> &str {
+        "m20261201_000550_tasks_by_agency_and_due_date"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for TasksByAgencyAndDueDate {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(index(
+                "tasks_agency_due_on",
+                task::Entity,
+                &["agency", "due_on"],
+            ))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP INDEX IF EXISTS tasks_agency_due_on")
+            .await?;
+        Ok(())
     }
 }

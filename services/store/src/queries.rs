@@ -24,9 +24,9 @@ pub use proposals::{
 };
 pub use scope::{Overdue, Scope, TaskScope};
 pub use tasks::{
-    count_deadlines, count_tasks, deadlines, list_matching_tasks, list_tasks, matching_deadlines,
-    proposal_heads, task_agencies, task_agencies_within, tasks_of, DaysOverdue, DeadlineFilter,
-    ProposalHead, TaskFilter, TaskMatch, TaskRow,
+    count_deadlines, count_tasks, deadline_counts, deadlines, list_matching_tasks, list_tasks,
+    matching_deadlines, proposal_heads, task_agencies, task_agencies_within, tasks_of, DaysOverdue,
+    DeadlineCounts, DeadlineFilter, ProposalHead, TaskFilter, TaskMatch, TaskRow,
 };
 pub use timeline::{event_changes, state_after, timeline, HistoryRow};
 pub use timers::{deadline_timers, DeadlineTimer};
@@ -54,9 +54,10 @@ pub async fn statistics_report(
 /// The month-by-month trend from `from`'s month to `to`'s over the proposals `counted` names.
 pub async fn statistics_trend(
     store: &impl Handle,
+    registry: &crate::jurisdictions::Registry,
     counted: &Counted,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
 ) -> Result<Vec<Month>, Error> {
-    crate::statistics::trend(connection(store), counted, from, to).await
+    crate::statistics::trend(connection(store), registry, counted, from, to).await
 }

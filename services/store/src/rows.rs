@@ -141,6 +141,11 @@ pub(crate) fn proposal_row(
         number: p.info.number.clone(),
         session: p.info.session.clone(),
         title: p.info.title.clone(),
+        people: std::iter::once(&p.info.lead_deputy)
+            .chain(&p.info.co_signers)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n"),
         assigner: p.assigner.to_string(),
         mode: <&str>::from(p.mode).to_owned(),
         state: p.state.clone(),

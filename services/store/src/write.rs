@@ -128,7 +128,14 @@ pub(crate) async fn write(
             .map(|p| rows::task_models(p, &def, jurisdiction))
             .unwrap_or_default();
         let after = rows::task_models(proposal, &def, jurisdiction);
-        projection.deltas.tasks(&before, &after);
+        projection
+            .deltas
+            .tasks(&before, &after, proposal.assigned_on);
+        if !entry.exists {
+            projection
+                .deltas
+                .assigned(jurisdiction, proposal.assigned_on);
+        }
         tasks.extend(
             after
                 .into_iter()

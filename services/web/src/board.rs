@@ -132,9 +132,9 @@ pub async fn board(
         query.deadlines(&service, PAGE),
     )
     .await?;
-    let overdue = count(&service, &visitor, &query, Some(true), None).await?;
-    let soon = count(&service, &visitor, &query, Some(false), None).await?;
-    let key = count(&service, &visitor, &query, None, Some(true)).await?;
+    let counts =
+        lists::deadline_counts(&service, &visitor.principal, query.deadlines(&service, 1)).await?;
+    let (overdue, soon, key) = (counts.overdue, counts.upcoming, counts.key_supervision);
     let part = html! {
         div.counts {
             div.count.late { "已逾期" b data-count="overdue" { (overdue) } }
@@ -154,33 +154,6 @@ pub async fn board(
             },
         )
     }))
-}
-
-/// How many of the board's deadlines are (or are not) overdue, or (or are not) of key
-/// supervision: the board's filters with those set, counted by the store.
-async fn count(
-    service: &Service,
-    visitor: &Visitor,
-    query: &BoardQuery,
-    overdue: Option<bool>,
-    key: Option<bool>,
-) -> Result<u64, Refusal> {
-    let mut counted = query.deadlines(service, 1);
-    counted.cursor = None;
-    for (asked, filter) in [
-        (overdue, &mut counted.overdue),
-        (key, &mut counted.key_supervision),
-    ] {
-        if let Some(asked) = asked {
-            if filter.is_some_and(|set| set != asked) {
-                return Ok(0);
-            }
-            *filter = Some(asked);
-        }
-    }
-    counted.total = Some(true);
-    let list = lists::deadlines(service, &visitor.principal, counted).await?;
-    Ok(list.total.unwrap_or_default())
 }
 
 /// The loaded workflow definitions, by name and title, each once.

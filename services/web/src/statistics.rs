@@ -1,8 +1,8 @@
 //! The figures supervisors report, overall and per agency (an agency sees the overall
 //! figures and its own): 办结率, 按时答复率 (obligations past due count against it), 满意率,
 //! 见面率, the shares of result classes A–D and co-handlers' 协办意见按时率, as a table and as
-//! bars drawn in inline SVG; narrowed to a session, a kind or a period of assignment; and
-//! the month-by-month trend. Read through `Service::statistics` and `Service::trend`, the
+//! bars drawn in inline SVG, narrowed to a session or a kind; and the month-by-month trend
+//! over the months chosen. (The API also narrows the figures to a period of assignment.) Read through `Service::statistics` and `Service::trend`, the
 //! API's `/v1/statistics` and `/v1/statistics/trend`.
 
 use axum::extract::{Query, State};
@@ -32,9 +32,9 @@ pub struct Filters {
     pub session: Option<String>,
     /// `deputy_suggestion` or `cppcc_proposal`.
     pub kind: Option<String>,
-    /// `YYYY-MM-DD`: proposals assigned on or after it; for the trend, its first month.
+    /// `YYYY-MM-DD`: the trend's first month.
     pub from: Option<String>,
-    /// `YYYY-MM-DD`: proposals assigned on or before it; for the trend, its last month.
+    /// `YYYY-MM-DD`: the trend's last month.
     pub to: Option<String>,
 }
 
@@ -61,8 +61,6 @@ impl Filters {
         Ok(StatisticsQuery {
             session: given(self.session.as_ref()),
             kind: given(self.kind.as_ref()),
-            assigned_from: day("from", self.from.as_ref())?,
-            assigned_to: day("to", self.to.as_ref())?,
             ..StatisticsQuery::default()
         })
     }
@@ -243,7 +241,7 @@ fn form(filters: &Filters) -> Markup {
                     option value="cppcc_proposal" selected[kind == "cppcc_proposal"] { "政协提案" }
                 }
             }
-            label { "交办日期自 " input type="date" name="from" value=(value(&filters.from)); }
+            label { "逐月趋势自 " input type="date" name="from" value=(value(&filters.from)); }
             label { "至 " input type="date" name="to" value=(value(&filters.to)); }
             button type="submit" { "统计" }
         }

@@ -177,6 +177,35 @@ async fn figures_by_session_kind_and_period_and_the_monthly_trend() {
         assert_eq!(month("2020-04")["receipts"], 1);
         assert_eq!(month("2020-05")["replies"], 0);
         assert_eq!(month("2020-05")["on_time_rate"], Value::Null);
+        // Counted from the rows (narrowed to a kind every proposal has), the same months as
+        // from the counters.
+        let counted_from_rows = app
+            .get(
+                "supervisor",
+                "/v1/statistics/trend?from=2020-01-15&to=2020-06-30&kind=deputy_suggestion",
+            )
+            .await;
+        assert_eq!(counted_from_rows.body["months"], trend.body["months"]);
+        // An agency's own trend: its tasks and its rows.
+        let own = app
+            .get("jw", "/v1/statistics/trend?from=2020-01-01&to=2020-06-30")
+            .await;
+        expect(&own, 200);
+        let own_months = own.body["months"].as_array().unwrap();
+        let sum =
+            |name: &str| -> i64 { own_months.iter().map(|m| m[name].as_i64().unwrap()).sum() };
+        assert_eq!(
+            (sum("assigned"), sum("opinions"), sum("replies")),
+            (4, 1, 0)
+        );
+        // The same, asked by a supervisor for that agency (counted from the rows).
+        let asked = app
+            .get(
+                "supervisor",
+                "/v1/statistics/trend?from=2020-01-01&to=2020-06-30&agency=cq-jw",
+            )
+            .await;
+        assert_eq!(asked.body["months"], own.body["months"]);
         // The session narrows the trend too.
         let fourth = app
             .get(

@@ -18,6 +18,10 @@ pub struct Model {
     pub number: String,
     pub session: String,
     pub title: String,
+    /// The lead deputy's (or member's) and the co-signers' names, for the search by person
+    /// (a plain `LIKE`, no document to parse); empty before it was kept.
+    #[sea_orm(column_type = "Text", default_value = "")]
+    pub people: String,
     pub assigner: String,
     pub mode: String,
     pub state: String,

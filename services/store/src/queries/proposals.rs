@@ -359,11 +359,10 @@ fn matching(backend: DbBackend, filter: &ProposalFilter, search: &ProposalSearch
         }
     }
     if let Some(person) = &search.person {
-        all = all.add(
-            Condition::any()
-                .add(contains(document_field(backend, "lead_deputy"), person))
-                .add(contains(document_field(backend, "co_signers"), person)),
-        );
+        all = all.add(Condition::all().add(contains(
+            Expr::col((proposal::Entity, Column::People)),
+            person,
+        )));
     }
     if let Some(category) = &search.category {
         all = all.add(Expr::expr(document_field(backend, "category")).eq(category.as_str()));

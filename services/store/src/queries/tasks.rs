@@ -1,7 +1,7 @@
 //! Tasks: one proposal's, a scoped list, the running obligations by due date.
 
 use chrono::NaiveDate;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, Func, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Select,
@@ -264,6 +264,48 @@ pub async fn count_deadlines(
     Ok(deadlines_passing(filter, matching)
         .count(connection(store))
         .await?)
+}
+
+/// How many of the running obligations [`matching_deadlines`] would list are past due on
+/// `today`, how many are not, and how many are of key supervision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeadlineCounts {
+    pub overdue: u64,
+    pub upcoming: u64,
+    pub key_supervision: u64,
+}
+
+/// The [`DeadlineCounts`] of what [`matching_deadlines`] would list, in one pass.
+pub async fn deadline_counts(
+    store: &impl Handle,
+    filter: &DeadlineFilter,
+    matching: &TaskMatch,
+    today: NaiveDate,
+) -> Result<DeadlineCounts, Error> {
+    let past = Expr::case(Expr::col(task::Column::DueOn).lt(today), 1).finally(0);
+    let key = Expr::case(Expr::col(task::Column::KeySupervision).eq(true), 1).finally(0);
+    let counted: Option<(Option<i64>, i64, Option<i64>)> = deadlines_passing(filter, matching)
+        .select_only()
+        .column_as(
+            SimpleExpr::from(Func::sum(SimpleExpr::Case(Box::new(past)))),
+            "overdue",
+        )
+        .column_as(Expr::col(task::Column::ProposalKey).count(), "total")
+        .column_as(
+            SimpleExpr::from(Func::sum(SimpleExpr::Case(Box::new(key)))),
+            "key_supervision",
+        )
+        .into_tuple()
+        .one(connection(store))
+        .await?;
+    let (overdue, total, key) = counted.unwrap_or_default();
+    let count = |n: i64| u64::try_from(n).unwrap_or_default();
+    let overdue = count(overdue.unwrap_or_default());
+    Ok(DeadlineCounts {
+        overdue,
+        upcoming: count(total).saturating_sub(overdue),
+        key_supervision: count(key.unwrap_or_default()),
+    })
 }
 
 fn deadlines_passing(filter: &DeadlineFilter, matching: &TaskMatch) -> Select<task::Entity> {

@@ -1,15 +1,17 @@
 //! The supervisors' figures (办结率, 按时答复率, 满意率, 见面率, class shares, 公开率, co-handlers'
 //! timeliness), and the counters behind them.
 //!
-//! The one path keeps counters (`statistics_counters`, one row per scope, agency and counter)
-//! in the transaction of each batch. A scope is a jurisdiction or `*`, everything: a batch
-//! adds what it changed to the proposal's jurisdiction, to every jurisdiction above it and to
-//! `*`, so that a supervisor of a municipality and its forty districts reads the municipality's
-//! few hundred counter rows, not forty districts' ([`counters`]). Figures narrowed to a
-//! session, a kind or a period of assignment are counted from the rows of those proposals
-//! ([`rows`]), as are the counters when rebuilt and checked. Obligations past due and still
-//! open are counted on the day asked, from the tasks ([`rows::overdue`]): they count against
-//! the on-time rates, so an agency that lets its deadlines pass does not read as punctual.
+//! The one path keeps counters in the transaction of each batch ([`counters`]): the figures by
+//! scope, session, kind, agency and counter (`statistics_counters`), and the trend by scope,
+//! month and counter (`statistics_months`). A scope is a jurisdiction or `*`, everything (and,
+//! for the trend, `agency:<code>`): a batch adds what it changed to the proposal's
+//! jurisdiction, to every jurisdiction above it and to `*`, so that a supervisor of a
+//! municipality and its forty districts reads the municipality's counter rows, not forty
+//! districts'. Figures narrowed to a period of assignment are counted from the rows of those
+//! proposals ([`rows`]), as are the counters when rebuilt and checked. Obligations past due
+//! and still open are counted on the day asked, from the tasks ([`rows::overdue`]): they count
+//! against the on-time rates, so an agency that lets its deadlines pass does not read as
+//! punctual.
 
 use std::collections::BTreeMap;
 
@@ -25,8 +27,8 @@ mod projection;
 mod rows;
 mod trend;
 
+pub use counters::{agency_scope, drift, rebuild, Deltas, Drift, Place, EVERYWHERE};
 pub(crate) use counters::{apply, fill};
-pub use counters::{drift, rebuild, Deltas, Drift, EVERYWHERE};
 pub(crate) use projection::Projection;
 pub use trend::{trend, Month};
 
@@ -93,13 +95,10 @@ pub struct Counted {
 }
 
 impl Counted {
-    /// Whether a filter other than jurisdiction and agency is set: the counters are kept per
-    /// jurisdiction and agency only, so such figures are counted from the rows.
+    /// Whether a period of assignment is set: the counters are kept per jurisdiction, session,
+    /// kind and agency, not per day of assignment, so such figures are counted from the rows.
     fn narrowed(&self) -> bool {
-        self.session.is_some()
-            || self.kind.is_some()
-            || self.assigned_from.is_some()
-            || self.assigned_to.is_some()
+        self.assigned_from.is_some() || self.assigned_to.is_some()
     }
 }
 
@@ -127,7 +126,7 @@ pub async fn report(
             None => vec![EVERYWHERE.to_owned()],
             Some(codes) => tops(registry, codes),
         };
-        counters::by_agency(db, &scopes, counted.agency.as_deref()).await?
+        counters::by_agency(db, &scopes, counted).await?
     };
     let overdue = rows::overdue(db, counted, today).await?;
     let mut agencies: BTreeMap<String, (BTreeMap<String, i64>, Overdue)> = BTreeMap::new();
@@ -157,7 +156,7 @@ pub async fn report(
 
 /// The codes of `codes` whose parent is not among them: a downward-closed set of
 /// jurisdictions is the union of these trees, and each tree's counters are its top's.
-fn tops(registry: &Registry, codes: &[String]) -> Vec<String> {
+pub(crate) fn tops(registry: &Registry, codes: &[String]) -> Vec<String> {
     codes
         .iter()
         .filter(|code| {
@@ -189,7 +188,11 @@ pub async fn counters(
     db: &impl ConnectionTrait,
     agency: Option<&str>,
 ) -> Result<BTreeMap<String, i64>, Error> {
-    let by_agency = counters::by_agency(db, &[EVERYWHERE.to_owned()], agency).await?;
+    let counted = Counted {
+        agency: agency.map(str::to_owned),
+        ..Counted::default()
+    };
+    let by_agency = counters::by_agency(db, &[EVERYWHERE.to_owned()], &counted).await?;
     Ok(summed(by_agency.into_values()))
 }
 

@@ -6,7 +6,7 @@ use cohandle_workflows::model::{ContactMethod, DisclosureScope};
 use cohandle_workflows::{Body, Event, Proposal};
 use sea_orm::ActiveValue::Set;
 
-use super::Deltas;
+use super::{Deltas, Place};
 use crate::entities::{disclosure, feedback, opinion, reply};
 
 /// The co-handler's deadline an opinion meets, as the shipped definitions name it.
@@ -23,7 +23,7 @@ pub(crate) struct Projection {
 
 impl Projection {
     /// Rows for the statistics tables, written when an event adds to them, and what they change
-    /// in the counters of `jurisdiction` (the proposal's).
+    /// in the counters of the proposal's `jurisdiction`, session and kind.
     /// `recorded_on` is the date the engine recorded the event on: a reply or an opinion is on
     /// time when it was recorded by its due date, whatever date the letter declares.
     pub(crate) fn project(
@@ -46,6 +46,11 @@ impl Projection {
         };
         let key = after.key.to_string();
         let was = before.and_then(|p| p.task(&agency));
+        let place = Place {
+            jurisdiction,
+            session: &after.info.session,
+            kind: after.info.kind.as_str(),
+        };
         match &event.body {
             Body::SendReply(dispatch) => {
                 let due_before = was.and_then(|t| {
@@ -65,12 +70,13 @@ impl Projection {
                     .iter()
                     .any(|c| c.method == ContactMethod::Meeting);
                 self.deltas.reply(
-                    jurisdiction,
+                    place,
                     agency.as_str(),
                     round,
                     &result_class,
                     on_time,
                     met_deputy,
+                    recorded_on,
                 );
                 self.replies.push(reply::ActiveModel {
                     proposal_key: Set(key),
@@ -90,12 +96,13 @@ impl Projection {
             Body::RecordFeedback { feedback: f, .. } => {
                 let round = task.feedback.len() as i32;
                 self.deltas.feedback(
-                    jurisdiction,
+                    place,
                     agency.as_str(),
                     round,
                     f.satisfaction.is_satisfied(),
                     was.and_then(|t| t.feedback.last())
                         .map(|previous| previous.satisfaction.is_satisfied()),
+                    f.received_on,
                 );
                 self.feedback.push(feedback::ActiveModel {
                     proposal_key: Set(key),
@@ -108,7 +115,7 @@ impl Projection {
             Body::RecordDisclosure(d) => {
                 let full = |scope| scope == DisclosureScope::Full;
                 self.deltas.disclosure(
-                    jurisdiction,
+                    place,
                     agency.as_str(),
                     full(d.scope),
                     was.and_then(|t| t.disclosure.as_ref())
@@ -132,7 +139,8 @@ impl Projection {
                     .and_then(|t| t.deadlines.get(OPINION_DEADLINE))
                     .map(|d| d.due);
                 let on_time = due_on.is_none_or(|due| recorded_on <= due);
-                self.deltas.opinion(jurisdiction, agency.as_str(), on_time);
+                self.deltas
+                    .opinion(place, agency.as_str(), on_time, recorded_on);
                 self.opinions.push(opinion::ActiveModel {
                     proposal_key: Set(key),
                     agency: Set(agency.to_string()),

@@ -14,44 +14,46 @@ use crate::Error;
 /// `chosen` holds; the stored counters must always equal these. "Final" feedback is each
 /// task's latest round; an opinion counts once per task.
 const ROWS: &str = "\
-WITH chosen AS (SELECT key, jurisdiction FROM proposals WHERE 1 = 1{conditions}) \
-SELECT jurisdiction, agency, name, CAST(value AS BIGINT) AS value FROM ( \
-SELECT p.jurisdiction, x.agency, 'handler_tasks' AS name, COUNT(*) AS value FROM tasks x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.active AND x.role <> 'co_handler'{agency} GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'co_handler_tasks', COUNT(*) FROM tasks x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.active AND x.role = 'co_handler'{agency} GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'completed', SUM(CASE WHEN x.terminal THEN 1 ELSE 0 END) FROM tasks x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.active AND x.role <> 'co_handler'{agency} GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'replies', COUNT(*) FROM replies x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'on_time', SUM(CASE WHEN x.on_time THEN 1 ELSE 0 END) FROM replies x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'met', SUM(CASE WHEN x.met_deputy THEN 1 ELSE 0 END) FROM replies x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'class:' || x.result_class, COUNT(*) FROM replies x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, x.agency, x.result_class \
-UNION ALL SELECT p.jurisdiction, x.agency, 'first_total', COUNT(*) FROM feedback x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'first_ok', SUM(CASE WHEN x.satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END) FROM feedback x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'final_total', COUNT(*) FROM feedback x JOIN chosen p ON p.key = x.proposal_key \
+WITH chosen AS (SELECT key, jurisdiction, session, kind FROM proposals WHERE 1 = 1{conditions}) \
+SELECT jurisdiction, session, kind, agency, name, CAST(value AS BIGINT) AS value FROM ( \
+SELECT p.jurisdiction, p.session, p.kind, x.agency, 'handler_tasks' AS name, COUNT(*) AS value FROM tasks x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE x.active AND x.role <> 'co_handler'{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'co_handler_tasks', COUNT(*) FROM tasks x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE x.active AND x.role = 'co_handler'{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'completed', SUM(CASE WHEN x.terminal THEN 1 ELSE 0 END) FROM tasks x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE x.active AND x.role <> 'co_handler'{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'replies', COUNT(*) FROM replies x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'on_time', SUM(CASE WHEN x.on_time THEN 1 ELSE 0 END) FROM replies x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'met', SUM(CASE WHEN x.met_deputy THEN 1 ELSE 0 END) FROM replies x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'class:' || x.result_class, COUNT(*) FROM replies x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency, x.result_class \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'first_total', COUNT(*) FROM feedback x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'first_ok', SUM(CASE WHEN x.satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END) FROM feedback x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE x.round = 1{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'final_total', COUNT(*) FROM feedback x JOIN chosen p ON p.key = x.proposal_key \
   WHERE NOT EXISTS (SELECT 1 FROM feedback g WHERE g.proposal_key = x.proposal_key AND g.agency = x.agency AND g.round > x.round){agency} \
-  GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'final_ok', SUM(CASE WHEN x.satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END) FROM feedback x JOIN chosen p ON p.key = x.proposal_key \
+  GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'final_ok', SUM(CASE WHEN x.satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END) FROM feedback x JOIN chosen p ON p.key = x.proposal_key \
   WHERE NOT EXISTS (SELECT 1 FROM feedback g WHERE g.proposal_key = x.proposal_key AND g.agency = x.agency AND g.round > x.round){agency} \
-  GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'published', SUM(CASE WHEN x.scope = 'full' THEN 1 ELSE 0 END) FROM disclosures x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE 1 = 1{agency} GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'opinions', COUNT(*) FROM opinions x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE 1 = 1{agency} GROUP BY p.jurisdiction, x.agency \
-UNION ALL SELECT p.jurisdiction, x.agency, 'opinions_on_time', SUM(CASE WHEN x.on_time THEN 1 ELSE 0 END) FROM opinions x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE 1 = 1{agency} GROUP BY p.jurisdiction, x.agency \
+  GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'published', SUM(CASE WHEN x.scope = 'full' THEN 1 ELSE 0 END) FROM disclosures x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE 1 = 1{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'opinions', COUNT(*) FROM opinions x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE 1 = 1{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
+UNION ALL SELECT p.jurisdiction, p.session, p.kind, x.agency, 'opinions_on_time', SUM(CASE WHEN x.on_time THEN 1 ELSE 0 END) FROM opinions x JOIN chosen p ON p.key = x.proposal_key \
+  WHERE 1 = 1{agency} GROUP BY p.jurisdiction, p.session, p.kind, x.agency \
 ) counts WHERE value <> 0";
 
-/// A counter as the rows give it, in one jurisdiction.
+/// A counter as the rows give it, in one jurisdiction, session and kind.
 #[derive(Debug, FromQueryResult)]
 pub(super) struct Row {
     pub(super) jurisdiction: String,
+    pub(super) session: String,
+    pub(super) kind: String,
     pub(super) agency: String,
     pub(super) name: String,
     pub(super) value: i64,
@@ -152,6 +154,173 @@ struct Late {
     agency: String,
     deadline: String,
     value: i64,
+}
+
+/// A part of the trend: a counter, the table it counts, the day that places a row in its
+/// month, what it adds, and which rows.
+struct MonthPart {
+    name: &'static str,
+    table: &'static str,
+    day: &'static str,
+    value: &'static str,
+    only: &'static str,
+}
+
+const REPLY_DAY: &str = "COALESCE(x.recorded_on, x.sent_on)";
+
+/// The trend's counters other than `assigned`, each over the rows of its table.
+const MONTH_PARTS: [MonthPart; 6] = [
+    MonthPart {
+        name: "replies",
+        table: "replies",
+        day: REPLY_DAY,
+        value: "COUNT(*)",
+        only: "x.round = 1",
+    },
+    MonthPart {
+        name: "replies_on_time",
+        table: "replies",
+        day: REPLY_DAY,
+        value: "SUM(CASE WHEN x.on_time THEN 1 ELSE 0 END)",
+        only: "x.round = 1",
+    },
+    MonthPart {
+        name: "receipts",
+        table: "feedback",
+        day: "x.received_on",
+        value: "COUNT(*)",
+        only: "x.round = 1",
+    },
+    MonthPart {
+        name: "satisfied",
+        table: "feedback",
+        day: "x.received_on",
+        value: "SUM(CASE WHEN x.satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END)",
+        only: "x.round = 1",
+    },
+    MonthPart {
+        name: "opinions",
+        table: "opinions",
+        day: "x.recorded_on",
+        value: "COUNT(*)",
+        only: "1 = 1",
+    },
+    MonthPart {
+        name: "opinions_on_time",
+        table: "opinions",
+        day: "x.recorded_on",
+        value: "SUM(CASE WHEN x.on_time THEN 1 ELSE 0 END)",
+        only: "1 = 1",
+    },
+];
+
+/// The month of a day column, `YYYY-MM`, on PostgreSQL and SQLite alike.
+fn month(day: &str) -> String {
+    format!("substr(CAST({day} AS TEXT), 1, 7)")
+}
+
+/// Whose months a trend query counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Whose {
+    /// Per jurisdiction (`who` is the code): proposals assigned, and their agencies' rows.
+    Jurisdictions,
+    /// Per agency (`who` is the code): its tasks, and its rows.
+    Agencies,
+    /// Of everything chosen together (`who` is empty); `assigned` counts the proposals, or,
+    /// with `agency` given, that agency's tasks.
+    Together { agency: bool },
+}
+
+/// The trend's counters per `whose` and month, over the proposals of the `chosen` CTE (with
+/// `key`, `jurisdiction` and `assigned_on`), each row's day in `{from}`–`{to}` if
+/// `bounded`; `{agency}` narrows the rows of an agency's.
+pub(super) fn month_rows(whose: Whose, bounded: bool) -> String {
+    let (who, by) = match whose {
+        Whose::Jurisdictions => ("p.jurisdiction", "p.jurisdiction, "),
+        Whose::Agencies => ("x.agency", "x.agency, "),
+        Whose::Together { .. } => ("''", ""),
+    };
+    let within = |day: &str| {
+        if bounded {
+            format!(" AND {day} BETWEEN {{from}} AND {{to}}")
+        } else {
+            String::new()
+        }
+    };
+    let assigned_month = month("p.assigned_on");
+    let assigned = match whose {
+        Whose::Jurisdictions | Whose::Together { agency: false } => format!(
+            "SELECT {who} AS who, {assigned_month} AS month, 'assigned' AS name, COUNT(*) AS value              FROM chosen p WHERE 1 = 1{} GROUP BY {by}{assigned_month}",
+            within("p.assigned_on")
+        ),
+        Whose::Agencies | Whose::Together { agency: true } => format!(
+            "SELECT {who} AS who, {assigned_month} AS month, 'assigned' AS name, COUNT(*) AS value              FROM tasks x JOIN chosen p ON p.key = x.proposal_key WHERE 1 = 1{}{{agency}}              GROUP BY {by}{assigned_month}",
+            within("p.assigned_on")
+        ),
+    };
+    let parts = MONTH_PARTS.iter().map(|part| {
+        let at = month(part.day);
+        format!(
+            "SELECT {who}, {at}, '{}', {} FROM {} x JOIN chosen p ON p.key = x.proposal_key              WHERE {}{}{{agency}} GROUP BY {by}{at}",
+            part.name,
+            part.value,
+            part.table,
+            part.only,
+            within(part.day)
+        )
+    });
+    let union: Vec<String> = std::iter::once(assigned).chain(parts).collect();
+    format!(
+        "SELECT who, month, name, CAST(value AS BIGINT) AS value FROM ({}) counts WHERE value <> 0",
+        union.join(" UNION ALL ")
+    )
+}
+
+/// A month's counter as the rows give it, of a jurisdiction or an agency.
+#[derive(Debug, FromQueryResult)]
+pub(super) struct MonthRow {
+    pub(super) who: String,
+    pub(super) month: String,
+    pub(super) name: String,
+    pub(super) value: i64,
+}
+
+/// A month's counter as the rows give it, marked as a jurisdiction's or an agency's.
+#[derive(Debug)]
+pub(super) struct Months {
+    pub(super) by_jurisdiction: bool,
+    pub(super) who: String,
+    pub(super) month: String,
+    pub(super) name: String,
+    pub(super) value: i64,
+}
+
+/// Every month's counter the rows give, per jurisdiction and per agency (the agency's under
+/// its own scope, `agency:<code>`).
+pub(super) async fn months(db: &impl ConnectionTrait) -> Result<Vec<Months>, Error> {
+    let backend = db.get_database_backend();
+    let mut all = Vec::new();
+    for (whose, by_jurisdiction) in [(Whose::Jurisdictions, true), (Whose::Agencies, false)] {
+        let sql = format!(
+            "WITH chosen AS (SELECT key, jurisdiction, assigned_on FROM proposals) {}",
+            month_rows(whose, false).replace("{agency}", "")
+        );
+        let rows = MonthRow::find_by_statement(Statement::from_string(backend, sql))
+            .all(db)
+            .await?;
+        all.extend(rows.into_iter().map(|r| Months {
+            by_jurisdiction,
+            who: if by_jurisdiction {
+                r.who
+            } else {
+                super::counters::agency_scope(&r.who)
+            },
+            month: r.month,
+            name: r.name,
+            value: r.value,
+        }));
+    }
+    Ok(all)
 }
 
 /// The reply and opinion obligations past due on `today` and still open, per agency, of the

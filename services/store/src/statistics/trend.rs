@@ -8,9 +8,11 @@ use chrono::{Datelike, NaiveDate};
 use sea_orm::{ConnectionTrait, FromQueryResult, Statement, Value};
 use serde::Serialize;
 
-use super::rows::proposal_conditions;
-use super::{rate, Counted};
+use super::counters::{self, agency_scope, MonthCell, EVERYWHERE};
+use super::rows::{month_rows, proposal_conditions, Whose};
+use super::{rate, tops, Counted};
 use crate::bulk::placeholder;
+use crate::jurisdictions::Registry;
 use crate::Error;
 
 /// One month of the trend.
@@ -18,7 +20,8 @@ use crate::Error;
 pub struct Month {
     /// `YYYY-MM`.
     pub month: String,
-    /// Proposals assigned in the month.
+    /// Proposals assigned in the month (of one agency's: its tasks of proposals assigned in
+    /// the month).
     pub assigned: i64,
     /// First replies recorded in the month.
     pub replies: i64,
@@ -37,74 +40,33 @@ pub struct Month {
     pub opinion_on_time_rate: Option<f64>,
 }
 
-const TREND: &str = "\
-WITH chosen AS (SELECT key, assigned_on FROM proposals WHERE 1 = 1{conditions}) \
-SELECT month, name, CAST(value AS BIGINT) AS value FROM ( \
-SELECT substr(CAST(p.assigned_on AS TEXT), 1, 7) AS month, 'assigned' AS name, COUNT(*) AS value FROM chosen p \
-  WHERE p.assigned_on BETWEEN {from} AND {to}{assigned_agency} GROUP BY substr(CAST(p.assigned_on AS TEXT), 1, 7) \
-UNION ALL SELECT substr(CAST(COALESCE(x.recorded_on, x.sent_on) AS TEXT), 1, 7), 'replies', COUNT(*) FROM replies x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.round = 1 AND COALESCE(x.recorded_on, x.sent_on) BETWEEN {from} AND {to}{agency} GROUP BY substr(CAST(COALESCE(x.recorded_on, x.sent_on) AS TEXT), 1, 7) \
-UNION ALL SELECT substr(CAST(COALESCE(x.recorded_on, x.sent_on) AS TEXT), 1, 7), 'replies_on_time', SUM(CASE WHEN x.on_time THEN 1 ELSE 0 END) FROM replies x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.round = 1 AND COALESCE(x.recorded_on, x.sent_on) BETWEEN {from} AND {to}{agency} GROUP BY substr(CAST(COALESCE(x.recorded_on, x.sent_on) AS TEXT), 1, 7) \
-UNION ALL SELECT substr(CAST(x.received_on AS TEXT), 1, 7), 'receipts', COUNT(*) FROM feedback x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.round = 1 AND x.received_on BETWEEN {from} AND {to}{agency} GROUP BY substr(CAST(x.received_on AS TEXT), 1, 7) \
-UNION ALL SELECT substr(CAST(x.received_on AS TEXT), 1, 7), 'satisfied', SUM(CASE WHEN x.satisfaction <> 'dissatisfied' THEN 1 ELSE 0 END) FROM feedback x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.round = 1 AND x.received_on BETWEEN {from} AND {to}{agency} GROUP BY substr(CAST(x.received_on AS TEXT), 1, 7) \
-UNION ALL SELECT substr(CAST(x.recorded_on AS TEXT), 1, 7), 'opinions', COUNT(*) FROM opinions x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.recorded_on BETWEEN {from} AND {to}{agency} GROUP BY substr(CAST(x.recorded_on AS TEXT), 1, 7) \
-UNION ALL SELECT substr(CAST(x.recorded_on AS TEXT), 1, 7), 'opinions_on_time', SUM(CASE WHEN x.on_time THEN 1 ELSE 0 END) FROM opinions x JOIN chosen p ON p.key = x.proposal_key \
-  WHERE x.recorded_on BETWEEN {from} AND {to}{agency} GROUP BY substr(CAST(x.recorded_on AS TEXT), 1, 7) \
-) counts";
-
-#[derive(Debug, FromQueryResult)]
-struct Cell {
-    month: String,
-    name: String,
-    value: i64,
-}
-
 /// The months from `from`'s to `to`'s, each with its figures (zeros where nothing happened),
-/// over the proposals of `counted` (its period of assignment is not used: the months are).
+/// over the proposals of `counted` (its period of assignment is not used: the months are):
+/// from the counters of the caller's scopes, or, narrowed to a session or a kind, or to one
+/// agency within a supervisor's jurisdictions, from the rows.
 pub async fn trend(
     db: &impl ConnectionTrait,
+    registry: &Registry,
     counted: &Counted,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<Month>, Error> {
-    let backend = db.get_database_backend();
     let first = from.with_day(1).unwrap_or(from);
-    let mut values = Vec::new();
-    let chosen = Counted {
-        assigned_from: None,
-        assigned_to: None,
-        agency: None,
-        ..counted.clone()
-    };
-    let conditions = proposal_conditions(backend, &chosen, &mut values);
-    values.push(first.into());
-    let from_mark = placeholder(backend, values.len());
-    values.push(to.into());
-    let to_mark = placeholder(backend, values.len());
-    let (agency, assigned_agency) = match &counted.agency {
-        Some(agency) => {
-            values.push(Value::from(agency.as_str()));
-            let mark = placeholder(backend, values.len());
-            (
-                format!(" AND x.agency = {mark}"),
-                format!(" AND p.key IN (SELECT proposal_key FROM tasks WHERE agency = {mark})"),
-            )
+    // The whole of `to`'s month.
+    let last = to
+        .with_day(1)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(to);
+    let cells = match (&counted.within, &counted.agency) {
+        _ if counted.session.is_some() || counted.kind.is_some() => {
+            from_rows(db, counted, first, last).await?
         }
-        None => (String::new(), String::new()),
+        (None, None) => counters::months(db, &[EVERYWHERE.to_owned()], first, to).await?,
+        (None, Some(agency)) => counters::months(db, &[agency_scope(agency)], first, to).await?,
+        (Some(codes), None) => counters::months(db, &tops(registry, codes), first, to).await?,
+        (Some(_), Some(_)) => from_rows(db, counted, first, last).await?,
     };
-    let sql = TREND
-        .replace("{conditions}", &conditions)
-        .replace("{from}", &from_mark)
-        .replace("{to}", &to_mark)
-        .replace("{agency}", &agency)
-        .replace("{assigned_agency}", &assigned_agency);
-    let cells = Cell::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
-        .all(db)
-        .await?;
     let mut months: BTreeMap<String, Month> = BTreeMap::new();
     let mut at = first;
     while at <= to {
@@ -145,4 +107,52 @@ pub async fn trend(
             m
         })
         .collect())
+}
+
+/// The trend counted from the rows of the proposals `counted` names, each row's day from
+/// `first` to `last`.
+async fn from_rows(
+    db: &impl ConnectionTrait,
+    counted: &Counted,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<Vec<MonthCell>, Error> {
+    let backend = db.get_database_backend();
+    let mut values = Vec::new();
+    let chosen = Counted {
+        assigned_from: None,
+        assigned_to: None,
+        agency: None,
+        ..counted.clone()
+    };
+    let conditions = proposal_conditions(backend, &chosen, &mut values);
+    values.push(first.into());
+    let from_mark = placeholder(backend, values.len());
+    values.push(last.into());
+    let to_mark = placeholder(backend, values.len());
+    let agency = match &counted.agency {
+        Some(agency) => {
+            values.push(Value::from(agency.as_str()));
+            format!(" AND x.agency = {}", placeholder(backend, values.len()))
+        }
+        None => String::new(),
+    };
+    let rows = month_rows(
+        Whose::Together {
+            agency: counted.agency.is_some(),
+        },
+        true,
+    )
+    .replace("{from}", &from_mark)
+    .replace("{to}", &to_mark)
+    .replace("{agency}", &agency);
+    let sql = format!(
+        "WITH chosen AS (SELECT key, jurisdiction, assigned_on FROM proposals WHERE 1 = 1{conditions}) \
+         SELECT month, name, value FROM ({rows}) together"
+    );
+    Ok(
+        MonthCell::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
+            .all(db)
+            .await?,
+    )
 }

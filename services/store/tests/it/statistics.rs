@@ -448,23 +448,38 @@ async fn a_counter_changed_outside_the_engine_is_found_and_rebuilt() {
             .db()
             .execute_unprepared(
                 "UPDATE statistics_counters SET value = value + 2 WHERE scope = 'cq' AND agency = 'cq-kjj' AND name = 'replies'; \
-                 DELETE FROM statistics_counters WHERE scope = '*' AND agency = 'cq-kjj' AND name = 'completed'",
+                 DELETE FROM statistics_counters WHERE scope = '*' AND agency = 'cq-kjj' AND name = 'completed'; \
+                 UPDATE statistics_months SET value = 5 WHERE scope = 'agency:cq-jw' AND name = 'opinions'",
             )
             .await
             .unwrap();
         let found = statistics::drift(engine.db()).await.unwrap();
-        let seen: Vec<(&str, &str, &str, i64, i64)> = found
+        let seen: Vec<(&str, String, i64, i64)> = found
             .iter()
-            .map(|d| {
-                let (scope, agency, name) = (d.scope.as_str(), d.agency.as_str(), d.name.as_str());
-                (scope, agency, name, d.stored, d.counted)
-            })
+            .map(|d| (d.table, d.key.join(" "), d.stored, d.counted))
             .collect();
+        let session = "市五届人大三次会议 deputy_suggestion";
         assert_eq!(
             seen,
             vec![
-                ("*", "cq-kjj", "completed", 0, 1),
-                ("cq", "cq-kjj", "replies", 3, 1)
+                (
+                    "statistics_counters",
+                    format!("* {session} cq-kjj completed"),
+                    0,
+                    1
+                ),
+                (
+                    "statistics_counters",
+                    format!("cq {session} cq-kjj replies"),
+                    3,
+                    1
+                ),
+                (
+                    "statistics_months",
+                    "agency:cq-jw 2020-03 opinions".to_owned(),
+                    5,
+                    1
+                ),
             ],
             "{backend:?}"
         );
