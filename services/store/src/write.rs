@@ -132,9 +132,12 @@ pub(crate) async fn write(
             .deltas
             .tasks(&before, &after, proposal.assigned_on);
         if !entry.exists {
-            projection
-                .deltas
-                .assigned(jurisdiction, proposal.assigned_on);
+            let place = crate::statistics::Place {
+                jurisdiction,
+                session: &proposal.info.session,
+                kind: proposal.info.kind.as_str(),
+            };
+            projection.deltas.assigned(place, proposal.assigned_on);
         }
         tasks.extend(
             after

@@ -3,8 +3,8 @@
 //!
 //! Two tables. `statistics_counters` holds the figures by (scope, session, kind, agency,
 //! counter); a scope is a jurisdiction, or `*` for everything. `statistics_months` holds the
-//! trend by (scope, month, counter); its scopes are the same, plus `agency:<code>` for what
-//! concerns one agency (its tasks, replies, receipts, opinions).
+//! trend by (scope, session, kind, month, counter); its scopes are the same, plus
+//! `agency:<code>` for what concerns one agency (its tasks, replies, receipts, opinions).
 
 use std::collections::BTreeMap;
 
@@ -50,9 +50,9 @@ pub fn month_of(day: NaiveDate) -> String {
 
 /// A figure's counter: (jurisdiction, session, kind, agency, counter).
 type Figure = (String, String, String, String, String);
-/// A month's counter: (jurisdiction, or the agency's scope; month; counter); the bool tells
-/// which: a jurisdiction's counts in every scope above it too.
-type MonthKey = (bool, String, String, String);
+/// A month's counter: (jurisdiction, or the agency's scope; session; kind; month; counter);
+/// the bool tells which: a jurisdiction's counts in every scope above it too.
+type MonthKey = (bool, String, String, String, String, String);
 
 /// What one batch changes in the counters. Ordered, so that every writer updates the
 /// counter rows in the same order.
@@ -78,11 +78,12 @@ impl Deltas {
         }
     }
 
-    /// A month's counter of a jurisdiction (and every one above it) and, if given, of an
-    /// agency.
+    /// A month's counter of the place's jurisdiction (and every one above it) if
+    /// `jurisdiction`, and of `agency` if given.
     pub fn add_month(
         &mut self,
-        jurisdiction: Option<&str>,
+        place: Place<'_>,
+        jurisdiction: bool,
         agency: Option<&str>,
         day: NaiveDate,
         name: &str,
@@ -93,14 +94,19 @@ impl Deltas {
         }
         let month = month_of(day);
         let who = jurisdiction
-            .map(|j| (true, j.to_owned()))
+            .then(|| (true, place.jurisdiction.to_owned()))
             .into_iter()
             .chain(agency.map(|a| (false, agency_scope(a))));
         for (is_jurisdiction, who) in who {
-            *self
-                .months
-                .entry((is_jurisdiction, who, month.clone(), name.to_owned()))
-                .or_default() += amount;
+            let key = (
+                is_jurisdiction,
+                who,
+                place.session.to_owned(),
+                place.kind.to_owned(),
+                month.clone(),
+                name.to_owned(),
+            );
+            *self.months.entry(key).or_default() += amount;
         }
     }
 
@@ -122,9 +128,9 @@ impl Deltas {
             })
     }
 
-    /// A new proposal, assigned on `assigned_on`, of `jurisdiction`.
-    pub fn assigned(&mut self, jurisdiction: &str, assigned_on: NaiveDate) {
-        self.add_month(Some(jurisdiction), None, assigned_on, ASSIGNED, 1);
+    /// A new proposal of `place`, assigned on `assigned_on`.
+    pub fn assigned(&mut self, place: Place<'_>, assigned_on: NaiveDate) {
+        self.add_month(place, true, None, assigned_on, ASSIGNED, 1);
     }
 
     /// One proposal's task rows as they were (none for a new proposal) and as they are; the
@@ -150,7 +156,12 @@ impl Deltas {
             |a: &task::Model, b: &task::Model| a.position == b.position && a.agency == b.agency;
         for (rows, others, sign) in [(after, before, 1), (before, after, -1)] {
             for t in rows.iter().filter(|t| !others.iter().any(|o| same(o, t))) {
-                self.add_month(None, Some(&t.agency), assigned_on, ASSIGNED, sign);
+                let place = Place {
+                    jurisdiction: &t.jurisdiction,
+                    session: &t.session,
+                    kind: &t.kind,
+                };
+                self.add_month(place, false, Some(&t.agency), assigned_on, ASSIGNED, sign);
             }
         }
     }
@@ -172,9 +183,16 @@ impl Deltas {
             self.add(place, agency, ON_TIME, i64::from(on_time));
             self.add(place, agency, MET, i64::from(met_deputy));
             self.add(place, agency, &format!("{CLASS}{result_class}"), 1);
-            let (j, a) = (Some(place.jurisdiction), Some(agency));
-            self.add_month(j, a, recorded_on, REPLIES, 1);
-            self.add_month(j, a, recorded_on, REPLIES_ON_TIME, i64::from(on_time));
+            let a = Some(agency);
+            self.add_month(place, true, a, recorded_on, REPLIES, 1);
+            self.add_month(
+                place,
+                true,
+                a,
+                recorded_on,
+                REPLIES_ON_TIME,
+                i64::from(on_time),
+            );
         }
     }
 
@@ -192,9 +210,9 @@ impl Deltas {
         if round == 1 {
             self.add(place, agency, FIRST_TOTAL, 1);
             self.add(place, agency, FIRST_OK, i64::from(satisfied));
-            let (j, a) = (Some(place.jurisdiction), Some(agency));
-            self.add_month(j, a, received_on, RECEIPTS, 1);
-            self.add_month(j, a, received_on, SATISFIED, i64::from(satisfied));
+            let a = Some(agency);
+            self.add_month(place, true, a, received_on, RECEIPTS, 1);
+            self.add_month(place, true, a, received_on, SATISFIED, i64::from(satisfied));
         }
         self.add(place, agency, FINAL_TOTAL, 1);
         self.add(place, agency, FINAL_OK, i64::from(satisfied));
@@ -230,9 +248,16 @@ impl Deltas {
     ) {
         self.add(place, agency, OPINIONS, 1);
         self.add(place, agency, OPINIONS_ON_TIME, i64::from(on_time));
-        let (j, a) = (Some(place.jurisdiction), Some(agency));
-        self.add_month(j, a, recorded_on, OPINIONS, 1);
-        self.add_month(j, a, recorded_on, OPINIONS_ON_TIME, i64::from(on_time));
+        let a = Some(agency);
+        self.add_month(place, true, a, recorded_on, OPINIONS, 1);
+        self.add_month(
+            place,
+            true,
+            a,
+            recorded_on,
+            OPINIONS_ON_TIME,
+            i64::from(on_time),
+        );
     }
 
     /// The changes summed into every scope they count in: the jurisdiction, each one above
@@ -253,17 +278,21 @@ impl Deltas {
                     .or_default() += amount;
             }
         }
-        for ((is_jurisdiction, who, month, name), amount) in &self.months {
+        for ((is_jurisdiction, who, session, kind, month, name), amount) in &self.months {
             let scopes = if *is_jurisdiction {
                 scopes_of(registry, who)
             } else {
                 vec![who.as_str()]
             };
             for scope in scopes {
-                *scoped
-                    .months
-                    .entry((scope.to_owned(), month.clone(), name.clone()))
-                    .or_default() += amount;
+                let key = (
+                    scope.to_owned(),
+                    session.clone(),
+                    kind.clone(),
+                    month.clone(),
+                    name.clone(),
+                );
+                *scoped.months.entry(key).or_default() += amount;
             }
         }
         scoped.figures.retain(|_, amount| *amount != 0);
@@ -272,11 +301,12 @@ impl Deltas {
     }
 }
 
-/// Counters by scope: (scope, session, kind, agency, counter) and (scope, month, counter).
+/// Counters by scope: (scope, session, kind, agency, counter) and (scope, session, kind,
+/// month, counter).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Scoped {
     pub(crate) figures: BTreeMap<Figure, i64>,
-    pub(crate) months: BTreeMap<(String, String, String), i64>,
+    pub(crate) months: BTreeMap<Figure, i64>,
 }
 
 /// The scopes a proposal of `jurisdiction` counts in: its path from the top, then everything.
@@ -310,7 +340,7 @@ const FIGURES: Table = Table {
 
 const MONTHS: Table = Table {
     name: "statistics_months",
-    key: &["scope", "month", "name"],
+    key: &["scope", "session", "kind", "month", "name"],
 };
 
 async fn write(db: &impl ConnectionTrait, scoped: &Scoped) -> Result<(), Error> {
@@ -323,7 +353,7 @@ async fn write(db: &impl ConnectionTrait, scoped: &Scoped) -> Result<(), Error> 
     let months: Vec<Vec<&str>> = scoped
         .months
         .keys()
-        .map(|(s, m, n)| vec![s.as_str(), m.as_str(), n.as_str()])
+        .map(|(s, se, k, m, n)| vec![s.as_str(), se.as_str(), k.as_str(), m.as_str(), n.as_str()])
         .collect();
     upsert(db, &MONTHS, &months, scoped.months.values().copied()).await
 }
@@ -388,13 +418,10 @@ async fn upsert(
     Ok(())
 }
 
-/// Rows of any width as `(…, …)` tuples of placeholders, with their values in order.
+/// Rows of a key of five and a value as `(…, …)` tuples of placeholders, with their values in
+/// order.
 fn value_rows(backend: DatabaseBackend, rows: &[Vec<Value>]) -> (String, Vec<Value>) {
-    match rows.first().map(Vec::len) {
-        Some(6) => value_tuples(backend, &fixed::<6>(rows)),
-        Some(4) => value_tuples(backend, &fixed::<4>(rows)),
-        _ => (String::new(), Vec::new()),
-    }
+    value_tuples(backend, &fixed::<6>(rows))
 }
 
 fn fixed<const N: usize>(rows: &[Vec<Value>]) -> Vec<[Value; N]> {
@@ -442,7 +469,14 @@ async fn from_rows(db: &impl ConnectionTrait) -> Result<Scoped, Error> {
         deltas.add(place, &row.agency, &row.name, row.value);
     }
     for row in super::rows::months(db).await? {
-        let key = (row.by_jurisdiction, row.who, row.month, row.name);
+        let key = (
+            row.by_jurisdiction,
+            row.who,
+            row.session,
+            row.kind,
+            row.month,
+            row.name,
+        );
         *deltas.months.entry(key).or_default() += row.value;
     }
     Ok(deltas.scoped(&registry))
@@ -450,7 +484,7 @@ async fn from_rows(db: &impl ConnectionTrait) -> Result<Scoped, Error> {
 
 /// A counter whose stored value differs from what the rows give; `table` is
 /// `statistics_counters` (key: scope, session, kind, agency, counter) or
-/// `statistics_months` (key: scope, month, counter).
+/// `statistics_months` (key: scope, session, kind, month, counter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {
     pub table: &'static str,
@@ -472,6 +506,8 @@ struct StoredFigure {
 #[derive(Debug, FromQueryResult)]
 struct StoredMonth {
     scope: String,
+    session: String,
+    kind: String,
     month: String,
     name: String,
     value: i64,
@@ -492,12 +528,12 @@ pub async fn drift(db: &impl ConnectionTrait) -> Result<Vec<Drift>, Error> {
     .map(|s| (vec![s.scope, s.session, s.kind, s.agency, s.name], s.value));
     let months = StoredMonth::find_by_statement(Statement::from_string(
         backend,
-        "SELECT scope, month, name, value FROM statistics_months",
+        "SELECT scope, session, kind, month, name, value FROM statistics_months",
     ))
     .all(db)
     .await?
     .into_iter()
-    .map(|s| (vec![s.scope, s.month, s.name], s.value));
+    .map(|s| (vec![s.scope, s.session, s.kind, s.month, s.name], s.value));
     let expected_figures = counted
         .figures
         .into_iter()
@@ -505,7 +541,7 @@ pub async fn drift(db: &impl ConnectionTrait) -> Result<Vec<Drift>, Error> {
     let expected_months = counted
         .months
         .into_iter()
-        .map(|((s, m, n), v)| (vec![s, m, n], v));
+        .map(|((s, se, k, m, n), v)| (vec![s, se, k, m, n], v));
     let mut drifts = differences(FIGURES.name, figures, expected_figures);
     drifts.extend(differences(MONTHS.name, months, expected_months));
     Ok(drifts)
@@ -605,10 +641,12 @@ pub(super) struct MonthCell {
     pub(super) value: i64,
 }
 
-/// The trend's counters of `scopes` from `from`'s month to `to`'s, summed per month.
+/// The trend's counters of `scopes` from `from`'s month to `to`'s, of one session and kind
+/// if `counted` names them, summed per month.
 pub(super) async fn months(
     db: &impl ConnectionTrait,
     scopes: &[String],
+    counted: &super::Counted,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<MonthCell>, Error> {
@@ -622,10 +660,20 @@ pub(super) async fn months(
     let first = placeholder(backend, values.len());
     values.push(month_of(to).into());
     let last = placeholder(backend, values.len());
-    let sql = format!(
+    let mut sql = format!(
         "SELECT month, name, CAST(SUM(value) AS BIGINT) AS value FROM statistics_months \
-         WHERE scope IN ({scopes}) AND month BETWEEN {first} AND {last} GROUP BY month, name"
+         WHERE scope IN ({scopes}) AND month BETWEEN {first} AND {last}"
     );
+    for (column, wanted) in [("session", &counted.session), ("kind", &counted.kind)] {
+        if let Some(wanted) = wanted {
+            values.push(wanted.as_str().into());
+            sql.push_str(&format!(
+                " AND {column} = {}",
+                placeholder(backend, values.len())
+            ));
+        }
+    }
+    sql.push_str(" GROUP BY month, name");
     Ok(
         MonthCell::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
             .all(db)
@@ -705,15 +753,17 @@ mod tests {
             ]
         );
         // c's task counts in its trend, in the proposal's month.
+        let months: Vec<(String, String, String, i64)> = d
+            .months
+            .into_iter()
+            .map(|((_, who, _, _, month, name), v)| (who, month, name, v))
+            .collect();
         assert_eq!(
-            d.months.into_iter().collect::<Vec<_>>(),
+            months,
             [(
-                (
-                    false,
-                    "agency:c".to_owned(),
-                    "2020-02".to_owned(),
-                    ASSIGNED.to_owned()
-                ),
+                "agency:c".to_owned(),
+                "2020-02".to_owned(),
+                ASSIGNED.to_owned(),
                 1
             )]
         );
@@ -728,7 +778,10 @@ mod tests {
             of(&d),
             [("a", "class:B", 1), ("a", MET, 1), ("a", REPLIES, 1)]
         );
-        assert!(d.months.keys().all(|(_, _, month, _)| month == "2020-04"));
+        assert!(d
+            .months
+            .keys()
+            .all(|(_, _, _, _, month, _)| month == "2020-04"));
     }
 
     #[test]
@@ -793,7 +846,7 @@ mod tests {
         let months: Vec<(&str, &str, i64)> = scoped
             .months
             .iter()
-            .map(|((s, _, n), v)| (s.as_str(), n.as_str(), *v))
+            .map(|((s, _, _, _, n), v)| (s.as_str(), n.as_str(), *v))
             .collect();
         assert_eq!(
             months,

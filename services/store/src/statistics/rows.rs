@@ -231,14 +231,15 @@ pub(super) enum Whose {
     Together { agency: bool },
 }
 
-/// The trend's counters per `whose` and month, over the proposals of the `chosen` CTE (with
-/// `key`, `jurisdiction` and `assigned_on`), each row's day in `{from}`–`{to}` if
+/// The trend's counters per `whose`, session, kind and month, over the proposals of the
+/// `chosen` CTE (with `key`, `jurisdiction`, `session`, `kind` and `assigned_on`), each
+/// row's day in `{from}`–`{to}` if
 /// `bounded`; `{agency}` narrows the rows of an agency's.
 pub(super) fn month_rows(whose: Whose, bounded: bool) -> String {
     let (who, by) = match whose {
-        Whose::Jurisdictions => ("p.jurisdiction", "p.jurisdiction, "),
-        Whose::Agencies => ("x.agency", "x.agency, "),
-        Whose::Together { .. } => ("''", ""),
+        Whose::Jurisdictions => ("p.jurisdiction", "p.jurisdiction, p.session, p.kind, "),
+        Whose::Agencies => ("x.agency", "x.agency, p.session, p.kind, "),
+        Whose::Together { .. } => ("''", "p.session, p.kind, "),
     };
     let within = |day: &str| {
         if bounded {
@@ -250,18 +251,25 @@ pub(super) fn month_rows(whose: Whose, bounded: bool) -> String {
     let assigned_month = month("p.assigned_on");
     let assigned = match whose {
         Whose::Jurisdictions | Whose::Together { agency: false } => format!(
-            "SELECT {who} AS who, {assigned_month} AS month, 'assigned' AS name, COUNT(*) AS value              FROM chosen p WHERE 1 = 1{} GROUP BY {by}{assigned_month}",
+            "SELECT {who} AS who, p.session AS session, p.kind AS kind, {assigned_month} AS month, \
+             'assigned' AS name, COUNT(*) AS value FROM chosen p WHERE 1 = 1{} \
+             GROUP BY {by}{assigned_month}",
             within("p.assigned_on")
         ),
         Whose::Agencies | Whose::Together { agency: true } => format!(
-            "SELECT {who} AS who, {assigned_month} AS month, 'assigned' AS name, COUNT(*) AS value              FROM tasks x JOIN chosen p ON p.key = x.proposal_key WHERE 1 = 1{}{{agency}}              GROUP BY {by}{assigned_month}",
+            "SELECT {who} AS who, p.session AS session, p.kind AS kind, {assigned_month} AS month, \
+             'assigned' AS name, COUNT(*) AS value \
+             FROM tasks x JOIN chosen p ON p.key = x.proposal_key WHERE 1 = 1{}{{agency}} \
+             GROUP BY {by}{assigned_month}",
             within("p.assigned_on")
         ),
     };
     let parts = MONTH_PARTS.iter().map(|part| {
         let at = month(part.day);
         format!(
-            "SELECT {who}, {at}, '{}', {} FROM {} x JOIN chosen p ON p.key = x.proposal_key              WHERE {}{}{{agency}} GROUP BY {by}{at}",
+            "SELECT {who}, p.session, p.kind, {at}, '{}', {} \
+             FROM {} x JOIN chosen p ON p.key = x.proposal_key \
+             WHERE {}{}{{agency}} GROUP BY {by}{at}",
             part.name,
             part.value,
             part.table,
@@ -271,7 +279,8 @@ pub(super) fn month_rows(whose: Whose, bounded: bool) -> String {
     });
     let union: Vec<String> = std::iter::once(assigned).chain(parts).collect();
     format!(
-        "SELECT who, month, name, CAST(value AS BIGINT) AS value FROM ({}) counts WHERE value <> 0",
+        "SELECT who, session, kind, month, name, CAST(value AS BIGINT) AS value FROM ({}) counts \
+         WHERE value <> 0",
         union.join(" UNION ALL ")
     )
 }
@@ -280,6 +289,8 @@ pub(super) fn month_rows(whose: Whose, bounded: bool) -> String {
 #[derive(Debug, FromQueryResult)]
 pub(super) struct MonthRow {
     pub(super) who: String,
+    pub(super) session: String,
+    pub(super) kind: String,
     pub(super) month: String,
     pub(super) name: String,
     pub(super) value: i64,
@@ -290,6 +301,8 @@ pub(super) struct MonthRow {
 pub(super) struct Months {
     pub(super) by_jurisdiction: bool,
     pub(super) who: String,
+    pub(super) session: String,
+    pub(super) kind: String,
     pub(super) month: String,
     pub(super) name: String,
     pub(super) value: i64,
@@ -302,7 +315,7 @@ pub(super) async fn months(db: &impl ConnectionTrait) -> Result<Vec<Months>, Err
     let mut all = Vec::new();
     for (whose, by_jurisdiction) in [(Whose::Jurisdictions, true), (Whose::Agencies, false)] {
         let sql = format!(
-            "WITH chosen AS (SELECT key, jurisdiction, assigned_on FROM proposals) {}",
+            "WITH chosen AS (SELECT key, jurisdiction, session, kind, assigned_on FROM proposals) {}",
             month_rows(whose, false).replace("{agency}", "")
         );
         let rows = MonthRow::find_by_statement(Statement::from_string(backend, sql))
@@ -315,6 +328,8 @@ pub(super) async fn months(db: &impl ConnectionTrait) -> Result<Vec<Months>, Err
             } else {
                 super::counters::agency_scope(&r.who)
             },
+            session: r.session,
+            kind: r.kind,
             month: r.month,
             name: r.name,
             value: r.value,

@@ -42,8 +42,8 @@ pub struct Month {
 
 /// The months from `from`'s to `to`'s, each with its figures (zeros where nothing happened),
 /// over the proposals of `counted` (its period of assignment is not used: the months are):
-/// from the counters of the caller's scopes, or, narrowed to a session or a kind, or to one
-/// agency within a supervisor's jurisdictions, from the rows.
+/// from the counters of the caller's scopes, or, for one agency within a supervisor's
+/// jurisdictions, from the rows.
 pub async fn trend(
     db: &impl ConnectionTrait,
     registry: &Registry,
@@ -58,14 +58,15 @@ pub async fn trend(
         .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
         .and_then(|d| d.pred_opt())
         .unwrap_or(to);
-    let cells = match (&counted.within, &counted.agency) {
-        _ if counted.session.is_some() || counted.kind.is_some() => {
-            from_rows(db, counted, first, last).await?
-        }
-        (None, None) => counters::months(db, &[EVERYWHERE.to_owned()], first, to).await?,
-        (None, Some(agency)) => counters::months(db, &[agency_scope(agency)], first, to).await?,
-        (Some(codes), None) => counters::months(db, &tops(registry, codes), first, to).await?,
-        (Some(_), Some(_)) => from_rows(db, counted, first, last).await?,
+    let scopes = match (&counted.within, &counted.agency) {
+        (None, None) => Some(vec![EVERYWHERE.to_owned()]),
+        (None, Some(agency)) => Some(vec![agency_scope(agency)]),
+        (Some(codes), None) => Some(tops(registry, codes)),
+        (Some(_), Some(_)) => None,
+    };
+    let cells = match scopes {
+        Some(scopes) => counters::months(db, &scopes, counted, first, to).await?,
+        None => from_rows(db, counted, first, last).await?,
     };
     let mut months: BTreeMap<String, Month> = BTreeMap::new();
     let mut at = first;
@@ -147,7 +148,8 @@ async fn from_rows(
     .replace("{to}", &to_mark)
     .replace("{agency}", &agency);
     let sql = format!(
-        "WITH chosen AS (SELECT key, jurisdiction, assigned_on FROM proposals WHERE 1 = 1{conditions}) \
+        "WITH chosen AS (SELECT key, jurisdiction, session, kind, assigned_on FROM proposals \
+         WHERE 1 = 1{conditions}) \
          SELECT month, name, value FROM ({rows}) together"
     );
     Ok(

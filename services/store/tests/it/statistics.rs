@@ -476,7 +476,7 @@ async fn a_counter_changed_outside_the_engine_is_found_and_rebuilt() {
                 ),
                 (
                     "statistics_months",
-                    "agency:cq-jw 2020-03 opinions".to_owned(),
+                    format!("agency:cq-jw {session} 2020-03 opinions"),
                     5,
                     1
                 ),
