@@ -872,7 +872,9 @@ impl MigrationTrait for ProposalPeople {
 
 /// The obligations still open, by jurisdiction and by agency in due-date order, with what
 /// counting them past due needs (an index-only count on PostgreSQL once vacuumed): a
-/// supervisor's or an agency's on-time rate counts them on every statistics read.
+/// supervisor's or an agency's on-time rate counts them on every statistics read. And the
+/// proposals of a jurisdiction by due date with their keys, so that a supervisor's page picks
+/// its keys from the index alone.
 struct OpenTasksByDueDate;
 
 impl MigrationName for OpenTasksByDueDate {
@@ -884,18 +886,24 @@ impl MigrationName for OpenTasksByDueDate {
 #[async_trait::async_trait]
 impl MigrationTrait for OpenTasksByDueDate {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements: [&str; 2] = match manager.get_database_backend() {
+        let statements: [&str; 4] = match manager.get_database_backend() {
             sea_orm::DatabaseBackend::Postgres => [
                 "CREATE INDEX IF NOT EXISTS tasks_open_by_jurisdiction ON tasks (jurisdiction, due_on) \
                  INCLUDE (agency, due_deadline) WHERE active AND NOT terminal",
                 "CREATE INDEX IF NOT EXISTS tasks_open_by_agency ON tasks (agency, due_on) \
                  INCLUDE (due_deadline) WHERE active AND NOT terminal",
+                "CREATE INDEX IF NOT EXISTS proposals_jurisdiction_keys ON proposals (jurisdiction, due_on) \
+                 INCLUDE (key)",
+                "DROP INDEX IF EXISTS proposals_jurisdiction",
             ],
             _ => [
                 "CREATE INDEX IF NOT EXISTS tasks_open_by_jurisdiction ON tasks \
                  (jurisdiction, due_on, agency, due_deadline) WHERE active AND NOT terminal",
                 "CREATE INDEX IF NOT EXISTS tasks_open_by_agency ON tasks (agency, due_on, due_deadline) \
                  WHERE active AND NOT terminal",
+                "CREATE INDEX IF NOT EXISTS proposals_jurisdiction_keys ON proposals \
+                 (jurisdiction, due_on, key)",
+                "DROP INDEX IF EXISTS proposals_jurisdiction",
             ],
         };
         for statement in statements {
@@ -908,12 +916,22 @@ impl MigrationTrait for OpenTasksByDueDate {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for index in ["tasks_open_by_jurisdiction", "tasks_open_by_agency"] {
+        for index in [
+            "tasks_open_by_jurisdiction",
+            "tasks_open_by_agency",
+            "proposals_jurisdiction_keys",
+        ] {
             manager
                 .get_connection()
                 .execute_unprepared(&format!("DROP INDEX IF EXISTS {index}"))
                 .await?;
         }
-        Ok(())
+        manager
+            .create_index(index(
+                "proposals_jurisdiction",
+                proposal::Entity,
+                &["jurisdiction", "due_on"],
+            ))
+            .await
     }
 }

@@ -248,6 +248,27 @@ pub async fn search_proposals(
             page.limit(limit + 1);
             page
         }
+        Scope::Within(_) => {
+            // The page's keys first, from the index of the jurisdictions' due dates alone
+            // (it holds the key), then the page's rows: a municipality's forty districts
+            // have thousands of proposals past due, of which a page reads fifty.
+            let mut keys = Query::select();
+            keys.column(Column::Key)
+                .from(proposal::Entity)
+                .cond_where(matching(backend, filter, search))
+                .cond_where(scope.condition().unwrap_or_else(Condition::all));
+            if let Some(after) = after {
+                keys.cond_where(after.condition());
+            }
+            ordered(&mut keys, order);
+            keys.limit(limit + 1);
+            let mut page = Query::select();
+            page.columns(ROW_COLUMNS)
+                .from(proposal::Entity)
+                .and_where(Column::Key.in_subquery(keys));
+            ordered(&mut page, order);
+            page
+        }
         other => narrowed(other.condition().unwrap_or_else(Condition::all)),
     };
     let rows = ProposalRow::find_by_statement(backend.build(&statement))
