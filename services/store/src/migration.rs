@@ -889,18 +889,18 @@ impl MigrationTrait for OpenTasksByDueDate {
         let statements: [&str; 4] = match manager.get_database_backend() {
             sea_orm::DatabaseBackend::Postgres => [
                 "CREATE INDEX IF NOT EXISTS tasks_open_by_jurisdiction ON tasks (jurisdiction, due_on) \
-                 INCLUDE (agency, due_deadline) WHERE active AND NOT terminal",
+                 INCLUDE (agency, due_deadline, session, kind) WHERE active AND NOT terminal",
                 "CREATE INDEX IF NOT EXISTS tasks_open_by_agency ON tasks (agency, due_on) \
-                 INCLUDE (due_deadline) WHERE active AND NOT terminal",
+                 INCLUDE (due_deadline, session, kind) WHERE active AND NOT terminal",
                 "CREATE INDEX IF NOT EXISTS proposals_jurisdiction_keys ON proposals (jurisdiction, due_on) \
                  INCLUDE (key)",
                 "DROP INDEX IF EXISTS proposals_jurisdiction",
             ],
             _ => [
                 "CREATE INDEX IF NOT EXISTS tasks_open_by_jurisdiction ON tasks \
-                 (jurisdiction, due_on, agency, due_deadline) WHERE active AND NOT terminal",
-                "CREATE INDEX IF NOT EXISTS tasks_open_by_agency ON tasks (agency, due_on, due_deadline) \
-                 WHERE active AND NOT terminal",
+                 (jurisdiction, due_on, agency, due_deadline, session, kind) WHERE active AND NOT terminal",
+                "CREATE INDEX IF NOT EXISTS tasks_open_by_agency ON tasks \
+                 (agency, due_on, due_deadline, session, kind) WHERE active AND NOT terminal",
                 "CREATE INDEX IF NOT EXISTS proposals_jurisdiction_keys ON proposals \
                  (jurisdiction, due_on, key)",
                 "DROP INDEX IF EXISTS proposals_jurisdiction",
