@@ -249,10 +249,12 @@ async fn observe(State(service): State<Service>, mut request: Request, next: Nex
         .map(|p| p.as_str().to_owned());
     let path = request.uri().path().to_owned();
     let method = request.method().as_str().to_owned();
-    // Definitions deployed and holiday files loaded by another process reach this one's
-    // reads too, not only its writes (both looks are due at most every 30 s).
+    // Definitions deployed, holiday files loaded and jurisdictions registered by another
+    // process reach this one's reads too, not only its writes (each look is due at most every
+    // 30 s): a supervisor's scope is read from the jurisdictions.
     service.engine().keep_definitions_current().await;
     service.engine().keep_calendar_current().await;
+    service.engine().keep_jurisdictions_current().await;
     let caller = auth::CallerSlot::default();
     request.extensions_mut().insert(caller.clone());
     let at = service.engine().clock().now();

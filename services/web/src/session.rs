@@ -114,6 +114,8 @@ impl FromRequestParts<Service> for Visitor {
 
 async fn authenticate(service: &Service, secret: &str) -> Result<Principal, cohandle_api::Error> {
     let now = service.engine().clock().now();
+    // A supervisor's scope is read from the jurisdictions, which another process registers.
+    service.engine().keep_jurisdictions_current().await;
     let header = format!("Bearer {secret}");
     let principal = cohandle_api::auth::authenticate(service.engine(), now, Some(&header)).await?;
     // The same per-token bucket as the API's: a page is a request of the token it signs in with.

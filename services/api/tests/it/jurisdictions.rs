@@ -332,3 +332,35 @@ async fn an_admin_onboards_a_county_and_its_supervisors_see_only_their_own() {
         assert_eq!(county["agencies"].as_array().unwrap().len(), 4);
     }
 }
+
+/// A server started on a database another process wrote, whose engine has taken no step yet:
+/// its supervisor still sees the proposals of its jurisdictions, in the lists and statistics.
+#[tokio::test]
+async fn a_supervisor_reads_what_another_process_wrote_before_this_one_wrote_anything() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let conn = cohandle_store::connect::connect(&app.db.url).await.unwrap();
+        let other = cohandle_store::Engine::new(
+            conn,
+            std::sync::Arc::new(cohandle_workflows::Catalog::shipped()),
+            std::sync::Arc::new(cohandle_workflows::Calendar::china_official()),
+            app.clock.clone(),
+        );
+        let case = cohandle_workflows::cases::case_0942();
+        app.clock.set(case[0].occurred_at);
+        let outcome = other
+            .apply(case[0].clone(), cohandle_store::Source::Bus)
+            .await
+            .unwrap();
+        assert!(outcome.is_applied(), "{outcome:?}");
+        let listed = app.get("supervisor", "/v1/proposals?total=true").await;
+        expect(&listed, 200);
+        assert_eq!(listed.body["total"], 1, "{backend:?}: {}", listed.body);
+        let figures = app.get("supervisor", "/v1/statistics").await;
+        assert_eq!(
+            figures.body["overall"]["handler_tasks"], 1,
+            "{}",
+            figures.body
+        );
+    }
+}

@@ -100,7 +100,7 @@ pub struct TestApp {
     pub service: Service,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     // Dropped last: the server and its pool go first.
-    _db: TestDb,
+    pub db: TestDb,
 }
 
 impl Drop for TestApp {
@@ -181,7 +181,7 @@ async fn spawn_app_with(
         backend,
         service,
         stop: Some(stop),
-        _db: db,
+        db,
     }
 }
 
