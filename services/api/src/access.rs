@@ -145,6 +145,18 @@ pub fn may_assign(principal: &Principal, registry: &Registry, key: &str) -> Resu
     ))
 }
 
+/// The refusal of a list narrowed to a jurisdiction a supervisor does not watch.
+pub fn outside_jurisdiction(principal: &Principal, code: &str) -> Error {
+    Error::forbidden(
+        "jurisdiction_not_yours",
+        format!(
+            "jurisdiction {code} is neither one {} serves nor below one; it watches: {}",
+            principal.agency,
+            served(principal)
+        ),
+    )
+}
+
 /// The refusal of a proposal outside a supervisor's jurisdictions.
 pub fn outside(principal: &Principal, key: &str, jurisdiction: &str) -> Error {
     Error::forbidden(

@@ -953,6 +953,13 @@ pub struct ProposalQuery {
     pub person: Option<String>,
     /// The proposal's category, exactly as assigned.
     pub category: Option<String>,
+    /// Only proposals assigned on or after this day (`YYYY-MM-DD`).
+    pub assigned_from: Option<NaiveDate>,
+    /// Only proposals assigned on or before this day (`YYYY-MM-DD`).
+    pub assigned_to: Option<NaiveDate>,
+    /// Only proposals of this jurisdiction and of those below it (a code the caller sees,
+    /// e.g. `cq-yz`).
+    pub jurisdiction: Option<String>,
     /// The order of the list: by `key` (the default), by `assigned_on`, or by `due_on` (the
     /// earliest running obligation; those with none last). Each ends with the key.
     #[param(inline, value_type = Option<ProposalSort>)]
@@ -989,6 +996,12 @@ pub struct TaskQuery {
     /// The name of the task's earliest running deadline, e.g. `reply`, `co_handler_opinion`:
     /// one of the deadlines of the deployed definitions.
     pub deadline: Option<String>,
+    /// Only tasks of proposals of this jurisdiction and of those below it (a code the caller sees,
+    /// e.g. `cq-yz`).
+    pub jurisdiction: Option<String>,
+    /// Only tasks of proposals whose latest reply sent has this result class.
+    #[param(inline, value_type = Option<ResultClass>)]
+    pub result_class: Option<String>,
     /// `true`: the answer also counts every task the filters select (`total`).
     pub total: Option<bool>,
     /// `csv`: the page as CSV (UTF-8 with a byte-order mark), as `Accept: text/csv` asks.
@@ -1024,6 +1037,12 @@ pub struct DeadlineQuery {
     /// The deadline's name, e.g. `reply`, `co_handler_opinion`: one of the deadlines of the
     /// deployed definitions.
     pub deadline: Option<String>,
+    /// Only deadlines of proposals of this jurisdiction and of those below it (a code the caller sees,
+    /// e.g. `cq-yz`).
+    pub jurisdiction: Option<String>,
+    /// Only tasks of proposals whose latest reply sent has this result class.
+    #[param(inline, value_type = Option<ResultClass>)]
+    pub result_class: Option<String>,
     /// Only those at least this many calendar days past due (1: every overdue one).
     #[param(minimum = 0, maximum = 36500)]
     pub min_days_overdue: Option<u32>,

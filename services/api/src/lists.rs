@@ -13,15 +13,16 @@
 use chrono::{Duration, NaiveDate};
 use cohandle_store::queries::{
     self, DaysOverdue, DeadlineCounts, DeadlineFilter, Overdue, ProposalAfter, ProposalFilter,
-    ProposalOrder, ProposalSearch, TaskFilter, TaskMatch, TaskRow,
+    ProposalOrder, ProposalSearch, Scope, TaskFilter, TaskMatch, TaskRow, TaskScope,
 };
 use cohandle_workflows::model::Machine;
 use cohandle_workflows::{Calendar, Catalog};
 
-use crate::auth::Principal;
+use crate::access;
+use crate::auth::{Principal, Role};
 use crate::dto::{
     DeadlineEntry, DeadlineList, DeadlineQuery, DeadlineRow, ProposalKind, ProposalQuery,
-    ProposalSort, ProposalSummary, TaskQuery, TaskRole, TaskSummary,
+    ProposalSort, ProposalSummary, ResultClass, TaskQuery, TaskRole, TaskSummary,
 };
 use crate::pagination::{self, Cursor, Page};
 use crate::service::{Service, DEFAULT_HORIZON_DAYS};
@@ -37,6 +38,7 @@ pub enum Vocabulary {
     Kind,
     Role,
     Sort,
+    ResultClass,
 }
 
 impl Vocabulary {
@@ -47,6 +49,7 @@ impl Vocabulary {
             Self::Kind => return wire(&names(ProposalKind::WIRE_NAMES)),
             Self::Role => return wire(&names(TaskRole::WIRE_NAMES)),
             Self::Sort => return wire(&names(ProposalSort::WIRE_NAMES)),
+            Self::ResultClass => return wire(&names(ResultClass::WIRE_NAMES)),
             Self::ProposalState => catalog
                 .all()
                 .flat_map(|d| state_names(d.machine(Machine::Proposal)))
@@ -124,7 +127,16 @@ pub async fn proposals(
         None => None,
     };
     let today = service.today();
-    let filter = ProposalFilter {
+    if let (Some(from), Some(to)) = (query.assigned_from, query.assigned_to) {
+        if from > to {
+            return Err(Error::bad_request(
+                "invalid_period",
+                format!("assigned_from {from} is after assigned_to {to}"),
+            ));
+        }
+    }
+    let mut scope = service.scope(principal);
+    let mut filter = ProposalFilter {
         state: Vocabulary::ProposalState.check(&catalog, "state", query.state)?,
         session: query.session,
         kind: Vocabulary::Kind.check(&catalog, "kind", query.kind)?,
@@ -132,14 +144,23 @@ pub async fn proposals(
         overdue: overdue(query.overdue, today),
         key_supervision: query.key_supervision,
         agency: query.agency,
+        assigned_from: query.assigned_from,
+        assigned_to: query.assigned_to,
+        jurisdictions: None,
     };
+    if let Some(codes) = jurisdiction(service, principal, query.jurisdiction)? {
+        // A supervisor's narrower scope keeps its own reading (the jurisdictions' index).
+        match &mut scope {
+            Scope::Within(within) => *within = codes,
+            _ => filter.jurisdictions = Some(codes),
+        }
+    }
     let search = ProposalSearch {
         number: nonblank(query.number),
         title: nonblank(query.title),
         person: nonblank(query.person),
         category: nonblank(query.category),
     };
-    let scope = service.scope(principal);
     let engine = service.engine();
     let page = queries::search_proposals(
         engine,
@@ -209,7 +230,10 @@ pub async fn tasks(
         None => None,
     };
     let filter = TaskFilter {
-        within: service.task_scope(principal, query.agency)?,
+        within: narrowed(
+            service.task_scope(principal, query.agency)?,
+            jurisdiction(service, principal, query.jurisdiction)?,
+        ),
         state: Vocabulary::TaskState.check(&catalog, "state", query.state)?,
         open: query.open,
     };
@@ -219,6 +243,11 @@ pub async fn tasks(
         role: Vocabulary::Role.check(&catalog, "role", query.role)?,
         deadline: Vocabulary::Deadline.check(&catalog, "deadline", query.deadline)?,
         days_overdue: None,
+        result_class: Vocabulary::ResultClass.check(
+            &catalog,
+            "result_class",
+            query.result_class,
+        )?,
     };
     let engine = service.engine();
     let page = queries::list_matching_tasks(engine, &filter, &matching, after, limit).await?;
@@ -229,6 +258,43 @@ pub async fn tasks(
         page.total = Some(queries::count_tasks(engine, &filter, &matching).await?);
     }
     Ok(page.map(TaskSummary::from))
+}
+
+/// The jurisdictions a `jurisdiction` filter names: the code and every one below it. A code
+/// no one registered is `unknown_filter_value`; one a supervisor does not watch is
+/// `jurisdiction_not_yours`, as its proposals are.
+fn jurisdiction(
+    service: &Service,
+    principal: &Principal,
+    code: Option<String>,
+) -> Result<Option<Vec<String>>, Error> {
+    let Some(code) = nonblank(code) else {
+        return Ok(None);
+    };
+    let registry = service.engine().jurisdictions();
+    if registry.get(&code).is_none() {
+        return Err(Error::bad_request(
+            "unknown_filter_value",
+            format!("jurisdiction is {code:?}, which no one registered; `GET /v1/me` lists the caller's jurisdictions"),
+        ));
+    }
+    if principal.role == Role::Supervisor
+        && !registry.below(&principal.jurisdictions).contains(&code)
+    {
+        return Err(access::outside_jurisdiction(principal, &code));
+    }
+    Ok(Some(registry.below(&[code])))
+}
+
+/// `within` narrowed to `codes` when given (which a supervisor's come from within its own).
+fn narrowed(within: TaskScope, codes: Option<Vec<String>>) -> TaskScope {
+    match codes {
+        Some(codes) => TaskScope {
+            jurisdictions: Some(codes),
+            ..within
+        },
+        None => within,
+    }
 }
 
 /// A deadline query as the store's filters, judged on `today`.
@@ -251,7 +317,10 @@ fn deadline_filters(
         }
     }
     let filter = DeadlineFilter {
-        within: service.task_scope(principal, query.agency)?,
+        within: narrowed(
+            service.task_scope(principal, query.agency)?,
+            jurisdiction(service, principal, query.jurisdiction)?,
+        ),
         until,
         overdue: overdue(query.overdue, today),
         key_supervision: query.key_supervision,
@@ -269,6 +338,11 @@ fn deadline_filters(
         role: Vocabulary::Role.check(&catalog, "role", query.role)?,
         deadline: Vocabulary::Deadline.check(&catalog, "deadline", query.deadline)?,
         days_overdue,
+        result_class: Vocabulary::ResultClass.check(
+            &catalog,
+            "result_class",
+            query.result_class,
+        )?,
     };
     Ok((filter, matching))
 }

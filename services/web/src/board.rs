@@ -36,6 +36,10 @@ pub struct BoardQuery {
     pub overdue: Option<String>,
     /// A workflow definition's name.
     pub definition: Option<String>,
+    /// The result class of the proposal's latest reply, `A`–`D`.
+    pub class: Option<String>,
+    /// A jurisdiction's code: it and those below it.
+    pub jurisdiction: Option<String>,
     pub cursor: Option<String>,
 }
 
@@ -67,6 +71,8 @@ impl BoardQuery {
             overdue: yes_no(self.overdue.as_ref()),
             key_supervision: yes_no(self.key.as_ref()),
             definition: given(self.definition.as_ref()).map(str::to_owned),
+            result_class: given(self.class.as_ref()).map(str::to_owned),
+            jurisdiction: given(self.jurisdiction.as_ref()).map(str::to_owned),
             cursor: given(self.cursor.as_ref()).map(str::to_owned),
             limit: Some(limit),
             ..DeadlineQuery::default()
@@ -82,6 +88,8 @@ impl BoardQuery {
             ("key", &self.key),
             ("overdue", &self.overdue),
             ("definition", &self.definition),
+            ("class", &self.class),
+            ("jurisdiction", &self.jurisdiction),
         ];
         for (name, value) in fields {
             if let Some(v) = given(value.as_ref()) {
@@ -143,7 +151,13 @@ pub async fn board(
         }
         (table(&page, &query))
     };
-    let filters = filters(&query, &visitor, &definitions(&service));
+    let filters = html! {
+        (filters(&query, &visitor, &definitions(&service), page::jurisdiction_field(
+            &service,
+            &visitor,
+            given(query.jurisdiction.as_ref()),
+        )))
+    };
     Ok(live::answer(&headers, &visitor.csrf(), part, |part| {
         page::shell(
             "期限看板",
@@ -169,7 +183,12 @@ fn definitions(service: &Service) -> Vec<(String, String)> {
     all
 }
 
-fn filters(query: &BoardQuery, visitor: &Visitor, definitions: &[(String, String)]) -> Markup {
+fn filters(
+    query: &BoardQuery,
+    visitor: &Visitor,
+    definitions: &[(String, String)],
+    jurisdiction: Markup,
+) -> Markup {
     let selected = |value: &Option<String>, option: &str| given(value.as_ref()) == Some(option);
     html! {
         form.filters method="get" action="/board" {
@@ -177,6 +196,7 @@ fn filters(query: &BoardQuery, visitor: &Visitor, definitions: &[(String, String
             @if visitor.oversees() {
                 label { "承办单位" input type="text" name="agency" placeholder="如 cq-jw" value=(given(query.agency.as_ref()).unwrap_or("")); }
             }
+            (jurisdiction)
             label { "重点督办"
                 select name="key" {
                     option value="" { "全部" }
@@ -189,6 +209,14 @@ fn filters(query: &BoardQuery, visitor: &Visitor, definitions: &[(String, String
                     option value="" { "全部" }
                     @for (name, title) in definitions {
                         option value=(name) selected[selected(&query.definition, name)] { (title) }
+                    }
+                }
+            }
+            label { "答复类别"
+                select name="class" {
+                    option value="" { "全部" }
+                    @for class in ["A", "B", "C", "D"] {
+                        option value=(class) selected[selected(&query.class, class)] { (class) " 类" }
                     }
                 }
             }
@@ -316,11 +344,13 @@ mod tests {
             key: Some("yes".into()),
             overdue: None,
             definition: None,
+            class: Some("B".into()),
+            jurisdiction: None,
             cursor: None,
         };
         assert_eq!(
             query.with_cursor(Some("a+b/c=")),
-            "days=7&key=yes&cursor=a%2Bb%2Fc%3D"
+            "days=7&key=yes&class=B&cursor=a%2Bb%2Fc%3D"
         );
         assert_eq!(query.days(), 7);
         assert_eq!(BoardQuery::default().days(), DEFAULT_DAYS);

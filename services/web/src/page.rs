@@ -6,7 +6,7 @@ use std::any::Any;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use cohandle_api::Role;
+use cohandle_api::{Role, Service};
 use cohandle_workflows::engine::china_offset;
 use maud::{html, Markup, DOCTYPE};
 
@@ -45,6 +45,46 @@ pub fn shell(title: &str, visitor: Option<&Visitor>, content: Markup) -> Markup 
                     }
                 }
                 main { h1 { (title) } (content) }
+            }
+        }
+    }
+}
+
+/// The most jurisdictions a filter offers as a list; past it, a code is typed.
+const LISTED_JURISDICTIONS: usize = 300;
+
+/// The jurisdiction filter of a list: the jurisdictions `visitor` watches (a supervisor's and
+/// those below them; every one for the other overseeing roles), `chosen` selected; nothing
+/// for an agency, or when there is no more than one to choose.
+pub fn jurisdiction_field(service: &Service, visitor: &Visitor, chosen: Option<&str>) -> Markup {
+    if !visitor.oversees() {
+        return html! {};
+    }
+    let registry = service.engine().jurisdictions();
+    let codes = match visitor.principal.role {
+        Role::Supervisor => registry.below(&visitor.principal.jurisdictions),
+        _ => registry.all().map(|j| j.code.clone()).collect(),
+    };
+    if codes.len() < 2 {
+        return html! {};
+    }
+    let name = |code: &str| {
+        registry
+            .get(code)
+            .map(|j| j.name.clone())
+            .unwrap_or_default()
+    };
+    html! {
+        label { "辖区"
+            @if codes.len() <= LISTED_JURISDICTIONS {
+                select name="jurisdiction" {
+                    option value="" { "全部" }
+                    @for code in &codes {
+                        option value=(code) selected[chosen == Some(code.as_str())] { (name(code)) "（" (code) "）" }
+                    }
+                }
+            } @else {
+                input type="text" name="jurisdiction" placeholder="辖区代码，如 cq-yz" value=(chosen.unwrap_or(""));
             }
         }
     }

@@ -309,6 +309,14 @@ pub struct Search {
     /// Part of a deputy's or member's name.
     pub person: Option<String>,
     pub category: Option<String>,
+    /// An agency with an active task in it.
+    pub agency: Option<String>,
+    /// A jurisdiction's code: it and those below it.
+    pub jurisdiction: Option<String>,
+    /// Assigned on or after (`YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// Assigned on or before (`YYYY-MM-DD`).
+    pub to: Option<String>,
     pub cursor: Option<String>,
 }
 
@@ -323,7 +331,24 @@ pub async fn search(
         let key = key(q.to_owned())?;
         return Ok(Redirect::to(&format!("/proposals/{key}")).into_response());
     }
-    let nonempty = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    let nonempty = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let day = |name: &str, v: &Option<String>| -> Result<Option<NaiveDate>, Refusal> {
+        nonempty(v)
+            .map(|text| {
+                text.parse::<NaiveDate>().map_err(|_| {
+                    Refusal::from(cohandle_api::Error::bad_request(
+                        "query_invalid",
+                        format!("{name} 应为日期（如 2026-01-31），而不是 {text:?}"),
+                    ))
+                })
+            })
+            .transpose()
+    };
     let query = ProposalQuery {
         state: nonempty(&search.state),
         overdue: nonempty(&search.overdue).map(|v| v == "yes"),
@@ -331,6 +356,10 @@ pub async fn search(
         title: nonempty(&search.title),
         person: nonempty(&search.person),
         category: nonempty(&search.category),
+        agency: nonempty(&search.agency),
+        jurisdiction: nonempty(&search.jurisdiction),
+        assigned_from: day("交办起", &search.from)?,
+        assigned_to: day("交办止", &search.to)?,
         total: Some(true),
         cursor: nonempty(&search.cursor),
         ..ProposalQuery::default()
@@ -344,6 +373,10 @@ pub async fn search(
         ("title", &search.title),
         ("person", &search.person),
         ("category", &search.category),
+        ("agency", &search.agency),
+        ("jurisdiction", &search.jurisdiction),
+        ("from", &search.from),
+        ("to", &search.to),
     ]
     .into_iter()
     .filter_map(|(name, v)| nonempty(v).map(|v| (name, v)))
@@ -357,6 +390,12 @@ pub async fn search(
             serde_urlencoded::to_string(&pairs).unwrap_or_default()
         )
     });
+    let chosen = |v: &Option<String>, option: &str| nonempty(v).as_deref() == Some(option);
+    let jurisdiction = page::jurisdiction_field(
+        &service,
+        &visitor,
+        nonempty(&search.jurisdiction).as_deref(),
+    );
     let content = html! {
         form.filters method="get" action="/proposals" {
             label { "建议号" input type="text" name="q" placeholder="如 cq-5-3-0942"; }
@@ -364,14 +403,18 @@ pub async fn search(
             label { "标题词" input type="text" name="title" value=(given(&search.title)); }
             label { "代表委员" input type="text" name="person" value=(given(&search.person)); }
             label { "类别" input type="text" name="category" value=(given(&search.category)); }
+            label { "承办单位" input type="text" name="agency" placeholder="如 cq-jw" value=(given(&search.agency)); }
+            (jurisdiction)
+            label { "交办起" input type="date" name="from" value=(given(&search.from)); }
+            label { "交办止" input type="date" name="to" value=(given(&search.to)); }
             label { "状态" select name="state" {
                 option value="" { "全部" }
-                option value="open" { "办理中" }
-                option value="closed" { "已办结" }
+                option value="open" selected[chosen(&search.state, "open")] { "办理中" }
+                option value="closed" selected[chosen(&search.state, "closed")] { "已办结" }
             } }
             label { "逾期" select name="overdue" {
                 option value="" { "全部" }
-                option value="yes" { "有逾期" }
+                option value="yes" selected[chosen(&search.overdue, "yes")] { "有逾期" }
             } }
             button type="submit" { "查找" }
         }

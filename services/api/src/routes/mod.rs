@@ -89,7 +89,7 @@ pub enum ReadErrors {
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
     /// Not the caller's to read (`not_your_proposal`, `not_your_task`, `not_your_agency`,
-    /// `role_not_allowed`).
+    /// `jurisdiction_not_yours`, `role_not_allowed`).
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(Problem),
     /// No such proposal, task or token.

@@ -317,6 +317,59 @@ async fn an_admin_onboards_a_county_and_its_supervisors_see_only_their_own() {
             200,
         );
 
+        // A list narrowed to one jurisdiction holds it and those below it only; a
+        // jurisdiction the supervisor does not watch is refused, and one no one registered.
+        let keys_of = |body: &serde_json::Value, field: &str| -> Vec<String> {
+            let mut keys: Vec<String> = body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i[field].as_str().unwrap().to_owned())
+                .collect();
+            keys.dedup();
+            keys
+        };
+        for (who, code, expected) in [
+            ("municipal", "yz-zx", vec!["yz-zx-2020-001"]),
+            ("municipal", "cq-zx", vec!["yz-zx-2020-001"]),
+            ("admin", "cq", vec!["cq-2020-001"]),
+            ("admin", "yz-zx", vec!["yz-zx-2020-001"]),
+        ] {
+            let proposals = app
+                .get(who, &format!("/v1/proposals?jurisdiction={code}"))
+                .await;
+            expect(&proposals, 200);
+            assert_eq!(keys_of(&proposals.body, "key"), expected, "{who} {code}");
+            let tasks = app
+                .get(who, &format!("/v1/tasks?jurisdiction={code}"))
+                .await;
+            expect(&tasks, 200);
+            assert_eq!(keys_of(&tasks.body, "proposal"), expected, "{who} {code}");
+            let deadlines = app
+                .get(
+                    who,
+                    &format!("/v1/deadlines?until=2021-01-01&jurisdiction={code}"),
+                )
+                .await;
+            expect(&deadlines, 200);
+            assert_eq!(
+                keys_of(&deadlines.body, "proposal"),
+                expected,
+                "{who} {code}"
+            );
+        }
+        for path in [
+            "/v1/proposals?jurisdiction=cq",
+            "/v1/deadlines?jurisdiction=cq",
+        ] {
+            let refused = app.get("yz_supervisor", path).await;
+            expect(&refused, 403);
+            assert_eq!(refused.code(), "jurisdiction_not_yours", "{path}");
+        }
+        let unknown = app.get("admin", "/v1/tasks?jurisdiction=nowhere").await;
+        expect(&unknown, 400);
+        assert_eq!(unknown.code(), "unknown_filter_value");
+
         let listed = app
             .send(Method::GET, "admin", "/v1/jurisdictions", None, None)
             .await;

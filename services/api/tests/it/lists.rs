@@ -54,6 +54,21 @@ async fn proposals_are_searched_sorted_and_counted() {
             ("sort=assigned_on", vec!["cq-c", "cq-b", "cq-a"]),
             ("sort=due_on", vec!["cq-c", "cq-b", "cq-a"]),
             ("sort=key&person=%E9%83%8E", vec!["cq-a", "cq-c"]),
+            ("agency=cq-czj", vec!["cq-a", "cq-c"]),
+            (
+                "assigned_from=2020-02-21&assigned_to=2020-02-25",
+                vec!["cq-b"],
+            ),
+            ("assigned_from=2020-02-24", vec!["cq-a", "cq-b"]),
+            (
+                "assigned_to=2020-02-24&sort=assigned_on",
+                vec!["cq-c", "cq-b"],
+            ),
+            (
+                "assigned_from=2020-02-26&assigned_to=2020-02-26",
+                vec!["cq-a"],
+            ),
+            ("jurisdiction=cq", vec!["cq-a", "cq-b", "cq-c"]),
         ];
         for (query, expected) in cases {
             let answer = app
@@ -162,6 +177,8 @@ async fn unknown_filter_values_are_refused_naming_the_parameter_and_the_allowed_
             ("/v1/deadlines?deadline=soon", "deadline", "reply"),
             ("/v1/deadlines?role=chief", "role", "lead"),
             ("/v1/deadlines?kind=petition", "kind", "deputy_suggestion"),
+            ("/v1/deadlines?result_class=E", "result_class", "D"),
+            ("/v1/tasks?result_class=a", "result_class", "A"),
             ("/v1/statistics?format=pdf", "format", "json"),
         ];
         for (path, parameter, one_allowed) in cases {
@@ -181,6 +198,14 @@ async fn unknown_filter_values_are_refused_naming_the_parameter_and_the_allowed_
         ] {
             expect(&app.get("supervisor", path).await, 200);
         }
+        let reversed = app
+            .get(
+                "supervisor",
+                "/v1/proposals?assigned_from=2020-02-26&assigned_to=2020-02-20",
+            )
+            .await;
+        expect(&reversed, 400);
+        assert_eq!(reversed.code(), "invalid_period");
         let inverted = app
             .get(
                 "supervisor",
@@ -422,7 +447,17 @@ async fn the_document_declares_the_search_the_orders_the_totals_and_csv() {
             .unwrap_or_else(|| panic!("{path} has no parameter {name}"))
     };
     for name in [
-        "number", "title", "person", "category", "sort", "total", "format",
+        "number",
+        "title",
+        "person",
+        "category",
+        "agency",
+        "jurisdiction",
+        "assigned_from",
+        "assigned_to",
+        "sort",
+        "total",
+        "format",
     ] {
         param("/v1/proposals", name);
     }
@@ -431,9 +466,22 @@ async fn the_document_declares_the_search_the_orders_the_totals_and_csv() {
         json!(["key", "assigned_on", "due_on"])
     );
     for path in ["/v1/tasks", "/v1/deadlines"] {
-        for name in ["session", "kind", "role", "deadline", "total", "format"] {
+        for name in [
+            "session",
+            "kind",
+            "role",
+            "deadline",
+            "jurisdiction",
+            "result_class",
+            "total",
+            "format",
+        ] {
             param(path, name);
         }
+        assert_eq!(
+            param(path, "result_class")["schema"]["enum"],
+            json!(["A", "B", "C", "D"])
+        );
         assert_eq!(
             param(path, "role")["schema"]["enum"],
             json!(["lead", "co_handler", "split"])

@@ -1,6 +1,7 @@
 //! The reads: filters, cursors, limits, deadlines with working days, statistics, health.
 
 use cohandle_workflows::Calendar;
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -395,6 +396,49 @@ async fn on_1_december_2026_steps_are_taken_with_provisional_deadlines() {
             "{definition}: {record}"
         );
     }
+    // The re-handling deadlines, by the result class of the latest reply sent (B for all
+    // three); a second round's reply of another class moves its proposal to that class.
+    let with_class = |class: &'static str| {
+        let app = &app;
+        async move {
+            let answer = app
+                .get(
+                    "supervisor",
+                    &format!("/v1/deadlines?until=2027-12-31&limit=200&result_class={class}"),
+                )
+                .await;
+            expect(&answer, 200);
+            let mut keys: Vec<String> = answer.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["proposal"].as_str().unwrap().to_owned())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            keys
+        }
+    };
+    assert_eq!(
+        with_class("B").await,
+        ["cq-p-2026-0", "cq-zx-p-2026-1", "npc-p-2026-2"]
+    );
+    assert!(with_class("A").await.is_empty());
+    let conn = cohandle_store::connect::connect(&app.db.url).await.unwrap();
+    conn.execute_unprepared(
+        "INSERT INTO replies (proposal_key, agency, round, document_number, result_class, signer, \
+         signed_on, sent_on, recorded_on, due_on, on_time, met_deputy) SELECT proposal_key, agency, \
+         2, document_number, 'A', signer, signed_on, sent_on, recorded_on, due_on, on_time, \
+         met_deputy FROM replies WHERE proposal_key = 'npc-p-2026-2'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(with_class("B").await, ["cq-p-2026-0", "cq-zx-p-2026-1"]);
+    assert_eq!(with_class("A").await, ["npc-p-2026-2"]);
+    let unknown = app.get("supervisor", "/v1/deadlines?result_class=E").await;
+    expect(&unknown, 400);
+    assert_eq!(unknown.code(), "unknown_filter_value");
+
     let ready = app.get("", "/readyz").await;
     expect(&ready, 200);
     assert!(

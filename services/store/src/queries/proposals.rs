@@ -81,6 +81,12 @@ pub struct ProposalFilter {
     pub key_supervision: Option<bool>,
     /// Only proposals in which this agency has an active task.
     pub agency: Option<String>,
+    /// Only proposals assigned on or after this day.
+    pub assigned_from: Option<NaiveDate>,
+    /// Only proposals assigned on or before this day.
+    pub assigned_to: Option<NaiveDate>,
+    /// Only proposals of these jurisdictions (none when empty), within the scope.
+    pub jurisdictions: Option<Vec<String>>,
 }
 
 /// What a proposal search looks for besides the filter; every field given narrows it. Text
@@ -367,6 +373,15 @@ fn matching(backend: DbBackend, filter: &ProposalFilter, search: &ProposalSearch
     }
     if let Some(agency) = &filter.agency {
         all = all.add(Column::Key.in_subquery(proposals_with_task(agency, true)));
+    }
+    if let Some(from) = filter.assigned_from {
+        all = all.add(Column::AssignedOn.gte(from));
+    }
+    if let Some(to) = filter.assigned_to {
+        all = all.add(Column::AssignedOn.lte(to));
+    }
+    if let Some(codes) = &filter.jurisdictions {
+        all = all.add(Column::Jurisdiction.is_in(codes.iter().cloned()));
     }
     if let Some(number) = &search.number {
         all = all.add(contains(

@@ -1,7 +1,7 @@
 //! Tasks: one proposal's, a scoped list, the running obligations by due date.
 
 use chrono::NaiveDate;
-use sea_orm::sea_query::{Expr, Func, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, Func, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Select,
@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::page::Page;
 use super::scope::{Overdue, TaskScope};
-use crate::entities::{proposal, task};
+use crate::entities::{proposal, reply, task};
 use crate::handle::{connection, Handle};
 use crate::Error;
 
@@ -89,6 +89,8 @@ pub struct TaskMatch {
     pub deadline: Option<String>,
     /// Only those past due by at least, or at most, so many days.
     pub days_overdue: Option<DaysOverdue>,
+    /// Only tasks of proposals whose latest reply sent has this result class (`A`–`D`).
+    pub result_class: Option<String>,
 }
 
 /// Days past the due date on a day, bounded below, above or both.
@@ -123,8 +125,36 @@ impl TaskMatch {
                 all = all.add(task::Column::DueOn.gte(before(n)));
             }
         }
+        if let Some(class) = &self.result_class {
+            all = all.add(task::Column::ProposalKey.in_subquery(replied_as(class)));
+        }
         all
     }
+}
+
+/// The proposals whose latest reply sent (the highest round, of any of its agencies) has
+/// the result class `class`.
+fn replied_as(class: &str) -> sea_orm::sea_query::SelectStatement {
+    let (r, later) = (Alias::new("r"), Alias::new("l"));
+    let mut newer = Query::select();
+    newer
+        .expr(Expr::val(1))
+        .from_as(reply::Entity, later.clone())
+        .and_where(
+            Expr::col((later.clone(), reply::Column::ProposalKey))
+                .equals((r.clone(), reply::Column::ProposalKey)),
+        )
+        .and_where(
+            Expr::col((later, reply::Column::Round))
+                .gt(Expr::col((r.clone(), reply::Column::Round))),
+        );
+    let mut replied = Query::select();
+    replied
+        .column((r.clone(), reply::Column::ProposalKey))
+        .from_as(reply::Entity, r.clone())
+        .and_where(Expr::col((r, reply::Column::ResultClass)).eq(class))
+        .and_where(Expr::exists(newer).not());
+    replied
 }
 
 /// Tasks by proposal and position, a page after `after` (a proposal key and position).

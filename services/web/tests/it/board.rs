@@ -34,6 +34,51 @@ async fn the_supervisor_finds_the_overdue_opinions_and_opens_the_timeline() {
     let only_late = app.get(&client, "/board?overdue=yes&agency=cq-czj").await;
     assert!(only_late.text.contains("data-agency=\"cq-czj\""));
     assert!(!only_late.text.contains("data-agency=\"cq-jw\""));
+    // No reply is sent yet, so no deadline is of a result class.
+    let replied_a = app.get(&client, "/board?class=A").await;
+    assert!(replied_a.text.contains("data-count=\"overdue\">0<"));
+    assert!(replied_a.text.contains("<option value=\"A\" selected>"));
+    // This supervisor watches one jurisdiction: no choice to offer. The admin watches the
+    // three shipped ones, and narrows to one.
+    assert!(!board.text.contains("name=\"jurisdiction\""));
+    let admin = app.signed_in("admin").await;
+    for (code, overdue) in [("", 2), ("cq", 2), ("cq-zx", 0)] {
+        let narrowed = app
+            .get(&admin, &format!("/board?jurisdiction={code}"))
+            .await;
+        assert_eq!(narrowed.status, 200, "{}", narrowed.text);
+        assert!(narrowed.text.contains("name=\"jurisdiction\""));
+        assert!(
+            narrowed
+                .text
+                .contains(&format!("data-count=\"overdue\">{overdue}<")),
+            "{code}: {}",
+            narrowed.text
+        );
+    }
+    let unknown = app.get(&admin, "/board?jurisdiction=nowhere").await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+
+    // The search by agency and by the days of assignment.
+    for (query, found) in [
+        ("agency=cq-jw", true),
+        ("agency=cq-fgw", false),
+        ("from=2020-01-20&to=2020-01-20", true),
+        ("from=2020-01-21", false),
+        ("to=2020-01-19", false),
+    ] {
+        let search = app.get(&client, &format!("/proposals?{query}")).await;
+        assert_eq!(search.status, 200, "{query}: {}", search.text);
+        assert_eq!(
+            search.text.contains(&format!("href=\"/proposals/{KEY}\"")),
+            found,
+            "{query}: {}",
+            search.text
+        );
+    }
+    let bad_day = app.get(&client, "/proposals?from=yesterday").await;
+    assert_eq!(bad_day.status, 400, "{}", bad_day.text);
+    assert!(bad_day.text.contains("yesterday"));
 
     let page = app.get(&client, &format!("/proposals/{KEY}")).await;
     assert_eq!(page.status, 200, "{}", page.text);
