@@ -64,10 +64,13 @@ pub async fn run(engine: &Engine, now: DateTime<Utc>, runs: usize) -> anyhow::Re
         },
     ));
     let client = reqwest::Client::new();
-    let pages: [(&str, &str, &String); 11] = [
+    let pages: [(&str, &str, &String); 14] = [
         ("期限看板, next 30 days, municipal supervisor over 40 districts", "/board", &municipal),
         ("期限看板, overdue only, municipal supervisor", "/board?overdue=yes", &municipal),
         ("期限看板, next 30 days, district supervisor", "/board", &district),
+        ("期限看板, one district of forty, municipal supervisor", "/board?jurisdiction=m07-d21", &municipal),
+        ("期限看板, replies of class B, municipal supervisor", "/board?class=B", &municipal),
+        ("查找: assigned in June 2020, municipal supervisor", "/proposals?from=2020-06-01&to=2020-06-30", &municipal),
         ("查找: proposals by number, municipal supervisor", "/proposals?number=4711", &municipal),
         ("查找: proposals by deputy, municipal supervisor", "/proposals?person=%E4%BB%A3%E8%A1%A8123", &municipal),
         ("查找: overdue proposals, district supervisor", "/proposals?overdue=yes", &district),
