@@ -86,6 +86,88 @@ pub struct Phase {
     pub worker_cpu_seconds: f64,
     /// Events per worker transaction, from the inbox (rows recorded at the same instant).
     pub mean_batch: f64,
+    /// What the phase wrote, table by table (PostgreSQL's own counts).
+    pub writes: Vec<TableWrites>,
+    /// Rows inserted, updated and deleted per event decided, every table.
+    pub rows_per_event: f64,
+    /// Index entries added per event decided: each insert and each update that is not HOT
+    /// adds one entry to every index of its table (partial indexes counted as whole ones,
+    /// so this is an upper bound).
+    pub index_entries_per_event: f64,
+}
+
+/// The rows one table took in a phase, from `pg_stat_user_tables`, and its indexes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableWrites {
+    pub table: String,
+    pub inserted: i64,
+    pub updated: i64,
+    /// Updates that changed no indexed column and stayed on their page: no index entry.
+    pub hot_updated: i64,
+    pub deleted: i64,
+    pub indexes: i64,
+}
+
+impl TableWrites {
+    pub fn rows(&self) -> i64 {
+        self.inserted + self.updated + self.deleted
+    }
+
+    pub fn index_entries(&self) -> i64 {
+        (self.inserted + self.updated - self.hot_updated) * self.indexes
+    }
+}
+
+/// Every table's counts so far (those of ended sessions and of this one).
+async fn table_writes(db: &DatabaseConnection) -> anyhow::Result<HashMap<String, TableWrites>> {
+    let rows = db
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT t.relname::text AS name, t.n_tup_ins AS ins, t.n_tup_upd AS upd, \
+             t.n_tup_hot_upd AS hot, t.n_tup_del AS del, \
+             (SELECT COUNT(*) FROM pg_index i WHERE i.indrelid = t.relid) AS indexes \
+             FROM pg_stat_user_tables t",
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let table: String = row.try_get("", "name")?;
+            Ok((
+                table.clone(),
+                TableWrites {
+                    table,
+                    inserted: row.try_get("", "ins")?,
+                    updated: row.try_get("", "upd")?,
+                    hot_updated: row.try_get("", "hot")?,
+                    deleted: row.try_get("", "del")?,
+                    indexes: row.try_get("", "indexes")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// What was written between two readings of [`table_writes`], busiest table first.
+fn written_between(
+    before: &HashMap<String, TableWrites>,
+    after: HashMap<String, TableWrites>,
+) -> Vec<TableWrites> {
+    let mut written: Vec<TableWrites> = after
+        .into_values()
+        .map(|a| {
+            let b = before.get(&a.table).cloned().unwrap_or_default();
+            TableWrites {
+                inserted: a.inserted - b.inserted,
+                updated: a.updated - b.updated,
+                hot_updated: a.hot_updated - b.hot_updated,
+                deleted: a.deleted - b.deleted,
+                ..a
+            }
+        })
+        .filter(|w| w.rows() > 0)
+        .collect();
+    written.sort_by(|a, b| b.rows().cmp(&a.rows()).then(a.table.cmp(&b.table)));
+    written
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -680,6 +762,7 @@ async fn engine_phase_in(
         eprintln!("  {name}: statements logged for database {}", scratch.url);
     }
     declare(vhost).await?;
+    let written_before = table_writes(&db).await?;
     let total: usize = plans.iter().map(Vec::len).sum();
     let operator = connect::connect_url(&vhost.url(), "bench-operator").await?;
     let inspect = operator.create_channel().await?;
@@ -734,6 +817,11 @@ async fn engine_phase_in(
     let dead_letters = u32::try_from(count(&db, "SELECT COUNT(*) FROM dead_letters").await?)?;
     connect::close(operator, "done").await;
     tokio::task::spawn_blocking(move || worker.stop()).await?;
+    // The worker's sessions have ended: their counts are in. The few rows read above
+    // wrote nothing.
+    db.execute_unprepared("SELECT pg_stat_clear_snapshot()")
+        .await?;
+    let writes = written_between(&written_before, table_writes(&db).await?);
 
     let rows = db
         .query_all(Statement::from_string(
@@ -793,6 +881,11 @@ async fn engine_phase_in(
         worker_peak_rss_mib,
         worker_cpu_seconds,
         mean_batch: (applied + rejected) as f64 / batches.len().max(1) as f64,
+        rows_per_event: writes.iter().map(TableWrites::rows).sum::<i64>() as f64
+            / (applied + rejected).max(1) as f64,
+        index_entries_per_event: writes.iter().map(TableWrites::index_entries).sum::<i64>() as f64
+            / (applied + rejected).max(1) as f64,
+        writes,
     })
 }
 

@@ -390,7 +390,9 @@ pub(crate) fn value_tuples<const N: usize>(
     (tuples.join(", "), values)
 }
 
-/// Cancels the pending timers whose `columns` match one of `keys`, in few statements.
+/// Ends the pending timers whose `columns` match one of `keys`, in few statements: a
+/// reminder is deleted (nothing reads it once it cannot fire, and a deleted row adds no
+/// index entry); an expiry, the deadline's record, is marked `cancelled` (met).
 pub(crate) async fn cancel_timers<const N: usize>(
     txn: &DatabaseTransaction,
     columns: [&str; N],
@@ -404,18 +406,20 @@ pub(crate) async fn cancel_timers<const N: usize>(
     let backend = txn.get_database_backend();
     if backend == sea_orm::DatabaseBackend::Postgres {
         // One array per column, joined on the timers_task index: one statement text for any
-        // number of keys.
+        // number of keys, the deletion a part of it.
         let arrays: Vec<String> = (1..=N).map(|i| format!("${i}::text[]")).collect();
         let matches: Vec<String> = columns
             .iter()
             .map(|c| format!("timers.{c} = c.{c}"))
             .collect();
+        let (columns, matches) = (columns.join(", "), matches.join(" AND "));
         let sql = format!(
-            "UPDATE timers SET state = 'cancelled' FROM unnest({}) AS c({}) \
-             WHERE timers.state = 'pending' AND {}",
-            arrays.join(", "),
-            columns.join(", "),
-            matches.join(" AND ")
+            "WITH c AS (SELECT * FROM unnest({}) AS c({columns})), \
+             reminders AS (DELETE FROM timers USING c WHERE timers.state = 'pending' \
+                 AND timers.kind = 'reminder' AND {matches}) \
+             UPDATE timers SET state = 'cancelled' FROM c \
+             WHERE timers.state = 'pending' AND timers.kind <> 'reminder' AND {matches}",
+            arrays.join(", ")
         );
         let values: Vec<Value> = (0..N)
             .map(|i| text_array(keys.iter().map(|k| k[i].clone())))
@@ -427,12 +431,19 @@ pub(crate) async fn cancel_timers<const N: usize>(
     let keys: Vec<[Value; N]> = keys.into_iter().map(|k| k.map(Value::from)).collect();
     for chunk in keys.chunks(300) {
         let (tuples, values) = value_tuples(backend, chunk);
-        let sql = format!(
-            "UPDATE timers SET state = 'cancelled' WHERE state = 'pending' AND ({}) IN ({tuples})",
+        let matching = format!(
+            "state = 'pending' AND ({}) IN ({tuples})",
             columns.join(", ")
         );
-        txn.execute(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+        for sql in [
+            format!("DELETE FROM timers WHERE kind = 'reminder' AND {matching}"),
+            format!(
+                "UPDATE timers SET state = 'cancelled' WHERE kind <> 'reminder' AND {matching}"
+            ),
+        ] {
+            txn.execute(Statement::from_sql_and_values(backend, sql, values.clone()))
+                .await?;
+        }
     }
     Ok(())
 }

@@ -36,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(StatisticsByJurisdiction),
             Box::new(ProposalPeople),
             Box::new(OpenTasksByDueDate),
+            Box::new(UnusedIndexes),
         ]
     }
 }
@@ -933,5 +934,67 @@ impl MigrationTrait for OpenTasksByDueDate {
                 &["jurisdiction", "due_on"],
             ))
             .await
+    }
+}
+
+/// Indexes no query reads, which every write still paid for, and two made partial: the
+/// pending timers by firing time (a fired or cancelled timer leaves that index), the open
+/// tasks by due date. Dropped: the history by event id (a
+/// proposal's changes are read by key and sequence), the inbox by proposal, proposals by
+/// state and by session (too few values to choose by), tasks by agency and state (an
+/// agency's tasks are read by key), and the two indexes the partial ones replace.
+struct UnusedIndexes;
+
+impl MigrationName for UnusedIndexes {
+    fn name(&self) -> &str {
+        "m20261208_000560_unused_indexes"
+    }
+}
+
+/// The indexes [`UnusedIndexes`] drops, as they were.
+const UNUSED: [(&str, &str, &[&str]); 7] = [
+    ("timers_firing_order", "timers", &["state", "fire_at", "id"]),
+    ("history_event", "history", &["event_id"]),
+    ("inbox_proposal", "inbox", &["proposal_key"]),
+    ("proposals_state", "proposals", &["state"]),
+    ("proposals_session", "proposals", &["session"]),
+    ("tasks_agency_state", "tasks", &["agency", "state"]),
+    ("tasks_due_on", "tasks", &["due_on", "agency"]),
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for UnusedIndexes {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for statement in [
+            "CREATE INDEX IF NOT EXISTS tasks_open_by_due_date ON tasks (due_on) \
+             WHERE active AND NOT terminal",
+            "CREATE INDEX IF NOT EXISTS timers_pending ON timers (fire_at, id) \
+             WHERE state = 'pending'",
+        ] {
+            db.execute_unprepared(statement).await?;
+        }
+        for (name, _, _) in UNUSED {
+            db.execute_unprepared(&format!("DROP INDEX IF EXISTS {name}"))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table, columns) in UNUSED {
+            manager
+                .create_index(index(name, Alias::new(table), columns))
+                .await?;
+        }
+        manager
+            .get_connection()
+            .execute_unprepared("DROP INDEX IF EXISTS tasks_open_by_due_date")
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared("DROP INDEX IF EXISTS timers_pending")
+            .await?;
+        Ok(())
     }
 }

@@ -485,6 +485,26 @@ async fn bus(
         "| naive | {} | {} | | | | 1 | | |",
         r.naive_events, r.naive_applied
     );
+    let p = &r.catch_up;
+    let per = |n: i64| n as f64 / (p.applied + p.rejected).max(1) as f64;
+    println!(
+        "\nwrites of the catch-up phase per event decided: {:.2} rows, {:.2} index entries (an insert or a non-HOT update adds one to each index of its table)",
+        p.rows_per_event, p.index_entries_per_event
+    );
+    println!("| table | inserted | updated (HOT) | deleted | indexes | rows per event | index entries per event |\n|---|---|---|---|---|---|---|");
+    for w in &p.writes {
+        println!(
+            "| {} | {} | {} ({}) | {} | {} | {:.2} | {:.2} |",
+            w.table,
+            w.inserted,
+            w.updated,
+            w.hot_updated,
+            w.deleted,
+            w.indexes,
+            per(w.rows()),
+            per(w.index_entries())
+        );
+    }
     let complete = [&r.sustained, &r.half_load, &r.catch_up]
         .iter()
         .all(|p| p.undecided == 0 && p.rejected == 0 && p.dead_letters == 0)

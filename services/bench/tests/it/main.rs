@@ -48,6 +48,11 @@ async fn bus_benchmark_decides_and_applies_every_event() {
             phase.worker_peak_rss_mib > 0.0,
             "the worker's VmHWM was read"
         );
+        // Every event writes at least its inbox row, and the inbox is indexed.
+        let inbox = phase.writes.iter().find(|w| w.table == "inbox").unwrap();
+        assert_eq!(inbox.inserted, phase.events as i64, "{:?}", phase.writes);
+        assert!(phase.rows_per_event > 1.0, "{phase:?}");
+        assert!(phase.index_entries_per_event >= phase.rows_per_event, "{phase:?}");
     }
     assert!(report.sustained.latency_p50_ms.is_finite());
     assert!(report.raw_msgs_per_second > 0.0);
@@ -104,7 +109,7 @@ async fn queries_and_raw_postgres_benchmarks_run() {
         .filter(|l| l.query.starts_with("page "))
         .map(|l| l.query.as_str())
         .collect();
-    assert_eq!(pages.len(), 11, "{pages:?}");
+    assert_eq!(pages.len(), 14, "{pages:?}");
     assert!(pages.iter().any(|p| p.starts_with("page /statistics:")));
     let timeline = cohandle_store::queries::timeline(&db, "cq-5-3-0942")
         .await

@@ -341,8 +341,23 @@ async fn an_approved_extension_moves_the_deadline_and_its_reminders() {
             ),
         )
         .await;
+        // The expiry of 2 June is kept as met; its reminders, which can no longer fire,
+        // are gone.
         let old = timers(&engine, "cq-p1", "reply", "cancelled").await;
-        assert_eq!(old.len(), 3, "reminders and expiry of 2 June are cancelled");
+        assert_eq!(
+            old.iter()
+                .map(|t| (t.kind.as_str(), t.due_on))
+                .collect::<Vec<_>>(),
+            [("expiry", date("2020-06-02"))]
+        );
+        let reminders = timer::Entity::find()
+            .filter(timer::Column::ProposalKey.eq("cq-p1"))
+            .filter(timer::Column::Kind.eq("reminder"))
+            .filter(timer::Column::DueOn.eq(date("2020-06-02")))
+            .count(engine.db())
+            .await
+            .unwrap();
+        assert_eq!(reminders, 0);
         let new = timers(&engine, "cq-p1", "reply", "pending").await;
         assert_eq!(
             new.iter().map(|t| t.due_on).collect::<Vec<_>>(),
