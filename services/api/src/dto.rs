@@ -915,7 +915,7 @@ pub struct Me {
 }
 
 /// Health and readiness.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     /// `ok`.
     pub status: String,
@@ -923,6 +923,10 @@ pub struct Health {
     /// holiday arrangement is not loaded yet (from 1 November).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// With a replica (`database.read_url`): how many seconds it is behind the primary, which
+    /// is how stale supervisors' lists and statistics may be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_lag_seconds: Option<f64>,
 }
 
 // --- list filters ----------------------------------------------------------------------

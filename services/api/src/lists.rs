@@ -161,9 +161,9 @@ pub async fn proposals(
         person: nonblank(query.person),
         category: nonblank(query.category),
     };
-    let engine = service.engine();
+    let reads = service.reads(principal);
     let page = queries::search_proposals(
-        engine,
+        &reads,
         &scope,
         &filter,
         &search,
@@ -174,7 +174,7 @@ pub async fn proposals(
     .await?;
     let mut page = Page::from_store(page, |p| proposal_cursor(&ProposalAfter::of(order, p)))?;
     if query.total == Some(true) {
-        page.total = Some(queries::count_proposals(engine, &scope, &filter, &search).await?);
+        page.total = Some(queries::count_proposals(&reads, &scope, &filter, &search).await?);
     }
     Ok(page.map(ProposalSummary::from))
 }
@@ -249,13 +249,13 @@ pub async fn tasks(
             query.result_class,
         )?,
     };
-    let engine = service.engine();
-    let page = queries::list_matching_tasks(engine, &filter, &matching, after, limit).await?;
+    let reads = service.reads(principal);
+    let page = queries::list_matching_tasks(&reads, &filter, &matching, after, limit).await?;
     let mut page = Page::from_store(page, |t| {
         Cursor::encode(&(t.proposal_key.clone(), t.position))
     })?;
     if query.total == Some(true) {
-        page.total = Some(queries::count_tasks(engine, &filter, &matching).await?);
+        page.total = Some(queries::count_tasks(&reads, &filter, &matching).await?);
     }
     Ok(page.map(TaskSummary::from))
 }
@@ -356,7 +356,8 @@ pub async fn deadline_counts(
 ) -> Result<DeadlineCounts, Error> {
     let today = service.today();
     let (filter, matching) = deadline_filters(service, principal, query, today)?;
-    Ok(queries::deadline_counts(service.engine(), &filter, &matching, today).await?)
+    let reads = service.reads(principal);
+    Ok(queries::deadline_counts(&reads, &filter, &matching, today).await?)
 }
 
 /// Running obligations due by `until`, overdue ones first, each with its proposal's head.
@@ -373,14 +374,14 @@ pub async fn deadlines(
     };
     let total_asked = query.total == Some(true);
     let (filter, matching) = deadline_filters(service, principal, query, today)?;
-    let engine = service.engine();
-    let page = queries::matching_deadlines(engine, &filter, &matching, after, limit).await?;
+    let reads = service.reads(principal);
+    let page = queries::matching_deadlines(&reads, &filter, &matching, after, limit).await?;
     let page = Page::from_store(page, |t| {
         Cursor::encode(&(t.due_on, t.proposal_key.clone(), t.position))
     })?;
     let keys: Vec<&str> = page.items.iter().map(|t| t.proposal_key.as_str()).collect();
-    let heads = queries::proposal_heads(engine, &keys).await?;
-    let calendar = engine.calendar();
+    let heads = queries::proposal_heads(&reads, &keys).await?;
+    let calendar = service.engine().calendar();
     let mut items = Vec::with_capacity(page.items.len());
     for task in page.items {
         let head = heads
@@ -404,7 +405,7 @@ pub async fn deadlines(
         }
     }
     let total = match total_asked {
-        true => Some(queries::count_deadlines(engine, &filter, &matching).await?),
+        true => Some(queries::count_deadlines(&reads, &filter, &matching).await?),
         false => None,
     };
     Ok(DeadlineList {

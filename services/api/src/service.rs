@@ -19,6 +19,7 @@ use std::time::Duration as StdDuration;
 
 use backon::BackoffBuilder;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use cohandle_store::handle::{Reads, Replica};
 use cohandle_store::queries::{self, Counted, HistoryRow, TaskRow, TaskScope};
 use cohandle_store::Recorded;
 use cohandle_store::{Engine, Outcome, Source};
@@ -59,6 +60,8 @@ pub struct Service {
     group: GroupCommit,
     /// The committer, started with the first write; a service's clones share it.
     committer: Arc<Committer>,
+    /// Where supervisors' lists and statistics are read, when not the engine's database.
+    replica: Option<Replica>,
 }
 
 /// The committer's queue (`None` until the first write) and what it has committed.
@@ -222,7 +225,39 @@ impl Service {
             limiter: Arc::new(Limiter::new(Some(RateLimit::DEFAULT))),
             group: GroupCommit::DEFAULT,
             committer: Arc::default(),
+            replica: None,
         }
+    }
+
+    /// The same service reading supervisors' lists and statistics from `replica`
+    /// (`database.read_url`): they may lag behind the writes by [`Self::replica_lag`].
+    pub fn with_replica(mut self, replica: Replica) -> Self {
+        self.replica = Some(replica);
+        self
+    }
+
+    /// Where `principal`'s lists and statistics are read: a supervisor's from the replica
+    /// when there is one (it watches, and a few seconds behind is no harm); everyone
+    /// else's, who acts on what it reads, from the engine's database.
+    pub fn reads(&self, principal: &Principal) -> Reads<'_> {
+        match (&self.replica, principal.role) {
+            (Some(replica), Role::Supervisor) => Reads::Replica(replica),
+            _ => Reads::Primary(&self.engine),
+        }
+    }
+
+    /// How far the replica is behind, in seconds; `None` without one (or when what
+    /// `database.read_url` names is no replica).
+    pub async fn replica_lag(&self) -> Result<Option<f64>, Error> {
+        match &self.replica {
+            Some(replica) => Ok(cohandle_store::handle::replica_lag(replica).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether there is a replica to read from.
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
     }
 
     /// The same service grouping concurrent writes by `group` (its own committer).
@@ -640,9 +675,13 @@ impl Service {
             }
         }
         let today = self.today();
-        let report =
-            queries::statistics_report(&self.engine, &self.engine.jurisdictions(), &counted, today)
-                .await?;
+        let report = queries::statistics_report(
+            &self.reads(principal),
+            &self.engine.jurisdictions(),
+            &counted,
+            today,
+        )
+        .await?;
         // The overall figures are never narrowed to the agency asked for (an agency's own).
         let overall = match counted.agency {
             Some(_) => {
@@ -651,7 +690,7 @@ impl Service {
                     ..counted.clone()
                 };
                 queries::statistics_report(
-                    &self.engine,
+                    &self.reads(principal),
                     &self.engine.jurisdictions(),
                     &everyone,
                     today,
@@ -707,7 +746,7 @@ impl Service {
             ));
         }
         let months = queries::statistics_trend(
-            &self.engine,
+            &self.reads(principal),
             &self.engine.jurisdictions(),
             &counted,
             from,

@@ -59,10 +59,21 @@ pub async fn run(settings: &Settings, engine: Engine, roles: Roles) -> anyhow::R
         Roles::All => Metrics::new(&ALL),
     };
 
-    let service = Service::new(engine.clone())
+    let mut service = Service::new(engine.clone())
         .with_rate_limit(settings.http.rate_limit()?)
         .with_group_commit(settings.http.group_commit()?)
         .with_metrics(metrics.clone());
+    if let Some(url) = &settings.database.read_url {
+        let replica = cohandle_store::connect::connect(url)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the replica database.read_url (COHANDLE__DATABASE__READ_URL) = {}",
+                    crate::settings::redact(url)
+                )
+            })?;
+        service = service.with_replica(cohandle_store::handle::Replica::new(replica));
+    }
     let api_stop = shutdown.clone().wait();
     running.spawn(async move {
         let result = cohandle_web::serve(listener, service, api_stop)

@@ -58,6 +58,11 @@ pub struct Database {
     /// writable one is used.
     #[serde(deserialize_with = "one_or_several")]
     pub url: String,
+    /// A streaming replica (`postgres://…`) the supervisors' lists and statistics are read
+    /// from; `/readyz` and `/metrics` show how far behind it is. Unset: everything is read
+    /// from `url`.
+    #[serde(default)]
+    pub read_url: Option<String>,
 }
 
 /// `amqp.*`: the broker and how the bus roles use it.
@@ -261,6 +266,13 @@ impl Settings {
         let a = &self.amqp;
         let mut lines: Vec<(&str, String)> = vec![
             ("database.url", redact(&self.database.url)),
+            (
+                "database.read_url",
+                self.database
+                    .read_url
+                    .as_deref()
+                    .map_or("(unset: reads go to database.url)".to_owned(), redact),
+            ),
             (
                 "amqp.url",
                 a.url

@@ -3,7 +3,7 @@
 //! command line opens one). A caller passes either and never reaches the connection inside,
 //! so every table is read and written here, in the store.
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::Engine;
 
@@ -13,6 +13,30 @@ pub trait Handle: sealed::Connection + Sync {}
 impl Handle for Engine {}
 
 impl Handle for DatabaseConnection {}
+
+/// A read-only copy of the database (a PostgreSQL streaming replica) that reads may go to,
+/// behind the primary by [`replica_lag`].
+#[derive(Debug, Clone)]
+pub struct Replica(DatabaseConnection);
+
+impl Replica {
+    /// The replica behind `db`, a connection `connect::connect` opened (never migrated: a
+    /// replica is read-only, and follows the primary's schema).
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self(db)
+    }
+}
+
+impl Handle for Replica {}
+
+/// Where one read goes: the engine's own database, or a replica of it.
+#[derive(Debug, Clone, Copy)]
+pub enum Reads<'a> {
+    Primary(&'a Engine),
+    Replica(&'a Replica),
+}
+
+impl Handle for Reads<'_> {}
 
 /// The connection behind a handle, for this crate only.
 pub(crate) fn connection(store: &impl Handle) -> &DatabaseConnection {
@@ -42,9 +66,44 @@ mod sealed {
             self
         }
     }
+
+    impl Connection for super::Replica {
+        fn connection(&self, _: Key) -> &DatabaseConnection {
+            &self.0
+        }
+    }
+
+    impl Connection for super::Reads<'_> {
+        fn connection(&self, key: Key) -> &DatabaseConnection {
+            match self {
+                super::Reads::Primary(engine) => engine.connection(key),
+                super::Reads::Replica(replica) => replica.connection(key),
+            }
+        }
+    }
 }
 
 /// Whether the database answers.
 pub async fn ping(store: &impl Handle) -> Result<(), crate::Error> {
     Ok(connection(store).ping().await?)
+}
+
+/// How far the database behind `store` is behind its primary, in seconds: 0 when it has
+/// replayed all it received, else the time since the last transaction it replayed; `None`
+/// when it is no replica (a primary, or SQLite).
+pub async fn replica_lag(store: &impl Handle) -> Result<Option<f64>, crate::Error> {
+    let db = connection(store);
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(None);
+    }
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL \
+                 WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
+                 ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END::float8 AS lag",
+        ))
+        .await?
+        .ok_or_else(|| crate::Error::Corrupt("the replica's lag answered no row".to_owned()))?;
+    Ok(row.try_get::<Option<f64>>("", "lag")?)
 }

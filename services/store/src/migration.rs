@@ -942,7 +942,9 @@ impl MigrationTrait for OpenTasksByDueDate {
 /// tasks by due date. Dropped: the history by event id (a
 /// proposal's changes are read by key and sequence), the inbox by proposal, proposals by
 /// state and by session (too few values to choose by), tasks by agency and state (an
-/// agency's tasks are read by key), and the two indexes the partial ones replace.
+/// agency's tasks are read by key), and the two indexes the partial ones replace. A
+/// supervisor's proposals by jurisdiction carry their day of assignment too, so that a
+/// search by days of assignment reads the index alone.
 struct UnusedIndexes;
 
 impl MigrationName for UnusedIndexes {
@@ -966,11 +968,23 @@ const UNUSED: [(&str, &str, &[&str]); 7] = [
 impl MigrationTrait for UnusedIndexes {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
+        let by_jurisdiction = match manager.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                "CREATE INDEX IF NOT EXISTS proposals_jurisdiction_dates ON proposals \
+                 (jurisdiction, due_on) INCLUDE (key, assigned_on)"
+            }
+            _ => {
+                "CREATE INDEX IF NOT EXISTS proposals_jurisdiction_dates ON proposals \
+                 (jurisdiction, due_on, key, assigned_on)"
+            }
+        };
         for statement in [
             "CREATE INDEX IF NOT EXISTS tasks_open_by_due_date ON tasks (due_on) \
              WHERE active AND NOT terminal",
             "CREATE INDEX IF NOT EXISTS timers_pending ON timers (fire_at, id) \
              WHERE state = 'pending'",
+            by_jurisdiction,
+            "DROP INDEX IF EXISTS proposals_jurisdiction_keys",
         ] {
             db.execute_unprepared(statement).await?;
         }
@@ -991,9 +1005,18 @@ impl MigrationTrait for UnusedIndexes {
             .get_connection()
             .execute_unprepared("DROP INDEX IF EXISTS tasks_open_by_due_date")
             .await?;
+        for dropped in ["timers_pending", "proposals_jurisdiction_dates"] {
+            manager
+                .get_connection()
+                .execute_unprepared(&format!("DROP INDEX IF EXISTS {dropped}"))
+                .await?;
+        }
         manager
-            .get_connection()
-            .execute_unprepared("DROP INDEX IF EXISTS timers_pending")
+            .create_index(index(
+                "proposals_jurisdiction_keys",
+                proposal::Entity,
+                &["jurisdiction", "due_on", "key"],
+            ))
             .await?;
         Ok(())
     }

@@ -128,6 +128,7 @@ struct Series {
     requests: Family<RequestLabels, Counter>,
     request_duration: Option<HistogramFamily<RouteLabels>>,
     calendar_year_official: Family<YearLabels, Gauge>,
+    replica_lag: FloatGauge,
 }
 
 /// The series of one service: cheap to clone, every clone counts into the same registry.
@@ -253,6 +254,11 @@ impl Metrics {
                 "Whether a year's official holiday arrangement is loaded (0: its deadlines are provisional)",
                 series.calendar_year_official.clone(),
             );
+            registry.register(
+                "cohandle_replica_lag_seconds",
+                "How far the replica supervisors read from (database.read_url) is behind; -1: none, or it does not answer",
+                series.replica_lag.clone(),
+            );
             series.request_duration = Some(durations);
         }
         Self {
@@ -377,6 +383,11 @@ impl Metrics {
             .calendar_year_official
             .get_or_create(&YearLabels { year })
             .set(i64::from(official));
+    }
+
+    /// How far the replica is behind, in seconds; `None`: no replica, or it does not answer.
+    pub fn replica_lag(&self, seconds: Option<f64>) {
+        self.series.replica_lag.set(seconds.unwrap_or(-1.0));
     }
 
     /// The OpenMetrics text of every series ([`CONTENT_TYPE`]).

@@ -17,6 +17,7 @@ pub async fn healthz() -> Response {
     ok(Health {
         status: "ok".to_owned(),
         warnings: Vec::new(),
+        replica_lag_seconds: None,
     })
 }
 
@@ -28,15 +29,49 @@ pub async fn healthz() -> Response {
 pub async fn readyz(State(s): State<Service>) -> Result<Response, Error> {
     s.ready().await?;
     s.engine().keep_calendar_current().await;
+    let mut warnings: Vec<String> = s
+        .engine()
+        .calendar()
+        .next_year_warning(s.today())
+        .into_iter()
+        .collect();
+    let (lag, replica_warning) = replica(&s).await;
+    warnings.extend(replica_warning);
     Ok(ok(Health {
         status: "ok".to_owned(),
-        warnings: s
-            .engine()
-            .calendar()
-            .next_year_warning(s.today())
-            .into_iter()
-            .collect(),
+        warnings,
+        replica_lag_seconds: lag,
     }))
+}
+
+/// A replica more than this many seconds behind is worth a warning.
+const REPLICA_LAG_WARNING_SECONDS: f64 = 60.0;
+
+/// The replica's lag, and what the operator should know of it: that it does not answer
+/// (supervisors' lists fail until it does), is no replica, or is far behind.
+async fn replica(s: &Service) -> (Option<f64>, Option<String>) {
+    if !s.has_replica() {
+        return (None, None);
+    }
+    match s.replica_lag().await {
+        Ok(Some(lag)) if lag > REPLICA_LAG_WARNING_SECONDS => (
+            Some(lag),
+            Some(format!(
+                "the replica of database.read_url is {lag:.0} s behind the primary: supervisors' lists and statistics are that old"
+            )),
+        ),
+        Ok(Some(lag)) => (Some(lag), None),
+        Ok(None) => (
+            None,
+            Some("database.read_url names a server that is not a streaming replica (or has replayed nothing yet): supervisors read from it all the same".to_owned()),
+        ),
+        Err(error) => (
+            None,
+            Some(format!(
+                "the replica of database.read_url does not answer ({error}): supervisors' lists and statistics fail until it does"
+            )),
+        ),
+    }
 }
 
 /// Prometheus metrics, in the OpenMetrics text format.
@@ -45,6 +80,7 @@ pub async fn readyz(State(s): State<Service>) -> Result<Response, Error> {
 pub async fn metrics(State(s): State<Service>) -> Response {
     s.engine().keep_calendar_current().await;
     calendar_metrics(&s);
+    s.metrics().replica_lag(replica(&s).await.0);
     cohandle_telemetry::endpoint::metrics_response(s.metrics())
 }
 

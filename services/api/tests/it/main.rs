@@ -13,6 +13,7 @@ mod lists;
 mod openapi;
 mod rate_limit;
 mod reads;
+mod replica;
 mod statistics;
 mod support;
 mod tokens;

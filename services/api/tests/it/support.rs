@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cohandle_api::tokens::{self, NewToken};
 use cohandle_api::{GroupCommit, RateLimit, Role, Service};
+pub use cohandle_store::handle::Replica;
 use cohandle_store::{connect, queries, Engine, ManualClock};
 use cohandle_workflows::engine::china_offset;
 use cohandle_workflows::{AgencyCode, Body, Calendar, Catalog, Event};
@@ -119,14 +120,26 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// The same server with another per-token rate limit (`None`: none).
 pub async fn spawn_app_limited(backend: Backend, limit: Option<RateLimit>) -> TestApp {
-    spawn_app_with(backend, limit, GroupCommit::DEFAULT, None).await
+    spawn_app_with(backend, limit, GroupCommit::DEFAULT, None, None).await
+}
+
+/// The same server reading supervisors' lists and statistics from `replica`.
+pub async fn spawn_app_reading_from(backend: Backend, replica: Replica) -> TestApp {
+    spawn_app_with(
+        backend,
+        Some(RateLimit::DEFAULT),
+        GroupCommit::DEFAULT,
+        None,
+        Some(replica),
+    )
+    .await
 }
 
 /// The same server, no rate limit, grouping concurrent writes by `group`.
 /// The group-commit tests' server: its refusals are at once (no event is held), so that a
 /// batch holds refused and applied events side by side.
 pub async fn spawn_app_grouped(backend: Backend, group: GroupCommit) -> TestApp {
-    spawn_app_with(backend, None, group, Some(std::time::Duration::ZERO)).await
+    spawn_app_with(backend, None, group, Some(std::time::Duration::ZERO), None).await
 }
 
 async fn spawn_app_with(
@@ -134,6 +147,7 @@ async fn spawn_app_with(
     limit: Option<RateLimit>,
     group: GroupCommit,
     hold_window: Option<std::time::Duration>,
+    replica: Option<Replica>,
 ) -> TestApp {
     let db = TestDb::new(backend).await;
     let conn = connect::connect_and_migrate(&db.url).await.unwrap();
@@ -166,9 +180,12 @@ async fn spawn_app_with(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let service = Service::new(engine.clone())
+    let mut service = Service::new(engine.clone())
         .with_rate_limit(limit)
         .with_group_commit(group);
+    if let Some(replica) = replica {
+        service = service.with_replica(replica);
+    }
     tokio::spawn(cohandle_api::serve(listener, service.clone(), async move {
         let _ = stopped.await;
     }));

@@ -52,7 +52,10 @@ async fn bus_benchmark_decides_and_applies_every_event() {
         let inbox = phase.writes.iter().find(|w| w.table == "inbox").unwrap();
         assert_eq!(inbox.inserted, phase.events as i64, "{:?}", phase.writes);
         assert!(phase.rows_per_event > 1.0, "{phase:?}");
-        assert!(phase.index_entries_per_event >= phase.rows_per_event, "{phase:?}");
+        assert!(
+            phase.index_entries_per_event >= phase.rows_per_event,
+            "{phase:?}"
+        );
     }
     assert!(report.sustained.latency_p50_ms.is_finite());
     assert!(report.raw_msgs_per_second > 0.0);
