@@ -103,6 +103,16 @@ pub struct ProposalSearch {
     pub category: Option<String>,
 }
 
+impl ProposalSearch {
+    /// Whether it looks for text (number, title, person or category).
+    pub fn is_text(&self) -> bool {
+        self.number.is_some()
+            || self.title.is_some()
+            || self.person.is_some()
+            || self.category.is_some()
+    }
+}
+
 /// The order of a proposal list; each ends with the key, so that it is total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ProposalOrder {
@@ -265,6 +275,17 @@ pub async fn search_proposals(
                 .cond_where(scope.condition().unwrap_or_else(Condition::all));
             if let Some(after) = after {
                 keys.cond_where(after.condition());
+            }
+            if backend == DbBackend::Postgres && search.is_text() {
+                // A text search matches few rows the planner cannot estimate: walking the
+                // whole key order for them costs more than finding the jurisdictions'
+                // matches first and sorting those. The subquery's OFFSET keeps it apart.
+                keys.columns([Column::AssignedOn, Column::DueOn]).offset(0);
+                let mut found = Query::select();
+                found
+                    .column(Alias::new("key"))
+                    .from_subquery(keys, Alias::new("found"));
+                keys = found;
             }
             ordered(&mut keys, order);
             keys.limit(limit + 1);
