@@ -151,7 +151,9 @@ pub async fn board(
         }
         (table(&page, &query))
     };
+    let freshness = page::freshness(&service, &visitor).await;
     let filters = html! {
+        (freshness)
         (filters(&query, &visitor, &definitions(&service), page::jurisdiction_field(
             &service,
             &visitor,

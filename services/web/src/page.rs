@@ -90,6 +90,27 @@ pub fn jurisdiction_field(service: &Service, visitor: &Visitor, chosen: Option<&
     }
 }
 
+/// How old what a supervisor sees may be, when its lists and figures are read from a
+/// replica (`database.read_url`): nothing otherwise, or when the lag is unknown.
+pub async fn freshness(service: &Service, visitor: &Visitor) -> Markup {
+    if visitor.principal.role != Role::Supervisor || !service.has_replica() {
+        return html! {};
+    }
+    lag_note(service.replica_lag().await.ok().flatten())
+}
+
+/// The note of [`freshness`] for a replica `lag` seconds behind.
+pub fn lag_note(lag: Option<f64>) -> Markup {
+    match lag {
+        Some(lag) => html! {
+            p.muted.freshness data-lag=(format!("{lag:.0}")) {
+                "本页数据读自只读副本，打开时约落后 " (format!("{lag:.0}")) " 秒；刚办理的步骤可能稍后才显示。"
+            }
+        },
+        None => html! {},
+    }
+}
+
 /// The pages a role opens from the navigation; what it may not use is not listed.
 fn navigation(role: Role) -> &'static [(&'static str, &'static str)] {
     match role {
@@ -226,4 +247,17 @@ pub fn answer(status: StatusCode, body: Markup) -> Response {
         body.into_string(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lag_note;
+
+    #[test]
+    fn a_replica_behind_is_said_in_seconds_and_no_lag_says_nothing() {
+        let note = lag_note(Some(12.4)).into_string();
+        assert!(note.contains("data-lag=\"12\""), "{note}");
+        assert!(note.contains("约落后 12 秒"), "{note}");
+        assert!(lag_note(None).into_string().is_empty());
+    }
 }

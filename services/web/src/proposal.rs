@@ -396,7 +396,9 @@ pub async fn search(
         &visitor,
         nonempty(&search.jurisdiction).as_deref(),
     );
+    let freshness = page::freshness(&service, &visitor).await;
     let content = html! {
+        (freshness)
         form.filters method="get" action="/proposals" {
             label { "建议号" input type="text" name="q" placeholder="如 cq-5-3-0942"; }
             label { "编号含" input type="text" name="number" value=(given(&search.number)); }

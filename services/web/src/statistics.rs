@@ -259,8 +259,10 @@ pub async fn statistics(
         .await?;
     let trend = service.trend(&visitor.principal, filters.trend()?).await?;
     let query = filters.query_string();
+    let freshness = page::freshness(&service, &visitor).await;
     let content = html! {
         (form(&filters))
+        (freshness)
         p {
             a href=(format!("/statistics.csv?{query}")) download { "导出 CSV" }
             " · "
