@@ -102,6 +102,9 @@ pub async fn freshness(service: &Service, visitor: &Visitor) -> Markup {
 /// The note of [`freshness`] for a replica `lag` seconds behind.
 pub fn lag_note(lag: Option<f64>) -> Markup {
     match lag {
+        Some(lag) if lag < 1.0 => html! {
+            p.muted.freshness data-lag="0" { "本页数据读自只读副本，打开时与主库同步。" }
+        },
         Some(lag) => html! {
             p.muted.freshness data-lag=(format!("{lag:.0}")) {
                 "本页数据读自只读副本，打开时约落后 " (format!("{lag:.0}")) " 秒；刚办理的步骤可能稍后才显示。"
@@ -259,5 +262,7 @@ mod tests {
         assert!(note.contains("data-lag=\"12\""), "{note}");
         assert!(note.contains("约落后 12 秒"), "{note}");
         assert!(lag_note(None).into_string().is_empty());
+        let caught_up = lag_note(Some(0.2)).into_string();
+        assert!(caught_up.contains("与主库同步"), "{caught_up}");
     }
 }
