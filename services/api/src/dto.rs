@@ -961,8 +961,8 @@ pub struct ProposalQuery {
     pub assigned_from: Option<NaiveDate>,
     /// Only proposals assigned on or before this day (`YYYY-MM-DD`).
     pub assigned_to: Option<NaiveDate>,
-    /// Only proposals of this jurisdiction and of those below it (a code the caller sees,
-    /// e.g. `cq-yz`).
+    /// Only proposals of this jurisdiction and of those below it: a registered code
+    /// (e.g. `cq-yz`), for a supervisor one it watches.
     pub jurisdiction: Option<String>,
     /// The order of the list: by `key` (the default), by `assigned_on`, or by `due_on` (the
     /// earliest running obligation; those with none last). Each ends with the key.
@@ -1000,8 +1000,8 @@ pub struct TaskQuery {
     /// The name of the task's earliest running deadline, e.g. `reply`, `co_handler_opinion`:
     /// one of the deadlines of the deployed definitions.
     pub deadline: Option<String>,
-    /// Only tasks of proposals of this jurisdiction and of those below it (a code the caller sees,
-    /// e.g. `cq-yz`).
+    /// Only tasks of proposals of this jurisdiction and of those below it: a registered code
+    /// (e.g. `cq-yz`), for a supervisor one it watches.
     pub jurisdiction: Option<String>,
     /// Only tasks of proposals whose latest reply sent has this result class.
     #[param(inline, value_type = Option<ResultClass>)]
@@ -1041,8 +1041,8 @@ pub struct DeadlineQuery {
     /// The deadline's name, e.g. `reply`, `co_handler_opinion`: one of the deadlines of the
     /// deployed definitions.
     pub deadline: Option<String>,
-    /// Only deadlines of proposals of this jurisdiction and of those below it (a code the caller sees,
-    /// e.g. `cq-yz`).
+    /// Only deadlines of proposals of this jurisdiction and of those below it: a registered code
+    /// (e.g. `cq-yz`), for a supervisor one it watches.
     pub jurisdiction: Option<String>,
     /// Only tasks of proposals whose latest reply sent has this result class.
     #[param(inline, value_type = Option<ResultClass>)]

@@ -268,7 +268,8 @@ fn jurisdiction(
     principal: &Principal,
     code: Option<String>,
 ) -> Result<Option<Vec<String>>, Error> {
-    let Some(code) = nonblank(code) else {
+    // Taken as sent, as every enum-like filter is: an empty value names nothing.
+    let Some(code) = code else {
         return Ok(None);
     };
     let registry = service.engine().jurisdictions();

@@ -366,9 +366,15 @@ async fn an_admin_onboards_a_county_and_its_supervisors_see_only_their_own() {
             expect(&refused, 403);
             assert_eq!(refused.code(), "jurisdiction_not_yours", "{path}");
         }
-        let unknown = app.get("admin", "/v1/tasks?jurisdiction=nowhere").await;
-        expect(&unknown, 400);
-        assert_eq!(unknown.code(), "unknown_filter_value");
+        for path in [
+            "/v1/tasks?jurisdiction=nowhere",
+            "/v1/proposals?jurisdiction=",
+            "/v1/deadlines?jurisdiction=%20cq",
+        ] {
+            let unknown = app.get("admin", path).await;
+            expect(&unknown, 400);
+            assert_eq!(unknown.code(), "unknown_filter_value", "{path}");
+        }
 
         let listed = app
             .send(Method::GET, "admin", "/v1/jurisdictions", None, None)
