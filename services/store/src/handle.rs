@@ -88,22 +88,31 @@ pub async fn ping(store: &impl Handle) -> Result<(), crate::Error> {
     Ok(connection(store).ping().await?)
 }
 
+/// How long [`replica_lag`] waits for the replica: it is asked on every readiness probe,
+/// metrics scrape and supervisor's page, none of which may hang on a replica that is gone.
+const LAG_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How far the database behind `store` is behind its primary, in seconds: 0 when it has
 /// replayed all it received, else the time since the last transaction it replayed; `None`
-/// when it is no replica (a primary, or SQLite).
+/// when it is no replica (a primary, or SQLite). Unreachable when it does not answer within
+/// [`LAG_PATIENCE`].
 pub async fn replica_lag(store: &impl Handle) -> Result<Option<f64>, crate::Error> {
     let db = connection(store);
     if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
         return Ok(None);
     }
-    let row = db
-        .query_one(sea_orm::Statement::from_string(
-            sea_orm::DatabaseBackend::Postgres,
+    let asked = db.query_one(sea_orm::Statement::from_string(
+        sea_orm::DatabaseBackend::Postgres,
             "SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL \
                  WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
                  ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END::float8 AS lag",
-        ))
-        .await?
+    ));
+    let row = tokio::time::timeout(LAG_PATIENCE, asked)
+        .await
+        .map_err(|_| crate::Error::Unreachable {
+            setting: "database.read_url (COHANDLE__DATABASE__READ_URL)",
+            message: format!("no answer within {} s", LAG_PATIENCE.as_secs()),
+        })??
         .ok_or_else(|| crate::Error::Corrupt("the replica's lag answered no row".to_owned()))?;
     Ok(row.try_get::<Option<f64>>("", "lag")?)
 }

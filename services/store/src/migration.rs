@@ -939,8 +939,8 @@ impl MigrationTrait for OpenTasksByDueDate {
 
 /// Indexes no query reads, which every write still paid for, and two made partial: the
 /// pending timers by firing time (a fired or cancelled timer leaves that index), the open
-/// tasks by due date. Dropped: the history by event id (a
-/// proposal's changes are read by key and sequence), the inbox by proposal, proposals by
+/// tasks by due date. Dropped: the history by event id (a proposal's changes are read by
+/// key and sequence), the inbox by proposal, proposals by
 /// state and by session (too few values to choose by), tasks by agency and state (an
 /// agency's tasks are read by key), and the two indexes the partial ones replace. A
 /// supervisor's proposals by jurisdiction carry their day of assignment too, so that a
@@ -1001,14 +1001,14 @@ impl MigrationTrait for UnusedIndexes {
                 .create_index(index(name, Alias::new(table), columns))
                 .await?;
         }
-        manager
-            .get_connection()
-            .execute_unprepared("DROP INDEX IF EXISTS tasks_open_by_due_date")
-            .await?;
-        for dropped in ["timers_pending", "proposals_jurisdiction_dates"] {
+        for added in [
+            "tasks_open_by_due_date",
+            "timers_pending",
+            "proposals_jurisdiction_dates",
+        ] {
             manager
                 .get_connection()
-                .execute_unprepared(&format!("DROP INDEX IF EXISTS {dropped}"))
+                .execute_unprepared(&format!("DROP INDEX IF EXISTS {added}"))
                 .await?;
         }
         manager

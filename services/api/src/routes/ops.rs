@@ -22,7 +22,8 @@ pub async fn healthz() -> Response {
 }
 
 /// Readiness: the database answers. Still ready, but with `warnings`, when something needs
-/// the operator soon (from 1 November: next year's holiday arrangement is not loaded).
+/// the operator soon (from 1 November: next year's holiday arrangement is not loaded; a
+/// replica of `database.read_url` far behind, or not answering). With a replica, its lag.
 #[utoipa::path(get, path = "/readyz", tag = tags::OPS,
     responses((status = 200, body = Health),
         (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json")))]

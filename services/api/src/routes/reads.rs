@@ -25,8 +25,7 @@ type Answer = Result<Response, Error>;
 
 /// List proposals: searched by number, title words, deputy or member name and category;
 /// filtered by state, agency, jurisdiction, session, kind, days of assignment, due date,
-/// overdue and key supervision; sorted by
-/// key, assignment day or due date; a page at a time, with the total on `total=true`; as CSV
+/// overdue and key supervision; sorted by key, assignment day or due date; a page at a time, with the total on `total=true`; as CSV
 /// on `format=csv` or `Accept: text/csv`. A state or kind no proposal can have is refused
 /// (`unknown_filter_value`) with the values allowed.
 #[utoipa::path(get, path = "/v1/proposals", tag = tags::READS, params(ProposalQuery),
@@ -165,7 +164,8 @@ pub async fn list_tasks(
 /// Upcoming and overdue deadlines, earliest first, with the working days left over the
 /// official holiday calendar and the proposal's number, title, lead deputy and lead agency;
 /// filtered by agency, jurisdiction, definition, session, kind, role, deadline name, the
-/// result class of the reply, overdue, days overdue and key supervision; the total on `total=true`; CSV on `format=csv` or `Accept: text/csv`.
+/// result class of the reply, overdue, days overdue and key supervision; the total on
+/// `total=true`; CSV on `format=csv` or `Accept: text/csv`.
 #[utoipa::path(get, path = "/v1/deadlines", tag = tags::READS, params(DeadlineQuery),
     responses((status = 200, description = "A page of deadlines", content((DeadlineList = "application/json"), (String = "text/csv")),
         headers(("Next-Cursor" = String, description = "On a CSV answer: the cursor of the next page, absent on the last"))), ReadErrors),
