@@ -23,8 +23,10 @@ pub struct Findings {
     /// Hostile inputs that changed state or were answered 2xx where they must not.
     pub unauthorised: usize,
     /// Inputs decided otherwise than expected (a planned step refused, a refusal with
-    /// another code, a 5xx), and proposals whose history is out of the order sent.
+    /// another code, a 5xx).
     pub unexpected: usize,
+    /// Proposals whose history applied their steps in another order than they were sent.
+    pub out_of_order: usize,
     /// History sequences with a gap, or whose head or version disagrees with its rows.
     pub gaps: usize,
     pub chains_verified: usize,
@@ -37,9 +39,43 @@ pub struct Findings {
     /// killed between recording it and acknowledging it (at-least-once, harmless).
     pub dead_letter_repeats: usize,
     pub details: Vec<String>,
+    /// Each finding counted above, with the ledger index of the input it is about (for a
+    /// proposal, its last step sent; none for a timer): when it happened.
+    pub marks: Vec<(Kind, Option<usize>)>,
+}
+
+/// What a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Lost,
+    Doubled,
+    Unauthorised,
+    Unexpected,
+    OutOfOrder,
+    Gap,
 }
 
 impl Findings {
+    fn mark(&mut self, kind: Kind, at: Option<usize>) {
+        *match kind {
+            Kind::Lost => &mut self.lost,
+            Kind::Doubled => &mut self.doubled,
+            Kind::Unauthorised => &mut self.unauthorised,
+            Kind::Unexpected => &mut self.unexpected,
+            Kind::OutOfOrder => &mut self.out_of_order,
+            Kind::Gap => &mut self.gaps,
+        } += 1;
+        self.marks.push((kind, at));
+    }
+
+    /// The findings of `kind` whose input's ledger index satisfies `within`.
+    pub fn count(&self, kind: Kind, within: impl Fn(Option<usize>) -> bool) -> usize {
+        self.marks
+            .iter()
+            .filter(|(k, at)| *k == kind && within(*at))
+            .count()
+    }
+
     fn note(&mut self, detail: String) {
         if self.details.len() < 40 {
             self.details.push(detail);
@@ -47,7 +83,13 @@ impl Findings {
     }
 
     pub fn failed(&self) -> bool {
-        self.lost + self.doubled + self.unauthorised + self.unexpected + self.gaps > 0
+        self.lost
+            + self.doubled
+            + self.unauthorised
+            + self.unexpected
+            + self.out_of_order
+            + self.gaps
+            > 0
             || self.broken_chain.is_some()
     }
 }
@@ -152,13 +194,26 @@ pub async fn audit(
         }
     }
 
+    // Where each input is in the ledger, and each proposal's last step sent.
+    let mut index_of: HashMap<&str, usize> = HashMap::new();
+    let mut last_of: HashMap<&str, usize> = HashMap::new();
+    for (index, sent) in ledger.iter().enumerate() {
+        if let Some(id) = sent.event_id.as_deref() {
+            index_of.entry(id).or_insert(index);
+        }
+        if let Some(p) = sent.proposal.as_deref() {
+            last_of.insert(p, index);
+        }
+    }
+
     // Rows of one event: consecutive, and written by one transaction (one recorded_at).
     for (event, rows) in &by_event {
+        let at = index_of.get(event).copied();
         let split = rows
             .windows(2)
             .any(|w| w[1].seq != w[0].seq + 1 || w[1].recorded_at != w[0].recorded_at);
         if split {
-            f.doubled += 1;
+            f.mark(Kind::Doubled, at);
             f.note(format!(
                 "event {event}: its history rows are not one contiguous write"
             ));
@@ -167,7 +222,8 @@ pub async fn audit(
 
     // Every input has exactly one outcome, the expected one.
     let mut sent_order: HashMap<&str, Vec<&str>> = HashMap::new();
-    for sent in ledger {
+    for (index, sent) in ledger.iter().enumerate() {
+        let at = Some(index);
         let id = sent.event_id.as_deref();
         let decided = id.and_then(|id| inbox.get(id));
         let rows = id.and_then(|id| by_event.get(id)).map_or(0, Vec::len);
@@ -188,20 +244,20 @@ pub async fn audit(
                 }
                 match decided {
                     None if dead == 0 => {
-                        f.lost += 1;
+                        f.mark(Kind::Lost, at);
                         f.note(format!("LOST {label}: no inbox row, no dead letter"));
                     }
                     None => {
-                        f.unexpected += 1;
+                        f.mark(Kind::Unexpected, at);
                         f.note(format!("{label}: dead-lettered instead of applied"));
                     }
                     Some((_, outcome, code, _)) => {
                         if dead > 0 {
-                            f.doubled += 1;
+                            f.mark(Kind::Doubled, at);
                             f.note(format!("DOUBLED {label}: decided and dead-lettered"));
                         }
                         if outcome != "applied" {
-                            f.unexpected += 1;
+                            f.mark(Kind::Unexpected, at);
                             f.note(format!("{label}: {outcome} {code:?} instead of applied"));
                         } else {
                             let found: Vec<_> = id
@@ -209,21 +265,21 @@ pub async fn audit(
                                 .map(|r| r.iter().map(|r| r.change.clone()).collect())
                                 .unwrap_or_default();
                             if found.len() > changes.len() {
-                                f.doubled += 1;
+                                f.mark(Kind::Doubled, at);
                                 f.note(format!(
                                     "DOUBLED {label}: {} history rows, {} expected",
                                     found.len(),
                                     changes.len()
                                 ));
                             } else if found.len() < changes.len() {
-                                f.lost += 1;
+                                f.mark(Kind::Lost, at);
                                 f.note(format!(
                                     "LOST {label}: {} history rows, {} expected",
                                     found.len(),
                                     changes.len()
                                 ));
                             } else if &found != changes {
-                                f.unexpected += 1;
+                                f.mark(Kind::Unexpected, at);
                                 f.note(format!(
                                     "{label}: history rows {found:?}, the domain says {changes:?}"
                                 ));
@@ -234,29 +290,29 @@ pub async fn audit(
             }
             Expected::Rejected(code) => match decided {
                 Some((_, outcome, found, _)) if outcome == "applied" || rows > 0 => {
-                    f.unauthorised += 1;
+                    f.mark(Kind::Unauthorised, at);
                     f.note(format!(
                         "UNAUTHORISED {label}: applied ({outcome} {found:?})"
                     ));
                 }
                 Some((_, _, found, _)) => {
                     if found.as_deref() != Some(*code) {
-                        f.unexpected += 1;
+                        f.mark(Kind::Unexpected, at);
                         f.note(format!("{label}: refused as {found:?}, expected {code}"));
                     }
                 }
                 None if dead > 0 => {
-                    f.unexpected += 1;
+                    f.mark(Kind::Unexpected, at);
                     f.note(format!(
                         "{label}: dead-lettered, expected refused as {code}"
                     ));
                 }
                 None if sent.answer.as_deref() == Some("confirmed") => {
-                    f.lost += 1;
+                    f.mark(Kind::Lost, at);
                     f.note(format!("LOST {label}: no outcome"));
                 }
                 None => {
-                    f.lost += 1;
+                    f.mark(Kind::Lost, at);
                     f.note(format!("LOST {label}: never confirmed by the broker"));
                 }
             },
@@ -264,7 +320,7 @@ pub async fn audit(
                 // A replay leaves no row of its own; doubling would show on the original
                 // event (more rows than the domain makes), checked above.
                 if decided.is_none() && dead == 0 {
-                    f.lost += 1;
+                    f.mark(Kind::Lost, at);
                     f.note(format!(
                         "LOST {label}: the replayed event itself has no outcome"
                     ));
@@ -273,17 +329,17 @@ pub async fn audit(
             Expected::DeadLetter { code, id: dead_id } => match dead_by_id.get(dead_id.as_str()) {
                 None => {
                     if decided.is_some_and(|(_, o, _, _)| o == "applied") || rows > 0 {
-                        f.unauthorised += 1;
+                        f.mark(Kind::Unauthorised, at);
                         f.note(format!(
                             "UNAUTHORISED {label}: applied instead of dead-lettered"
                         ));
                     } else if decided.is_some() {
-                        f.unexpected += 1;
+                        f.mark(Kind::Unexpected, at);
                         f.note(format!(
                             "{label}: decided in the inbox, expected dead-lettered as {code}"
                         ));
                     } else {
-                        f.lost += 1;
+                        f.mark(Kind::Lost, at);
                         f.note(format!(
                             "LOST {label}: not among the dead letters (id {dead_id})"
                         ));
@@ -291,28 +347,28 @@ pub async fn audit(
                 }
                 Some(letter) => {
                     if letter.code != *code {
-                        f.unexpected += 1;
+                        f.mark(Kind::Unexpected, at);
                         f.note(format!(
                             "{label}: dead-lettered as {}, expected {code}",
                             letter.code
                         ));
                     }
                     if decided.is_some() {
-                        f.doubled += 1;
+                        f.mark(Kind::Doubled, at);
                         f.note(format!("DOUBLED {label}: dead-lettered and decided"));
                     }
                 }
             },
             Expected::BrokerRefuses => {
                 if sent.breached || decided.is_some() || rows > 0 {
-                    f.unauthorised += 1;
+                    f.mark(Kind::Unauthorised, at);
                     f.note(format!("UNAUTHORISED {label}: the broker took it"));
                 }
             }
             Expected::HttpRefused(allowed) => {
                 let applied = decided.is_some_and(|(_, o, _, _)| o == "applied") || rows > 0;
                 if sent.breached || applied {
-                    f.unauthorised += 1;
+                    f.mark(Kind::Unauthorised, at);
                     f.note(format!("UNAUTHORISED {label}"));
                 } else {
                     let status = sent
@@ -321,7 +377,7 @@ pub async fn audit(
                         .and_then(|a| a.split_whitespace().nth(1))
                         .and_then(|s| s.parse::<u16>().ok());
                     if !status.is_some_and(|s| allowed.contains(&s)) {
-                        f.unexpected += 1;
+                        f.mark(Kind::Unexpected, at);
                         f.note(format!("{label}: expected one of {allowed:?}"));
                     }
                 }
@@ -348,10 +404,11 @@ pub async fn audit(
         }
     }
     for (key, (version, head)) in &heads {
+        let at = last_of.get(key.as_str()).copied();
         let rows = chains.get(key).map_or(&[][..], Vec::as_slice);
         let gap_free = rows.iter().enumerate().all(|(i, r)| r.seq == i as i64 + 1);
         if !gap_free || *head != rows.len() as i64 {
-            f.gaps += 1;
+            f.mark(Kind::Gap, at);
             f.note(format!(
                 "proposal {key}: history is not 1..{} (head {head})",
                 rows.len()
@@ -359,7 +416,7 @@ pub async fn audit(
         }
         let applied = applied_per_proposal.get(key.as_str()).copied().unwrap_or(0);
         if *version != applied {
-            f.gaps += 1;
+            f.mark(Kind::Gap, at);
             f.note(format!(
                 "proposal {key}: version {version}, but {applied} events applied"
             ));
@@ -377,7 +434,7 @@ pub async fn audit(
             let as_sent: Vec<&str> = firsts.iter().map(|(_, id)| *id).collect();
             firsts.sort_unstable();
             if firsts.iter().map(|(_, id)| *id).collect::<Vec<_>>() != as_sent {
-                f.unexpected += 1;
+                f.mark(Kind::OutOfOrder, at);
                 f.note(format!(
                     "proposal {key}: history is not in the order the steps were sent"
                 ));
@@ -403,7 +460,7 @@ pub async fn audit(
             _ => false,
         };
         if lost {
-            f.lost += 1;
+            f.mark(Kind::Lost, None);
             f.note(format!(
                 "timer {id} ({state}, due {fire_at}): never decided"
             ));

@@ -1,12 +1,15 @@
-//! The campaign's own PostgreSQL cluster and RabbitMQ node, so that restarting them under
+//! The campaign's own PostgreSQL server and RabbitMQ node (or, for the scale scenario, a
+//! primary with its synchronous replica and a three-node RabbitMQ cluster, each node in a
+//! network namespace of its own so that it can be cut off), so that killing them under
 //! load touches nobody else: the shared development services on 5432/5672 keep serving the
-//! other test suites while the campaign stops and starts its own. Both live in a temporary
-//! directory and are stopped (and the directory removed) when their guard is dropped, also
-//! when the campaign fails half-way.
+//! other test suites while the campaign stops and starts its own. All live in temporary
+//! directories and are stopped (and the directories and namespaces removed) when their
+//! guard is dropped, also when the campaign fails half-way.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -43,10 +46,17 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn wait_for_port(port: u16, within: Duration) -> bool {
+fn wait_for_port_closed(port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_for_port(host: &str, port: u16, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if std::net::TcpStream::connect((host, port)).is_ok() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -88,26 +98,30 @@ pub struct Postgres {
 }
 
 impl Postgres {
-    pub fn start() -> anyhow::Result<Self> {
-        let bin = pg_bin()?;
+    /// A server not started yet, in a new directory `<prefix>.…`, on a free port.
+    fn new(bin: PathBuf, prefix: &str) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
-            .prefix("cohandle-campaign-pg.")
+            .prefix(prefix)
             .tempdir()
-            .context("creating the cluster's directory")?;
+            .context("creating the server's directory")?;
         let as_postgres = is_root();
         if as_postgres {
             run(
                 Command::new("chown").arg("postgres:").arg(dir.path()),
-                "handing the cluster's directory to postgres",
+                "handing the server's directory to postgres",
             )?;
         }
-        let mut this = Self {
+        Ok(Self {
             dir,
             bin,
             port: free_port()?,
             as_postgres,
             running: false,
-        };
+        })
+    }
+
+    pub fn start() -> anyhow::Result<Self> {
+        let mut this = Self::new(pg_bin()?, "cohandle-campaign-pg.")?;
         let data = this.data();
         this.pg(
             "initdb",
@@ -191,6 +205,78 @@ impl Postgres {
     pub fn log(&self) -> PathBuf {
         self.dir.path().join("server.log")
     }
+
+    fn sql(&self, statement: &str) -> anyhow::Result<String> {
+        let port = self.port.to_string();
+        self.pg(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-Atqc",
+                statement,
+            ],
+        )
+    }
+
+    /// A streaming replica of this server (`pg_basebackup -R -X stream -C -S`), running on a
+    /// port of its own, which this server then waits for at every commit
+    /// (`synchronous_standby_names`): a commit the engine saw is on both, so promoting the
+    /// replica after this server dies loses nothing. The replica's own settings do not name a
+    /// standby, so once promoted it commits alone.
+    pub fn start_replica(&self) -> anyhow::Result<Postgres> {
+        let mut replica = Self::new(self.bin.clone(), "cohandle-campaign-replica.")?;
+        let (data, port) = (replica.data(), self.port.to_string());
+        replica.pg(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-D",
+                &data,
+                "-R",
+                "-X",
+                "stream",
+                "-C",
+                "-S",
+                "campaign",
+                "-c",
+                "fast",
+            ],
+        )?;
+        replica.start_server()?;
+        self.sql("ALTER SYSTEM SET synchronous_standby_names = '*'")?;
+        self.sql("SELECT pg_reload_conf()")?;
+        Ok(replica)
+    }
+
+    /// SIGKILL of the postmaster: the server dies where it stands (its backends follow).
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        let pid = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid"))
+            .context("reading postmaster.pid")?;
+        let pid = pid.lines().next().unwrap_or_default().trim().to_owned();
+        run(
+            Command::new("kill").args(["-KILL", &pid]),
+            "kill -KILL postmaster",
+        )?;
+        self.running = false;
+        wait_for_port_closed(self.port, Duration::from_secs(30));
+        Ok(())
+    }
+
+    /// `pg_ctl promote`: the replica becomes a primary that takes writes.
+    pub fn promote(&self) -> anyhow::Result<()> {
+        self.pg("pg_ctl", &["-D", &self.data(), "-w", "promote"])?;
+        Ok(())
+    }
 }
 
 impl Drop for Postgres {
@@ -216,88 +302,163 @@ pub struct BrokerUser {
     pub inbound_keys: Option<String>,
 }
 
-/// A RabbitMQ node of the campaign's own (its own node name, ports, Erlang cookie and data
-/// directory), with only the consistent-hash exchange plugin.
+/// Where a RabbitMQ node runs.
+#[derive(Debug, Clone)]
+enum Place {
+    /// On the loopback, with a distribution port of its own.
+    Loopback { dist_port: u16 },
+    /// Alone in a network namespace, at its own address on the campaign's bridge, on the
+    /// standard ports; named by that address (Erlang long names).
+    Namespace { netns: String },
+}
+
+/// A RabbitMQ node of the campaign's own (its own node name, ports, data directory, and an
+/// Erlang cookie shared with the other nodes of its cluster), with only the consistent-hash
+/// exchange plugin.
 #[derive(Debug)]
 pub struct Rabbit {
     dir: tempfile::TempDir,
+    /// `HOME`, where the Erlang cookie is: shared by a cluster's nodes.
+    home: Arc<tempfile::TempDir>,
     pub node: String,
+    pub host: String,
     pub port: u16,
-    dist_port: u16,
+    place: Place,
     running: bool,
 }
 
 const RABBIT_BIN: &str = "/usr/lib/rabbitmq/bin";
 
+fn rabbit_home() -> anyhow::Result<Arc<tempfile::TempDir>> {
+    if !Path::new(RABBIT_BIN).join("rabbitmq-server").exists() {
+        bail!("no {RABBIT_BIN}/rabbitmq-server: install rabbitmq-server (deploy/dev/ensure-rabbitmq.sh)");
+    }
+    let home = tempfile::Builder::new()
+        .prefix("cohandle-campaign-rabbit-home.")
+        .tempdir()
+        .context("creating the nodes' home")?;
+    let cookie = home.path().join(".erlang.cookie");
+    let bytes: String = Sha256::digest(format!("{}{:?}", std::process::id(), Instant::now()))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(&cookie, bytes)?;
+    std::fs::set_permissions(&cookie, std::os::unix::fs::PermissionsExt::from_mode(0o400))?;
+    Ok(Arc::new(home))
+}
+
 impl Rabbit {
+    /// One node on the loopback, with `users`.
     pub fn start(users: &[BrokerUser]) -> anyhow::Result<Self> {
-        if !Path::new(RABBIT_BIN).join("rabbitmq-server").exists() {
-            bail!("no {RABBIT_BIN}/rabbitmq-server: install rabbitmq-server (deploy/dev/ensure-rabbitmq.sh)");
-        }
+        let mut this = Self::create(rabbit_home()?, None, false)?;
+        this.start_node()?;
+        this.import(users)?;
+        Ok(this)
+    }
+
+    fn create(
+        home: Arc<tempfile::TempDir>,
+        namespace: Option<(String, String)>,
+        clustered: bool,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("cohandle-campaign-rabbit.")
             .tempdir()
             .context("creating the node's directory")?;
-        let port = free_port()?;
-        let mut dist_port = free_port()?;
-        while dist_port == port {
-            dist_port = free_port()?;
+        let (place, host, port, node) = match namespace {
+            Some((netns, ip)) => {
+                let node = format!("cohandle-campaign@{ip}");
+                (Place::Namespace { netns }, ip, 5672, node)
+            }
+            None => {
+                let port = free_port()?;
+                let mut dist_port = free_port()?;
+                while dist_port == port {
+                    dist_port = free_port()?;
+                }
+                let node = format!("cohandle-campaign-{}-{port}@localhost", std::process::id());
+                (
+                    Place::Loopback { dist_port },
+                    "127.0.0.1".to_owned(),
+                    port,
+                    node,
+                )
+            }
+        };
+        let mut config = format!(
+            "listeners.tcp.1 = {host}:{port}\nloopback_users = none\nlog.console = false\n"
+        );
+        if clustered {
+            // The minority side of a partition stops serving until it heals, and a lost
+            // peer is noticed within about 15 s.
+            config.push_str("cluster_partition_handling = pause_minority\nnet_ticktime = 15\n");
         }
-        let node = format!("cohandle-campaign-{}-{port}@localhost", std::process::id());
-        std::fs::create_dir_all(dir.path().join("home"))?;
-        std::fs::write(
-            dir.path().join("rabbitmq.conf"),
-            format!(
-                "listeners.tcp.1 = 127.0.0.1:{port}\nloopback_users = none\nlog.console = false\n"
-            ),
-        )?;
+        std::fs::write(dir.path().join("rabbitmq.conf"), config)?;
         std::fs::write(
             dir.path().join("enabled_plugins"),
             "[rabbitmq_consistent_hash_exchange].\n",
         )?;
-        std::fs::write(dir.path().join("definitions.json"), definitions(users))?;
-        let mut this = Self {
+        // The system's rabbitmq-env.conf pins the node name: an empty one of its own.
+        std::fs::write(dir.path().join("rabbitmq-env.conf"), "")?;
+        Ok(Self {
             dir,
+            home,
             node,
+            host,
             port,
-            dist_port,
+            place,
             running: false,
-        };
-        this.start_node()?;
-        this.ctl(&[
-            "import_definitions",
-            &this
-                .dir
-                .path()
-                .join("definitions.json")
-                .display()
-                .to_string(),
-        ])?;
-        Ok(this)
+        })
+    }
+
+    fn import(&self, users: &[BrokerUser]) -> anyhow::Result<()> {
+        let file = self.dir.path().join("definitions.json");
+        std::fs::write(&file, definitions(users))?;
+        self.ctl(&["import_definitions", &file.display().to_string()])?;
+        Ok(())
     }
 
     fn command(&self, tool: &str) -> Command {
         let d = self.dir.path();
-        let mut command = Command::new(Path::new(RABBIT_BIN).join(tool));
+        let program = Path::new(RABBIT_BIN).join(tool);
+        let mut command = match &self.place {
+            Place::Namespace { netns, .. } => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", netns]).arg(program);
+                c
+            }
+            Place::Loopback { .. } => Command::new(program),
+        };
         command
             .current_dir(d)
-            .env("HOME", d.join("home"))
+            .env("HOME", self.home.path())
             .env("RABBITMQ_NODENAME", &self.node)
-            .env("RABBITMQ_DIST_PORT", self.dist_port.to_string())
             .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
             .env("RABBITMQ_LOG_BASE", d.join("log"))
             .env("RABBITMQ_PID_FILE", d.join("pid"))
             .env("RABBITMQ_ENABLED_PLUGINS_FILE", d.join("enabled_plugins"))
             .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq.conf"))
+            .env("RABBITMQ_CONF_ENV_FILE", d.join("rabbitmq-env.conf"))
             .env("RABBITMQ_ADVANCED_CONFIG_FILE", d.join("advanced.config"))
             .env("RABBITMQ_PLUGINS_EXPAND_DIR", d.join("plugins-expand"));
+        match &self.place {
+            Place::Loopback { dist_port } => {
+                command.env("RABBITMQ_DIST_PORT", dist_port.to_string());
+            }
+            Place::Namespace { .. } => {
+                command.env("RABBITMQ_USE_LONGNAME", "true");
+            }
+        }
         command
     }
 
     fn ctl(&self, args: &[&str]) -> anyhow::Result<String> {
         let mut command = self.command("rabbitmqctl");
-        command.args(["-q", "-n", &self.node]).args(args);
-        run(&mut command, "rabbitmqctl")
+        command.args(["-q", "-n", &self.node]);
+        if matches!(self.place, Place::Namespace { .. }) {
+            command.arg("-l");
+        }
+        run(command.args(args), "rabbitmqctl")
     }
 
     fn start_node(&mut self) -> anyhow::Result<()> {
@@ -308,9 +469,10 @@ impl Rabbit {
         self.running = true;
         // The CLI is not asked anything before the AMQP port opens: a `rabbitmqctl wait`
         // racing the boot made the node start its listener twice (eaddrinuse) on this machine.
-        if !wait_for_port(self.port, Duration::from_secs(90)) {
+        if !wait_for_port(&self.host, self.port, Duration::from_secs(90)) {
             bail!(
-                "the campaign's RabbitMQ node did not open port {} within 90 s; see {}",
+                "the campaign's RabbitMQ node did not open {}:{} within 90 s; see {}",
+                self.host,
                 self.port,
                 self.dir.path().join("log").display()
             );
@@ -319,11 +481,11 @@ impl Rabbit {
         Ok(())
     }
 
-    /// `amqp://user:password@127.0.0.1:<port>/%2f`.
+    /// `amqp://user:password@<host>:<port>/%2f`.
     pub fn url(&self, user: &BrokerUser) -> String {
         format!(
-            "amqp://{}:{}@127.0.0.1:{}/%2f",
-            user.name, user.password, self.port
+            "amqp://{}:{}@{}:{}/%2f",
+            user.name, user.password, self.host, self.port
         )
     }
 
@@ -343,6 +505,16 @@ impl Rabbit {
         Ok(started.elapsed())
     }
 
+    /// SIGKILL of the node's Erlang VM; [`Rabbit::revive`] starts it again.
+    pub fn kill(&mut self) {
+        self.stop(true);
+    }
+
+    /// Starts a killed node with its data: it rejoins its cluster.
+    pub fn revive(&mut self) -> anyhow::Result<()> {
+        self.start_node()
+    }
+
     fn stop(&mut self, crash: bool) {
         let pid = self.pid();
         // A crash is a SIGKILL of the Erlang VM; a stop that fails ends the same way.
@@ -354,7 +526,7 @@ impl Rabbit {
         // The port closes with the VM: wait for it, so that the next start can bind it.
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline
-            && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            && std::net::TcpStream::connect((self.host.as_str(), self.port)).is_ok()
         {
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -378,6 +550,199 @@ impl Drop for Rabbit {
         if self.running {
             self.stop(false);
         }
+    }
+}
+
+/// The campaign's own network: a bridge on the host and, for each node, a network
+/// namespace joined to it by a veth pair, so that one node can be cut off from the others
+/// and from its clients (its link taken down) and joined again. Removed when dropped.
+#[derive(Debug)]
+pub struct Net {
+    bridge: String,
+    subnet: String,
+    links: Vec<String>,
+    namespaces: Vec<String>,
+}
+
+fn ip(args: &[&str]) -> anyhow::Result<String> {
+    run(Command::new("ip").args(args), "ip")
+}
+
+impl Net {
+    /// A bridge and `size` namespaces, or why the machine does not allow them (no `ip`, not
+    /// root, no network namespaces).
+    pub fn create(size: usize) -> anyhow::Result<Self> {
+        let tag = std::process::id() % 100_000;
+        let mut net = Self {
+            bridge: format!("chc{tag}b"),
+            subnet: format!("10.213.{}", tag % 250),
+            links: Vec::new(),
+            namespaces: Vec::new(),
+        };
+        ip(&["link", "add", &net.bridge, "type", "bridge"])?;
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}.1/24", net.subnet),
+            "dev",
+            &net.bridge,
+        ])?;
+        ip(&["link", "set", &net.bridge, "up"])?;
+        for k in 1..=size {
+            let (netns, link) = (
+                format!("cohandle-campaign-{tag}-{k}"),
+                format!("chc{tag}v{k}"),
+            );
+            ip(&["netns", "add", &netns])?;
+            net.namespaces.push(netns.clone());
+            ip(&[
+                "link", "add", &link, "type", "veth", "peer", "name", "eth0", "netns", &netns,
+            ])?;
+            net.links.push(link.clone());
+            ip(&["link", "set", &link, "master", &net.bridge])?;
+            ip(&["link", "set", &link, "up"])?;
+            let inside = |args: &[&str]| -> anyhow::Result<String> {
+                let mut all = vec!["netns", "exec", &netns, "ip"];
+                all.extend_from_slice(args);
+                ip(&all)
+            };
+            inside(&[
+                "addr",
+                "add",
+                &format!("{}/24", net.address(k)),
+                "dev",
+                "eth0",
+            ])?;
+            inside(&["link", "set", "eth0", "up"])?;
+            inside(&["link", "set", "lo", "up"])?;
+        }
+        Ok(net)
+    }
+
+    /// Node `k`'s address (1-based).
+    pub fn address(&self, k: usize) -> String {
+        format!("{}.{}", self.subnet, 10 + k)
+    }
+
+    /// Cuts node `k` (1-based) off: its link goes down.
+    pub fn cut(&self, k: usize) -> anyhow::Result<()> {
+        ip(&["link", "set", &self.links[k - 1], "down"]).map(drop)
+    }
+
+    /// Joins node `k` again.
+    pub fn heal(&self, k: usize) -> anyhow::Result<()> {
+        ip(&["link", "set", &self.links[k - 1], "up"]).map(drop)
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for netns in &self.namespaces {
+            let _ = ip(&["netns", "del", netns]);
+        }
+        let _ = ip(&["link", "del", &self.bridge]);
+    }
+}
+
+/// Three (or `size`) RabbitMQ nodes joined into one cluster, each in a namespace of its own
+/// when the machine allows it (then a node can be cut off), else on the loopback.
+#[derive(Debug)]
+pub struct Cluster {
+    pub nodes: Vec<Rabbit>,
+    /// Dropped after the nodes (fields drop in order).
+    net: Option<Net>,
+    /// Why no node can be cut off, when the nodes are on the loopback.
+    pub no_partitions: Option<String>,
+}
+
+impl Cluster {
+    pub fn start(users: &[BrokerUser], size: usize) -> anyhow::Result<Self> {
+        let home = rabbit_home()?;
+        let (net, no_partitions) = if is_root() {
+            match Net::create(size) {
+                Ok(net) => (Some(net), None),
+                Err(error) => (None, Some(format!("no network namespaces here: {error:#}"))),
+            }
+        } else {
+            (None, Some("network namespaces need root".to_owned()))
+        };
+        let mut nodes = (1..=size)
+            .map(|k| {
+                let namespace = net
+                    .as_ref()
+                    .map(|n| (n.namespaces[k - 1].clone(), n.address(k)));
+                Rabbit::create(home.clone(), namespace, true)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        std::thread::scope(|scope| {
+            let starts: Vec<_> = nodes
+                .iter_mut()
+                .map(|node| scope.spawn(move || node.start_node()))
+                .collect();
+            starts.into_iter().try_for_each(|s| {
+                s.join()
+                    .map_err(|_| anyhow::anyhow!("a node's start panicked"))?
+            })
+        })?;
+        let first = nodes[0].node.clone();
+        for node in &nodes[1..] {
+            node.ctl(&["stop_app"])?;
+            node.ctl(&["reset"])?;
+            node.ctl(&["join_cluster", &first])?;
+            node.ctl(&["start_app"])?;
+        }
+        nodes[0].import(users)?;
+        Ok(Self {
+            nodes,
+            net,
+            no_partitions,
+        })
+    }
+
+    /// Every node's URL for `user`, separated by commas (`amqp.url` of a cluster).
+    pub fn url(&self, user: &BrokerUser) -> String {
+        let urls: Vec<String> = self.nodes.iter().map(|n| n.url(user)).collect();
+        urls.join(",")
+    }
+
+    /// The node (0-based) that leads the most queues named `prefix…`, asked of a running
+    /// node.
+    pub fn leader_of(&self, prefix: &str) -> anyhow::Result<usize> {
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.running)
+            .context("no node runs")?;
+        let listed = node.ctl(&["list_queues", "name", "leader", "--formatter", "json"])?;
+        let queues: Vec<serde_json::Value> =
+            serde_json::from_str(&listed).context("reading list_queues")?;
+        let mut led = vec![0usize; self.nodes.len()];
+        for q in &queues {
+            let (Some(name), Some(leader)) = (q["name"].as_str(), q["leader"].as_str()) else {
+                continue;
+            };
+            if let Some(k) = self.nodes.iter().position(|n| n.node == leader) {
+                if name.starts_with(prefix) {
+                    led[k] += 1;
+                }
+            }
+        }
+        Ok((0..led.len()).max_by_key(|&k| led[k]).unwrap_or(0))
+    }
+
+    /// Cuts node `k` (0-based) off from the others and from its clients.
+    pub fn cut(&self, k: usize) -> anyhow::Result<()> {
+        self.net
+            .as_ref()
+            .context("no network namespaces")?
+            .cut(k + 1)
+    }
+
+    pub fn heal(&self, k: usize) -> anyhow::Result<()> {
+        self.net
+            .as_ref()
+            .context("no network namespaces")?
+            .heal(k + 1)
     }
 }
 

@@ -3,6 +3,7 @@
 //! bookkeeping.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// One expected history row: (machine, task agency, from, to, event).
 pub type ExpectedChange = (String, Option<String>, String, String, String);
@@ -50,25 +51,41 @@ pub struct Sent {
     pub breached: bool,
 }
 
+/// Every input sent, in the order recorded, with the moment it was recorded.
 #[derive(Debug, Clone, Default)]
-pub struct Ledger(Arc<Mutex<Vec<Sent>>>);
+pub struct Ledger(Arc<Mutex<Inputs>>);
+
+#[derive(Debug, Default)]
+struct Inputs {
+    sent: Vec<Sent>,
+    at: Vec<Instant>,
+}
 
 impl Ledger {
+    fn inputs(&self) -> std::sync::MutexGuard<'_, Inputs> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn record(&self, sent: Sent) -> usize {
-        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        all.push(sent);
-        all.len() - 1
+        let mut all = self.inputs();
+        all.sent.push(sent);
+        all.at.push(Instant::now());
+        all.sent.len() - 1
     }
 
     pub fn answer(&self, index: usize, answer: String, breached: bool) {
-        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(sent) = all.get_mut(index) {
+        if let Some(sent) = self.inputs().sent.get_mut(index) {
             sent.answer = Some(answer);
             sent.breached |= breached;
         }
     }
 
     pub fn snapshot(&self) -> Vec<Sent> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inputs().sent.clone()
+    }
+
+    /// When each input was recorded, by ledger index.
+    pub fn times(&self) -> Vec<Instant> {
+        self.inputs().at.clone()
     }
 }

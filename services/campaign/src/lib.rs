@@ -3,14 +3,16 @@
 //! not trust the engine's own bookkeeping.
 //!
 //! One run ([`run`]):
-//! 1. [`infra`]: starts a PostgreSQL cluster and a RabbitMQ node of its own (temporary
-//!    directories, free ports), so that restarting them disturbs nobody else;
+//! 1. [`infra`]: starts a PostgreSQL server and a RabbitMQ node of its own (temporary
+//!    directories, free ports), so that restarting them disturbs nobody else; for the scale
+//!    scenario ([`Profile::Scale`]), a primary with its replica and a three-node cluster;
 //! 2. [`cohandle_testkit::children`]: starts the real `cohandle` binary as child processes
-//!    — two workers, the relay, two monitors and the API — configured by `COHANDLE__…`
-//!    variables;
+//!    — two workers (three in the scale scenario), the relay, two monitors and the API —
+//!    configured by `COHANDLE__…` variables;
 //! 3. [`workload`]: drives a steady mixed load over the bus and the API, every event's
 //!    expected history predicted by the pure domain; [`hostile`]: hostile input, each with
-//!    its expected outcome; meanwhile the faults: SIGKILLs, broker and database restarts;
+//!    its expected outcome; meanwhile the faults: SIGKILLs, broker and database restarts
+//!    (or [`scale`]'s, one of each kind in turn);
 //! 4. drains, then [`audit`]s the [`ledger`] against the database and the dead letters,
 //!    and prints one table ([`Report`]).
 //!
@@ -22,6 +24,7 @@ pub mod hostile;
 pub mod infra;
 pub mod ledger;
 pub mod rng;
+pub mod scale;
 pub mod workload;
 
 use std::collections::HashMap;
@@ -51,6 +54,10 @@ pub enum Profile {
     Short,
     /// The long run recorded in RELIABILITY.md.
     Long,
+    /// Scale-out and failover: a three-node RabbitMQ cluster, a PostgreSQL primary with a
+    /// synchronous streaming replica, three workers; one fault of each kind in turn, each
+    /// audited on its own (RELIABILITY.md, "The scale scenario").
+    Scale,
 }
 
 /// The knobs of a profile.
@@ -67,6 +74,8 @@ pub struct Plan {
     pub hostile_every: Duration,
     /// How long the drain may take after the load.
     pub drain: Duration,
+    /// Worker processes.
+    pub workers: usize,
 }
 
 impl Profile {
@@ -82,6 +91,7 @@ impl Profile {
                 monitor_kills: 2,
                 hostile_every: Duration::from_millis(250),
                 drain: Duration::from_secs(60),
+                workers: 2,
             },
             Profile::Long => Plan {
                 load: Duration::from_secs(12 * 60),
@@ -93,6 +103,19 @@ impl Profile {
                 monitor_kills: 12,
                 hostile_every: Duration::from_millis(250),
                 drain: Duration::from_secs(180),
+                workers: 2,
+            },
+            Profile::Scale => Plan {
+                load: Duration::from_secs(300),
+                drivers: 16,
+                worker_kills: 0,
+                broker_restarts: 0,
+                database_restarts: 0,
+                relay_kills: 0,
+                monitor_kills: 0,
+                hostile_every: Duration::from_millis(500),
+                drain: Duration::from_secs(180),
+                workers: 3,
             },
         }
     }
@@ -101,6 +124,7 @@ impl Profile {
         match self {
             Profile::Short => "short",
             Profile::Long => "long",
+            Profile::Scale => "scale",
         }
     }
 }
@@ -155,6 +179,8 @@ pub struct Report {
     pub hostile_api: usize,
     pub faults: Faults,
     pub findings: audit::Findings,
+    /// The scale scenario's faults, each with its own findings and recovery time.
+    pub scale: Option<Vec<scale::Row>>,
     /// Hostile inputs tried, by kind.
     pub hostile_kinds: std::collections::BTreeMap<String, usize>,
 }
@@ -189,17 +215,26 @@ impl Report {
             ),
             (
                 "faults injected".to_owned(),
-                format!(
-                    "{} (worker SIGKILL {}, RabbitMQ restarts {}, PostgreSQL crash-restarts {}, relay SIGKILL {}, monitor SIGKILL {}; {:.0} s of broker/database downtime; unexpected role exits {})",
-                    x.total(),
-                    x.worker_kills,
-                    x.broker_restarts,
-                    x.database_restarts,
-                    x.relay_kills,
-                    x.monitor_kills,
-                    x.downtime.as_secs_f64(),
-                    x.unexpected_exits
-                ),
+                match &self.scale {
+                    Some(rows) => format!(
+                        "{} of {} (below, by fault; {} skipped); unexpected role exits {}",
+                        rows.iter().filter(|r| !r.detail.is_empty() && !r.skipped).count(),
+                        scale::SCENARIO.len(),
+                        rows.iter().filter(|r| r.skipped).count(),
+                        x.unexpected_exits
+                    ),
+                    None => format!(
+                        "{} (worker SIGKILL {}, RabbitMQ restarts {}, PostgreSQL crash-restarts {}, relay SIGKILL {}, monitor SIGKILL {}; {:.0} s of broker/database downtime; unexpected role exits {})",
+                        x.total(),
+                        x.worker_kills,
+                        x.broker_restarts,
+                        x.database_restarts,
+                        x.relay_kills,
+                        x.monitor_kills,
+                        x.downtime.as_secs_f64(),
+                        x.unexpected_exits
+                    ),
+                },
             ),
             (
                 "hostile inputs tried".to_owned(),
@@ -221,6 +256,10 @@ impl Report {
             (
                 "unexpected outcomes (must be 0)".to_owned(),
                 f.unexpected.to_string(),
+            ),
+            (
+                "proposals applied out of the order sent (must be 0)".to_owned(),
+                f.out_of_order.to_string(),
             ),
             (
                 "history gaps (must be 0)".to_owned(),
@@ -248,6 +287,10 @@ impl Report {
         for (name, value) in rows {
             out.push_str(&format!("| {name} | {value} |\n"));
         }
+        if let Some(rows) = &self.scale {
+            out.push_str("\nBy fault (the inputs sent from each fault to the next):\n\n");
+            out.push_str(&scale::table(rows));
+        }
         out.push_str("\nHostile inputs by kind:\n");
         for (kind, n) in &self.hostile_kinds {
             out.push_str(&format!("- {kind}: {n}\n"));
@@ -263,6 +306,46 @@ impl Report {
 }
 
 const WORKER_USER: &str = "cohandle";
+
+/// The campaign's broker: one node, or the scale scenario's cluster.
+#[derive(Debug)]
+enum Broker {
+    Node(Rabbit),
+    Cluster(infra::Cluster),
+}
+
+impl Broker {
+    fn url(&self, user: &BrokerUser) -> String {
+        match self {
+            Broker::Node(node) => node.url(user),
+            Broker::Cluster(cluster) => cluster.url(user),
+        }
+    }
+
+    /// Every node as `host:port`.
+    fn nodes(&self) -> Vec<String> {
+        let at = |n: &Rabbit| format!("{}:{}", n.host, n.port);
+        match self {
+            Broker::Node(node) => vec![at(node)],
+            Broker::Cluster(cluster) => cluster.nodes.iter().map(at).collect(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let nodes = self.nodes().join(", ");
+        match self {
+            Broker::Node(node) => format!("node {} on {nodes}", node.node),
+            Broker::Cluster(cluster) => format!(
+                "cluster of {} nodes on {nodes}{}",
+                cluster.nodes.len(),
+                cluster
+                    .no_partitions
+                    .as_ref()
+                    .map_or(String::new(), |why| format!(" (no partitions: {why})"))
+            ),
+        }
+    }
+}
 
 fn secret(rng: &mut Rng) -> String {
     rng.bytes(16).iter().map(|b| format!("{b:02x}")).collect()
@@ -330,23 +413,45 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
     for u in &users {
         passwords.insert(u.name.clone(), u.password.clone());
     }
+    let scale = options.profile == Profile::Scale;
     let broker_users = users.clone();
-    let rabbit = tokio::task::spawn_blocking(move || Rabbit::start(&broker_users));
-    let postgres = tokio::task::spawn_blocking(Postgres::start);
-    let postgres = postgres
+    let broker = tokio::task::spawn_blocking(move || {
+        anyhow::Ok(if scale {
+            Broker::Cluster(infra::Cluster::start(&broker_users, 3)?)
+        } else {
+            Broker::Node(Rabbit::start(&broker_users)?)
+        })
+    });
+    let postgres = tokio::task::spawn_blocking(move || {
+        let primary = Postgres::start()?;
+        let replica = if scale {
+            Some(primary.start_replica()?)
+        } else {
+            None
+        };
+        anyhow::Ok((primary, replica))
+    });
+    let (postgres, replica) = postgres
         .await?
         .context("starting the campaign's PostgreSQL")?;
-    let rabbit = rabbit
-        .await?
-        .context("starting the campaign's RabbitMQ node")?;
+    let broker = broker.await?.context("starting the campaign's RabbitMQ")?;
     eprintln!(
-        "campaign: PostgreSQL on 127.0.0.1:{}, RabbitMQ node {} on 127.0.0.1:{}",
-        postgres.port, rabbit.node, rabbit.port
+        "campaign: PostgreSQL on 127.0.0.1:{}{}, RabbitMQ {}",
+        postgres.port,
+        replica.as_ref().map_or(String::new(), |r| format!(
+            " (synchronous replica on 127.0.0.1:{})",
+            r.port
+        )),
+        broker.describe()
     );
     let admin = Database::connect(postgres.url("postgres")).await?;
     admin.execute_unprepared("CREATE DATABASE cohandle").await?;
     admin.close().await?;
-    let database_url = postgres.url("cohandle");
+    // With a replica, the roles (and the audit) name both servers and use the writable one.
+    let database_url = match &replica {
+        Some(replica) => format!("{},{}", postgres.url("cohandle"), replica.url("cohandle")),
+        None => postgres.url("cohandle"),
+    };
     let db = cohandle_store::connect::connect_and_migrate(&database_url).await?;
     let now = workload::now();
     let secrets = register(&db, now, "campaign", None).await?;
@@ -374,8 +479,8 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
     // Deadlines past the shipped holiday data are provisional, in the roles as in the
     // generator's model.
     let calendar = Calendar::china_official();
-    let worker_url = rabbit.url(&users[0]);
-    let env = Environment {
+    let worker_url = broker.url(&users[0]);
+    let mut env = Environment {
         binary: options.binary.clone(),
         workdir: workdir.path().to_path_buf(),
         vars: vec![
@@ -390,9 +495,17 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
             ("COHANDLE__METRICS__LISTEN".into(), "off".into()),
         ],
     };
-    let roles = Arc::new(Mutex::new(vec![
-        Role::new("worker-1", &["worker"], &env),
-        Role::new("worker-2", &["worker"], &env),
+    if let Some(replica) = &replica {
+        // Supervisors' lists read the replica.
+        env.vars.push((
+            "COHANDLE__DATABASE__READ_URL".into(),
+            replica.url("cohandle"),
+        ));
+    }
+    let mut roles: Vec<Role> = (1..=plan.workers)
+        .map(|n| Role::new(&format!("worker-{n}"), &["worker"], &env))
+        .collect();
+    roles.extend([
         Role::new("relay", &["relay"], &env),
         Role::new(
             "monitor-1",
@@ -405,9 +518,15 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
             &env,
         ),
         Role::new("api", &["api"], &env),
-    ]));
+    ]);
+    let roles = Arc::new(Mutex::new(roles));
     for role in lock(&roles).iter_mut() {
         role.start()?;
+        // The first worker registers first, and so is the active consumer of each
+        // partition; the others wait as standbys.
+        if role.name == "worker-1" {
+            std::thread::sleep(Duration::from_secs(1));
+        }
     }
     let api = Api {
         base: format!("http://127.0.0.1:{api_port}"),
@@ -428,7 +547,7 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
     let give_up = load_end + plan.drain;
     let ledger = Ledger::default();
     let progress = Arc::new(Progress::default());
-    let bus = Arc::new(Bus::new(rabbit.port, passwords));
+    let bus = Arc::new(Bus::new(broker.nodes(), passwords));
     let watcher = Watcher::new(db.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let watching = tokio::spawn(watcher.clone().run(stop_rx.clone()));
@@ -494,17 +613,54 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
         }
     });
     let postgres = Arc::new(Mutex::new(postgres));
-    let rabbit = Arc::new(Mutex::new(rabbit));
     let faults = Arc::new(Mutex::new(Faults::default()));
-    let fault_task = tokio::spawn(inject(
-        schedule(&plan, load, &mut rng),
-        load_start,
-        roles.clone(),
-        postgres.clone(),
-        rabbit.clone(),
-        faults.clone(),
-        rng.fork(),
-    ));
+    let happened = Arc::new(Mutex::new(Vec::new()));
+    // What the faults act on, kept until the services stop.
+    let (fault_task, scaled, rabbit) = match (broker, replica) {
+        (Broker::Cluster(cluster), Some(replica)) => {
+            let cluster = Arc::new(Mutex::new(cluster));
+            let targets = scale::Targets {
+                roles: roles.clone(),
+                cluster: cluster.clone(),
+                primary: postgres.clone(),
+                replica: Arc::new(Mutex::new(replica)),
+            };
+            let task = tokio::spawn(scale::inject(
+                targets.clone(),
+                load_start,
+                load,
+                happened.clone(),
+            ));
+            (task, Some(targets), None)
+        }
+        (Broker::Node(rabbit), _) => {
+            let rabbit = Arc::new(Mutex::new(rabbit));
+            let task = tokio::spawn(inject(
+                schedule(&plan, load, &mut rng),
+                load_start,
+                roles.clone(),
+                postgres.clone(),
+                rabbit.clone(),
+                faults.clone(),
+                rng.fork(),
+            ));
+            (task, None, Some(rabbit))
+        }
+        (Broker::Cluster(_), None) => bail!("a cluster without a replica"),
+    };
+    let samples: Arc<Mutex<scale::Samples>> = Arc::default();
+    let sampling = {
+        let (samples, progress, mut stop) = (samples.clone(), progress.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            loop {
+                lock(&samples).push((Instant::now(), progress.decided.load(Ordering::Relaxed)));
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        })
+    };
     let supervisor = {
         let roles = roles.clone();
         let mut stop = stop_rx.clone();
@@ -542,6 +698,7 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
     let _ = stop_tx.send(true);
     supervisor.await?;
     watching.await?;
+    sampling.await?;
     let faults = {
         let mut f = lock(&faults).clone();
         f.unexpected_exits = lock(&roles).iter().map(|r| r.unexpected_exits).sum();
@@ -560,6 +717,21 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
     let letters = audit::dead_letters(&db).await?;
     let sent = ledger.snapshot();
     let mut findings = audit::audit(&db, &sent, &letters, workload::now()).await?;
+    let scale = scaled.is_some().then(|| {
+        // Throughput is judged over the load only: the drivers stop at its end.
+        let samples: scale::Samples = lock(&samples)
+            .iter()
+            .copied()
+            .filter(|(t, _)| *t <= load_end)
+            .collect();
+        scale::rows(
+            &lock(&happened),
+            &findings,
+            &ledger.times(),
+            &samples,
+            load_start,
+        )
+    });
     let server_errors = api.server_errors.load(Ordering::Relaxed);
     if server_errors > 0 {
         findings.unexpected += server_errors as usize;
@@ -590,6 +762,7 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
         hostile_api,
         faults,
         findings,
+        scale,
         hostile_kinds: sent.iter().filter(|s| s.hostile).fold(
             std::collections::BTreeMap::new(),
             |mut kinds, s| {
@@ -606,8 +779,8 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
         );
     }
     // The services stop here (their guards), before the report is returned.
-    let (postgres, rabbit) = (postgres, rabbit);
     tokio::task::spawn_blocking(move || {
+        drop(scaled);
         drop(rabbit);
         drop(postgres);
     })

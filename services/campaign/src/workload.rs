@@ -343,15 +343,16 @@ pub fn http_request(event: &Event) -> anyhow::Result<(String, Value)> {
 /// The bus door: one confirm-mode channel per agency user, reopened after a broker restart.
 #[derive(Debug)]
 pub struct Bus {
-    port: u16,
+    /// The broker's nodes, `host:port`: a user's connection goes to the first that answers.
+    nodes: Vec<String>,
     passwords: HashMap<String, String>,
     channels: tokio::sync::Mutex<HashMap<String, (lapin::Connection, lapin::Channel)>>,
 }
 
 impl Bus {
-    pub fn new(port: u16, passwords: HashMap<String, String>) -> Self {
+    pub fn new(nodes: Vec<String>, passwords: HashMap<String, String>) -> Self {
         Self {
-            port,
+            nodes,
             passwords,
             channels: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -359,7 +360,12 @@ impl Bus {
 
     pub fn url(&self, user: &str) -> String {
         let password = self.passwords.get(user).map_or("", String::as_str);
-        format!("amqp://{user}:{password}@127.0.0.1:{}/%2f", self.port)
+        let urls: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|node| format!("amqp://{user}:{password}@{node}/%2f"))
+            .collect();
+        urls.join(",")
     }
 
     /// A fresh connection as `user` (for inputs the broker is expected to refuse, which
@@ -522,7 +528,8 @@ pub struct Decided {
     pub code: Option<String>,
 }
 
-/// Waits for event ids to be decided, polling the inbox for all waiters at once.
+/// Waits for event ids to be decided (applied or refused; held is not decided yet),
+/// polling the inbox for all waiters at once.
 #[derive(Debug, Clone)]
 pub struct Watcher {
     db: DatabaseConnection,
@@ -591,7 +598,8 @@ async fn decided(
 ) -> anyhow::Result<Vec<(String, Decided)>> {
     let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "SELECT event_id, outcome, code FROM inbox WHERE event_id IN ({})",
+        // A held event is not decided yet: its final outcome replaces `held`.
+        "SELECT event_id, outcome, code FROM inbox WHERE event_id IN ({}) AND outcome <> 'held'",
         marks.join(", ")
     );
     let rows = db
@@ -664,14 +672,20 @@ pub struct Drive {
 }
 
 impl Drive {
-    /// Sends a plan's steps in order, each once it was decided; stops at the first step not
-    /// decided as planned (the audit reports it).
+    /// Sends a plan's steps in order, each once the one before was decided; stops at the
+    /// first step not decided as planned (the audit reports it). A third of the proposals
+    /// are streamed: an agency's consecutive steps over the bus go one after the other
+    /// without waiting, as a system sends what happens as it happens, so that a worker
+    /// handover can deliver a later one before an earlier one (the engine holds it).
     pub async fn run(&self, plan: Plan, rng: &mut Rng) {
+        let streamed = rng.chance(33);
         let mut applied = Vec::new();
-        for step in plan.steps {
+        // Published over the bus, decision not awaited yet: (ledger index, event id, event).
+        let mut unanswered: Vec<(usize, String, Event)> = Vec::new();
+        for (n, step) in plan.steps.iter().enumerate() {
             let id = step.event.id.to_string();
             let index = self.ledger.record(Sent {
-                event_id: Some(stored_id(&step)),
+                event_id: Some(stored_id(step)),
                 proposal: Some(plan.key.clone()),
                 door: step.door,
                 hostile: false,
@@ -681,7 +695,7 @@ impl Drive {
                 breached: false,
             });
             let actor = step.event.actor.agency.to_string();
-            let ok = match step.door {
+            let decided = match step.door {
                 Door::Bus => {
                     let content_type = if rng.chance(50) {
                         ContentType::Json
@@ -691,21 +705,18 @@ impl Drive {
                     let message = Inbound::event(&step.event, content_type, &actor);
                     if !self.bus.publish(&actor, &message, self.give_up).await {
                         self.ledger.answer(index, "never confirmed".into(), false);
-                        false
+                        None
                     } else {
                         self.progress.over_bus.fetch_add(1, Ordering::Relaxed);
-                        let within = self.give_up.saturating_duration_since(Instant::now());
-                        match self.watcher.wait(&id, within).await {
-                            Some(d) => {
-                                self.ledger.answer(
-                                    index,
-                                    format!("{} {}", d.outcome, d.code.unwrap_or_default()),
-                                    false,
-                                );
-                                d.outcome == "applied"
-                            }
-                            None => false,
+                        unanswered.push((index, id.clone(), step.event.clone()));
+                        let same_sender_next = plan.steps.get(n + 1).is_some_and(|next| {
+                            next.door == Door::Bus
+                                && next.event.actor.agency == step.event.actor.agency
+                        });
+                        if streamed && same_sender_next {
+                            continue;
                         }
+                        self.answers(&mut unanswered).await
                     }
                 }
                 Door::Api => {
@@ -736,20 +747,25 @@ impl Drive {
                                 format!("HTTP {} {}", answer.status, answer.body["code"]),
                                 false,
                             );
-                            (200..300).contains(&answer.status)
+                            (200..300)
+                                .contains(&answer.status)
+                                .then(|| vec![step.event.clone()])
                         }
-                        None => false,
+                        None => None,
                     }
                 }
             };
-            if !ok {
+            let Some(decided) = decided else {
                 self.progress.stalled.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(proposal = %plan.key, event = %id, "a planned step was not applied; this proposal stops here");
                 return;
-            }
-            self.progress.decided.fetch_add(1, Ordering::Relaxed);
-            applied.push(step.event);
-            if applied.len() == 1 {
+            };
+            self.progress
+                .decided
+                .fetch_add(decided.len() as u64, Ordering::Relaxed);
+            let first = applied.is_empty();
+            applied.extend(decided);
+            if first {
                 self.targets
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -768,5 +784,25 @@ impl Drive {
                 t.applied = applied.clone();
             }
         }
+    }
+
+    /// Waits for the decision of each event published and not yet answered, in the order
+    /// sent; the events if every one was applied.
+    async fn answers(&self, unanswered: &mut Vec<(usize, String, Event)>) -> Option<Vec<Event>> {
+        let mut applied = Vec::new();
+        for (index, id, event) in unanswered.drain(..) {
+            let within = self.give_up.saturating_duration_since(Instant::now());
+            let d = self.watcher.wait(&id, within).await?;
+            self.ledger.answer(
+                index,
+                format!("{} {}", d.outcome, d.code.unwrap_or_default()),
+                false,
+            );
+            if d.outcome != "applied" {
+                return None;
+            }
+            applied.push(event);
+        }
+        Some(applied)
     }
 }

@@ -28,6 +28,8 @@ pub struct Role {
     pub kills: u32,
     /// Exits nobody asked for (found by [`Role::check`]), each followed by a restart.
     pub unexpected_exits: u32,
+    /// Killed for good ([`Role::retire`]): [`Role::check`] leaves it down.
+    pub retired: bool,
 }
 
 impl Role {
@@ -40,6 +42,7 @@ impl Role {
             starts: 0,
             kills: 0,
             unexpected_exits: 0,
+            retired: false,
         }
     }
 
@@ -76,8 +79,17 @@ impl Role {
         }
     }
 
+    /// SIGKILL, and no restart: a machine that died and stays dead.
+    pub fn retire(&mut self) {
+        self.kill();
+        self.retired = true;
+    }
+
     /// Restarts the role if its process ended on its own; counts that as unexpected.
     pub fn check(&mut self) -> anyhow::Result<()> {
+        if self.retired {
+            return Ok(());
+        }
         let ended = match self.child.as_mut() {
             Some(child) => child.try_wait()?.is_some(),
             None => true,

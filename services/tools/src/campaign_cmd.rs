@@ -15,8 +15,14 @@ pub struct CampaignArgs {
     #[arg(long, conflicts_with = "long")]
     pub short: bool,
     /// The long run: about fifteen minutes, 200 worker kills.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "scale")]
     pub long: bool,
+    /// Scale-out and failover: three RabbitMQ nodes, a PostgreSQL primary and its replica,
+    /// three workers; a broker node killed, a worker killed for good, a node cut off, the
+    /// primary killed and the replica promoted (about eight minutes; root for the network
+    /// namespaces of the partition).
+    #[arg(long, conflicts_with = "short")]
+    pub scale: bool,
     /// The seed of the workload, hostile input and fault moments (same seed, same run).
     #[arg(long, default_value_t = 20261127)]
     pub seed: u64,
@@ -32,14 +38,17 @@ pub struct CampaignArgs {
 pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            // lapin logs every connection the broker restarts cut as an error: expected here.
+            // lapin logs every connection the broker restarts cut as an error, and the
+            // campaign's publishers warn of each dead node they skip: expected here.
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,lapin=off".into()),
+                .unwrap_or_else(|_| "warn,lapin=off,cohandle_bus::connect=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let binary = crate::cohandle_binary(args.binary)?;
-    let profile = if args.long {
+    let profile = if args.scale {
+        Profile::Scale
+    } else if args.long {
         Profile::Long
     } else {
         Profile::Short
