@@ -22,13 +22,20 @@ use crate::Error;
 /// the network does not refuse, it does not answer.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// The AMQP heartbeat asked for when the URL names none (`?heartbeat=N` does): the
+/// connection is given up after two missed, so a node cut off by the network is left within
+/// 20 s (the broker's own default, 60 s, would take two minutes).
+pub const HEARTBEAT_SECONDS: u16 = 10;
+
 /// Parses one `amqp://` URL, naming the setting in the error. The password is never echoed.
 pub fn parse_url(url: &str) -> Result<AMQPUri, Error> {
-    url.trim().parse::<AMQPUri>().map_err(|why| {
+    let mut uri = url.trim().parse::<AMQPUri>().map_err(|why| {
         Error::Config(format!(
             "not an amqp:// URL ({why}); e.g. amqp://user:password@127.0.0.1:5672/%2f"
         ))
-    })
+    })?;
+    uri.query.heartbeat.get_or_insert(HEARTBEAT_SECONDS);
+    Ok(uri)
 }
 
 /// Parses `amqp.url`: one URL, or several separated by commas (the nodes of one cluster).
@@ -132,4 +139,19 @@ pub async fn close(connection: Connection, why: &str) {
             let _ = done.send(());
         });
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ended).await;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_heartbeat_is_asked_for_unless_the_url_names_one() {
+        let default = parse_url("amqp://u:p@127.0.0.1:5672/%2f").unwrap();
+        assert_eq!(default.query.heartbeat, Some(HEARTBEAT_SECONDS));
+        let named = parse_url("amqp://u:p@127.0.0.1:5672/%2f?heartbeat=30").unwrap();
+        assert_eq!(named.query.heartbeat, Some(30));
+    }
 }

@@ -177,6 +177,11 @@ pub struct Report {
     pub over_api: u64,
     pub hostile_bus: usize,
     pub hostile_api: usize,
+    /// Events that arrived before the step they depend on and were held, then applied or
+    /// refused (from the roles' logs).
+    pub held: Held,
+    /// Steps sent over the bus without waiting for the decision of the step before.
+    pub streamed: u64,
     pub faults: Faults,
     pub findings: audit::Findings,
     /// The scale scenario's faults, each with its own findings and recovery time.
@@ -235,6 +240,16 @@ impl Report {
                         x.unexpected_exits
                     ),
                 },
+            ),
+            (
+                "events held until the step they depend on".to_owned(),
+                format!(
+                    "{} (then applied {}, refused {}); {} steps were sent over the bus without waiting for the step before",
+                    self.held.applied + self.held.refused,
+                    self.held.applied,
+                    self.held.refused,
+                    self.streamed
+                ),
             ),
             (
                 "hostile inputs tried".to_owned(),
@@ -306,6 +321,28 @@ impl Report {
 }
 
 const WORKER_USER: &str = "cohandle";
+
+/// Held events that ended, as the engine logged them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Held {
+    pub applied: usize,
+    pub refused: usize,
+}
+
+impl Held {
+    /// Counts the ends the roles' logs in `dir` record.
+    fn count(dir: &std::path::Path) -> Self {
+        let mut held = Self::default();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let Ok(log) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            held.applied += log.matches("held event applied").count();
+            held.refused += log.matches("held event refused").count();
+        }
+        held
+    }
+}
 
 /// The campaign's broker: one node, or the scale scenario's cluster.
 #[derive(Debug)]
@@ -490,7 +527,8 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
                 "COHANDLE__HTTP__LISTEN".into(),
                 format!("127.0.0.1:{api_port}"),
             ),
-            ("RUST_LOG".into(), "warn".into()),
+            // The engine logs each held event's end at info: the report counts them.
+            ("RUST_LOG".into(), "warn,cohandle_store::batch=info".into()),
             // Two workers and two monitors on one host: their endpoints' default ports clash.
             ("COHANDLE__METRICS__LISTEN".into(), "off".into()),
         ],
@@ -763,6 +801,8 @@ async fn campaign(options: Options) -> anyhow::Result<Report> {
         faults,
         findings,
         scale,
+        held: Held::count(workdir.path()),
+        streamed: progress.streamed.load(Ordering::Relaxed),
         hostile_kinds: sent.iter().filter(|s| s.hostile).fold(
             std::collections::BTreeMap::new(),
             |mut kinds, s| {

@@ -647,6 +647,9 @@ pub struct Progress {
     pub over_api: AtomicU64,
     /// Proposals whose driver stopped early (a step not decided as planned).
     pub stalled: AtomicUsize,
+    /// Steps published over the bus right after the step before them, not waiting for its
+    /// decision.
+    pub streamed: AtomicU64,
 }
 
 /// A proposal the hostile inputs may aim at: assigned, with its handlers.
@@ -713,6 +716,9 @@ impl Drive {
                             next.door == Door::Bus
                                 && next.event.actor.agency == step.event.actor.agency
                         });
+                        if unanswered.len() > 1 {
+                            self.progress.streamed.fetch_add(1, Ordering::Relaxed);
+                        }
                         if streamed && same_sender_next {
                             continue;
                         }
