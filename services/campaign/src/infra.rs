@@ -638,6 +638,13 @@ impl Net {
 impl Drop for Net {
     fn drop(&mut self) {
         for netns in &self.namespaces {
+            // What still runs inside (the epmd each node started) would keep the namespace,
+            // and its end of the link, alive after its name is gone.
+            if let Ok(pids) = ip(&["netns", "pids", netns]) {
+                for pid in pids.split_whitespace() {
+                    let _ = Command::new("kill").args(["-KILL", pid]).status();
+                }
+            }
             let _ = ip(&["netns", "del", netns]);
         }
         let _ = ip(&["link", "del", &self.bridge]);
