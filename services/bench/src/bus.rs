@@ -4,9 +4,10 @@
 //! 1. the raw broker limit: the engine's topology, envelope-sized messages, publisher
 //!    confirms pipelined, consumers with prefetch and `multiple` acks, no processing;
 //! 2. the naive worker: per delivery decode, `Engine::apply` (one transaction), ack alone;
-//! 3. the real `cohandle worker` process fed by agencies publishing the campaign's mix, one
-//!    proposal's events in order: sustained rate, rate at half load, latency publish →
-//!    decision, catch-up from a backlog, and the worker's peak RSS.
+//! 3. the real `cohandle worker` process (or several at once) fed by agencies publishing the
+//!    campaign's mix, one proposal's events in order: sustained rate, rate at half load,
+//!    latency publish → decision, catch-up from a backlog, the workers' peak RSS, and the
+//!    CPU time of each worker, broker node and the database server per event.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use cohandle_testkit::db::ScratchDb;
 use cohandle_testkit::vhost::{Management, Vhost};
@@ -39,12 +40,16 @@ use cohandle_testkit::vhost::{Management, Vhost};
 pub struct Options {
     /// PostgreSQL server (no database): each phase gets a scratch database.
     pub postgres: String,
-    /// RabbitMQ `host:port`; each phase gets a scratch vhost.
-    pub amqp: String,
+    /// RabbitMQ nodes of one broker or cluster, `host:port` each; each phase gets a scratch
+    /// vhost. The benchmark's own connections go to the first; the workers are given every
+    /// node (`amqp.url` of a cluster).
+    pub amqp: Vec<String>,
     /// RabbitMQ management API, e.g. `http://127.0.0.1:15672/api` (guest).
     pub management: String,
     /// The `cohandle` binary, run as the worker.
     pub binary: PathBuf,
+    /// `cohandle worker` processes running at once in the engine phases.
+    pub workers: usize,
     /// Proposals of the engine's phases (about 9 events each).
     pub proposals: usize,
     /// Proposals of the naive worker's phase.
@@ -80,10 +85,18 @@ pub struct Phase {
     /// Published events with no inbox row at the end.
     pub undecided: usize,
     pub dead_letters: u32,
-    /// The worker process's peak resident set (VmHWM).
+    /// The largest peak resident set (VmHWM) of the worker processes.
     pub worker_peak_rss_mib: f64,
-    /// CPU time (user + system) the worker process used in the phase.
+    /// CPU time (user + system) the worker processes used, from their start to the last
+    /// event decided, all together.
     pub worker_cpu_seconds: f64,
+    /// Each worker process: the partitions it was the active consumer of, its CPU and RSS.
+    pub workers: Vec<WorkerFigures>,
+    /// CPU time of the broker nodes, the database server and the benchmark's own process
+    /// from the phase's start to the last event decided, where they run on this machine.
+    pub servers: Vec<ServerCpu>,
+    /// The node leading each partition queue (`cohandle.in.0`, `.1`, …).
+    pub partition_leaders: Vec<String>,
     /// Events per worker transaction, from the inbox (rows recorded at the same instant).
     pub mean_batch: f64,
     /// What the phase wrote, table by table (PostgreSQL's own counts).
@@ -94,6 +107,27 @@ pub struct Phase {
     /// adds one entry to every index of its table (partial indexes counted as whole ones,
     /// so this is an upper bound).
     pub index_entries_per_event: f64,
+    /// Bytes of every table the phase wrote, with indexes, per event decided.
+    pub bytes_per_event: f64,
+}
+
+/// One worker process in a phase.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkerFigures {
+    pub pid: u32,
+    /// Partition queues it was the single active consumer of at the phase's end.
+    pub partitions: Vec<u16>,
+    pub cpu_seconds: f64,
+    pub peak_rss_mib: f64,
+}
+
+/// CPU time of a server (the process listening on its port, with every process below it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerCpu {
+    /// `RabbitMQ 127.0.0.1:5672`, `PostgreSQL 127.0.0.1:5432`, `benchmark`.
+    pub name: String,
+    pub pid: u32,
+    pub cpu_seconds: f64,
 }
 
 /// The rows one table took in a phase, from `pg_stat_user_tables`, and its indexes.
@@ -106,6 +140,9 @@ pub struct TableWrites {
     pub hot_updated: i64,
     pub deleted: i64,
     pub indexes: i64,
+    /// The table's size with its indexes and TOAST at the end (`pg_total_relation_size`,
+    /// dead rows included).
+    pub bytes: i64,
 }
 
 impl TableWrites {
@@ -125,7 +162,8 @@ async fn table_writes(db: &DatabaseConnection) -> anyhow::Result<HashMap<String,
             db.get_database_backend(),
             "SELECT t.relname::text AS name, t.n_tup_ins AS ins, t.n_tup_upd AS upd, \
              t.n_tup_hot_upd AS hot, t.n_tup_del AS del, \
-             (SELECT COUNT(*) FROM pg_index i WHERE i.indrelid = t.relid) AS indexes \
+             (SELECT COUNT(*) FROM pg_index i WHERE i.indrelid = t.relid) AS indexes, \
+             pg_total_relation_size(t.relid) AS bytes \
              FROM pg_stat_user_tables t",
         ))
         .await?;
@@ -141,6 +179,7 @@ async fn table_writes(db: &DatabaseConnection) -> anyhow::Result<HashMap<String,
                     hot_updated: row.try_get("", "hot")?,
                     deleted: row.try_get("", "del")?,
                     indexes: row.try_get("", "indexes")?,
+                    bytes: row.try_get("", "bytes")?,
                 },
             ))
         })
@@ -172,6 +211,8 @@ fn written_between(
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub amqp: Vec<String>,
+    pub workers: usize,
     pub proposals: usize,
     pub events: usize,
     pub mean_message_bytes: f64,
@@ -295,6 +336,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         .max(half_load.worker_peak_rss_mib)
         .max(catch_up.worker_peak_rss_mib);
     Ok(Report {
+        amqp: options.amqp.clone(),
+        workers: options.workers,
         proposals: options.proposals,
         events,
         mean_message_bytes: bytes as f64 / events.max(1) as f64,
@@ -316,13 +359,24 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
 /// A vhost of the phase's own, with the agencies' users allowed in as deploy/ allows them.
 async fn create_vhost(options: &Options) -> anyhow::Result<Vhost> {
     let codes: Vec<&str> = agencies().into_iter().map(|(code, _)| code).collect();
+    let first = options.amqp.first().context("no RabbitMQ node given")?;
     Vhost::create(
         Management::new(&options.management),
-        &options.amqp,
+        first,
         "cohandle-bench",
         &codes,
     )
     .await
+}
+
+/// guest's URL into `vhost` on each of `nodes`, separated by commas: `amqp.url` of a
+/// cluster.
+fn cluster_url(nodes: &[String], vhost: &str) -> String {
+    nodes
+        .iter()
+        .map(|node| format!("amqp://guest:guest@{node}/{vhost}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The topology every phase runs over (what the worker declares at start).
@@ -675,38 +729,25 @@ impl WorkerProcess {
         Ok(kib / 1024.0)
     }
 
-    /// User + system CPU time of the process so far (/proc/<pid>/stat, in clock ticks).
+    /// User + system CPU time of the process so far.
     fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let after = stat.rsplit_once(')').context("/proc/<pid>/stat")?.1;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks: f64 = fields
-            .get(11..13)
-            .context("utime and stime in /proc/<pid>/stat")?
-            .iter()
-            .map(|f| f.parse::<f64>().unwrap_or(0.0))
-            .sum();
-        let per_second = Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|t| t.trim().parse::<f64>().ok())
-            .unwrap_or(100.0);
-        Ok(ticks / per_second)
+        crate::cpu::process_seconds(self.child.id())
     }
 
     fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// SIGTERM: the worker finishes its batches in hand; SIGKILL after 10 s.
-    fn stop(mut self) {
+    /// SIGTERM: the worker finishes its batches in hand.
+    fn terminate(&self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
+    }
+
+    /// Waits for the process to end after [`WorkerProcess::terminate`]; SIGKILL at
+    /// `deadline`.
+    fn reap(mut self, deadline: Instant) {
         while Instant::now() < deadline {
             if !self.running() {
                 return;
@@ -725,6 +766,277 @@ impl Drop for WorkerProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The worker processes of a phase, all on the same database and broker.
+struct Workers {
+    processes: Vec<WorkerProcess>,
+    /// Where their logs are, for messages.
+    logs: String,
+}
+
+impl Workers {
+    /// `options.workers` processes, started one right after the other; logs
+    /// `worker-<phase>.log`, or `worker-<phase>-<n>.log` when there are several.
+    fn start(
+        options: &Options,
+        corrections: Option<&Path>,
+        db_url: &str,
+        amqp_url: &str,
+        phase: &str,
+    ) -> anyhow::Result<Self> {
+        let n = options.workers.max(1);
+        let logs: Vec<PathBuf> = (1..=n)
+            .map(|i| match n {
+                1 => options.workdir.join(format!("worker-{phase}.log")),
+                _ => options.workdir.join(format!("worker-{phase}-{i}.log")),
+            })
+            .collect();
+        let processes = logs
+            .iter()
+            .map(|log| WorkerProcess::start(options, corrections, db_url, amqp_url, log))
+            .collect::<anyhow::Result<_>>()?;
+        let logs = logs
+            .iter()
+            .map(|l| l.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(Self { processes, logs })
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.processes.iter().map(|w| w.child.id()).collect()
+    }
+
+    fn all_running(&mut self) -> bool {
+        self.processes.iter_mut().all(WorkerProcess::running)
+    }
+
+    /// SIGTERM to every worker at once, then SIGKILL to those still running 10 s later.
+    fn stop(self) {
+        for worker in &self.processes {
+            worker.terminate();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for worker in self.processes {
+            worker.reap(deadline);
+        }
+    }
+}
+
+/// A process whose CPU time the phases read: a server found by the port it listens on
+/// (with every process below it), or the benchmark's own process.
+#[derive(Debug, Clone)]
+struct Watched {
+    name: String,
+    pid: u32,
+    tree: bool,
+}
+
+impl Watched {
+    fn cpu_seconds(&self) -> f64 {
+        let seconds = match self.tree {
+            true => crate::cpu::tree_seconds(self.pid),
+            false => crate::cpu::process_seconds(self.pid),
+        };
+        seconds.unwrap_or(f64::NAN)
+    }
+}
+
+/// The port of `host:port` when the host is this machine's loopback.
+fn loopback_port(host: &str, port: Option<u16>) -> Option<u16> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    matches!(host, "127.0.0.1" | "localhost" | "::1").then_some(port?)
+}
+
+/// Every broker node and the database server that run on this machine and can be seen, the
+/// database's streaming replicas on this machine, and the benchmark itself.
+async fn watched(options: &Options, db: &DatabaseConnection) -> Vec<Watched> {
+    let mut servers: Vec<(String, Option<u16>)> = options
+        .amqp
+        .iter()
+        .map(|node| {
+            let port = node
+                .rsplit_once(':')
+                .and_then(|(host, port)| loopback_port(host, port.parse().ok()));
+            (format!("RabbitMQ {node}"), port)
+        })
+        .collect();
+    if let Ok(url) = reqwest::Url::parse(&options.postgres) {
+        let host = url.host_str().unwrap_or_default();
+        let port = loopback_port(host, Some(url.port().unwrap_or(5432)));
+        servers.push((
+            format!("PostgreSQL {host}:{}", url.port().unwrap_or(5432)),
+            port,
+        ));
+    }
+    let mut watched: Vec<Watched> = servers
+        .into_iter()
+        .filter_map(|(name, port)| {
+            Some(Watched {
+                name,
+                pid: crate::cpu::listening_pid(port?)?,
+                tree: true,
+            })
+        })
+        .collect();
+    watched.extend(local_replicas(db).await.unwrap_or_default());
+    watched.push(Watched {
+        name: "benchmark".to_owned(),
+        pid: std::process::id(),
+        tree: false,
+    });
+    watched
+}
+
+/// The database server's streaming replicas that run on this machine, each found by its WAL
+/// receiver's connection (`pg_stat_replication.client_port`) and watched as the postmaster
+/// above that process.
+async fn local_replicas(db: &DatabaseConnection) -> anyhow::Result<Vec<Watched>> {
+    let rows = db
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT application_name, client_port FROM pg_stat_replication \
+             WHERE client_addr IN ('127.0.0.1', '::1')",
+        ))
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let name: String = row.try_get("", "application_name").ok()?;
+            let port: i32 = row.try_get("", "client_port").ok()?;
+            let receiver = crate::cpu::connected_pid(u16::try_from(port).ok()?)?;
+            Some(Watched {
+                name: format!("PostgreSQL replica ({name})"),
+                pid: crate::cpu::parent(receiver).ok()?,
+                tree: true,
+            })
+        })
+        .collect())
+}
+
+fn cpu_readings(watched: &[Watched]) -> Vec<f64> {
+    watched.iter().map(Watched::cpu_seconds).collect()
+}
+
+/// A consumer as the management API lists it.
+#[derive(Debug, Deserialize)]
+struct ConsumerInfo {
+    consumer_tag: String,
+    queue: NameOnly,
+    /// The single active consumer of its queue (or any consumer of a queue without).
+    #[serde(default)]
+    active: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct NameOnly {
+    name: String,
+}
+
+/// A queue as the management API lists it: a quorum queue names its leader.
+#[derive(Debug, Deserialize)]
+struct QueueInfo {
+    name: String,
+    #[serde(default)]
+    leader: Option<String>,
+}
+
+/// The partition queue `name`'s number.
+fn partition_of(name: &str) -> Option<u16> {
+    name.strip_prefix(topology::INBOUND)?
+        .strip_prefix('.')?
+        .parse()
+        .ok()
+}
+
+/// The worker (by its place in `pids`) and the partition of a consumer. A worker's consumer
+/// tags are `cohandle-worker-<pid>/<queue>` (its connection name, then the queue).
+fn worker_and_partition(consumer: &ConsumerInfo, pids: &[u32]) -> Option<(usize, u16)> {
+    let (pid, _) = consumer
+        .consumer_tag
+        .strip_prefix("cohandle-worker-")?
+        .split_once('/')?;
+    let pid: u32 = pid.parse().ok()?;
+    let slot = pids.iter().position(|p| *p == pid)?;
+    Some((slot, partition_of(&consumer.queue.name)?))
+}
+
+/// The partitions each of `pids` is the active consumer of.
+fn active_partitions(consumers: &[ConsumerInfo], pids: &[u32]) -> Vec<Vec<u16>> {
+    let mut held = vec![Vec::new(); pids.len()];
+    for (slot, partition) in consumers
+        .iter()
+        .filter(|c| c.active)
+        .filter_map(|c| worker_and_partition(c, pids))
+    {
+        held[slot].push(partition);
+    }
+    for partitions in &mut held {
+        partitions.sort_unstable();
+    }
+    held
+}
+
+/// Whether each of `pids` consumes each of the partitions, as active consumer or standby.
+fn every_worker_consumes(consumers: &[ConsumerInfo], pids: &[u32], partitions: u16) -> bool {
+    let subscribed: std::collections::HashSet<(usize, u16)> = consumers
+        .iter()
+        .filter_map(|c| worker_and_partition(c, pids))
+        .filter(|(_, partition)| *partition < partitions)
+        .collect();
+    subscribed.len() == pids.len() * usize::from(partitions)
+}
+
+/// The consumers of `vhost`, from the management API.
+async fn consumers(vhost: &Vhost) -> anyhow::Result<Vec<ConsumerInfo>> {
+    Ok(vhost
+        .management
+        .call(
+            reqwest::Method::GET,
+            &format!("/consumers/{}", vhost.name),
+            None,
+        )
+        .await?
+        .json()
+        .await?)
+}
+
+/// Who consumes which partition and which node leads it, from the management API. Its list
+/// of consumers can lag their subscription by a few seconds: asked again until every
+/// partition has its active consumer there, for up to 10 s.
+async fn holders_and_leaders(
+    vhost: &Vhost,
+    pids: &[u32],
+) -> anyhow::Result<(Vec<Vec<u16>>, Vec<String>)> {
+    let m = &vhost.management;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let partitions = usize::from(Topology::default().partitions);
+    let held = loop {
+        let held = active_partitions(&consumers(vhost).await?, pids);
+        if held.iter().map(Vec::len).sum::<usize>() >= partitions || Instant::now() > deadline {
+            break held;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let queues: Vec<QueueInfo> = m
+        .call(
+            reqwest::Method::GET,
+            &format!("/queues/{}?columns=name,leader", vhost.name),
+            None,
+        )
+        .await?
+        .json()
+        .await?;
+    let mut leaders: Vec<(u16, String)> = queues
+        .into_iter()
+        .filter_map(|q| Some((partition_of(&q.name)?, q.leader.unwrap_or_default())))
+        .collect();
+    leaders.sort();
+    Ok((
+        held,
+        leaders.into_iter().map(|(_, leader)| leader).collect(),
+    ))
 }
 
 async fn engine_phase(
@@ -767,27 +1079,28 @@ async fn engine_phase_in(
     let operator = connect::connect_url(&vhost.url(), "bench-operator").await?;
     let inspect = operator.create_channel().await?;
     let publishers = Publishers::open(vhost).await?;
-    let log = options.workdir.join(format!("worker-{name}.log"));
+    let worker_url = cluster_url(&options.amqp, &vhost.name);
+    let start_workers = || Workers::start(options, corrections, &scratch.url, &worker_url, name);
+    let watched = watched(options, &db).await;
 
-    let (mut worker, started, stamps) = match load {
+    let (mut workers, started, cpu_before, stamps) = match load {
         Load::Backlog => {
             let stamps = publishers.publish(plans, options.in_flight, None).await?;
+            let cpu_before = cpu_readings(&watched);
             let started = Instant::now();
-            let worker =
-                WorkerProcess::start(options, corrections, &scratch.url, &vhost.url(), &log)?;
-            (worker, started, stamps)
+            (start_workers()?, started, cpu_before, stamps)
         }
         Load::Full | Load::Paced(_) => {
-            let mut worker =
-                WorkerProcess::start(options, corrections, &scratch.url, &vhost.url(), &log)?;
-            wait_for_consumers(&inspect, &mut worker, &log).await?;
+            let mut workers = start_workers()?;
+            wait_for_consumers(&inspect, vhost, &mut workers).await?;
             let pace = match load {
                 Load::Paced(rate) => Some(rate),
                 _ => None,
             };
+            let cpu_before = cpu_readings(&watched);
             let started = Instant::now();
             let stamps = publishers.publish(plans, options.in_flight, pace).await?;
-            (worker, started, stamps)
+            (workers, started, cpu_before, stamps)
         }
     };
     publishers.close().await;
@@ -802,21 +1115,41 @@ async fn engine_phase_in(
         }
         if decided > last.0 {
             last = (decided, Instant::now());
-        } else if last.1.elapsed() > Duration::from_secs(30) || !worker.running() {
+        } else if last.1.elapsed() > Duration::from_secs(30) || !workers.all_running() {
             eprintln!(
-                "  {name}: the worker stopped at {decided} of {total} events (log: {})",
-                log.display()
+                "  {name}: the workers stopped at {decided} of {total} events (logs: {})",
+                workers.logs
             );
             break last.1;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let seconds = finished.duration_since(started).as_secs_f64();
-    let worker_peak_rss_mib = worker.peak_rss_mib().unwrap_or(0.0);
-    let worker_cpu_seconds = worker.cpu_seconds().unwrap_or(0.0);
+    let servers = watched
+        .iter()
+        .zip(cpu_before)
+        .zip(cpu_readings(&watched))
+        .map(|((w, before), after)| ServerCpu {
+            name: w.name.clone(),
+            pid: w.pid,
+            cpu_seconds: after - before,
+        })
+        .collect();
+    let (holders, partition_leaders) = holders_and_leaders(vhost, &workers.pids()).await?;
+    let worker_figures: Vec<WorkerFigures> = workers
+        .processes
+        .iter()
+        .zip(holders)
+        .map(|(w, partitions)| WorkerFigures {
+            pid: w.child.id(),
+            partitions,
+            cpu_seconds: w.cpu_seconds().unwrap_or(0.0),
+            peak_rss_mib: w.peak_rss_mib().unwrap_or(0.0),
+        })
+        .collect();
     let dead_letters = u32::try_from(count(&db, "SELECT COUNT(*) FROM dead_letters").await?)?;
     connect::close(operator, "done").await;
-    tokio::task::spawn_blocking(move || worker.stop()).await?;
+    tokio::task::spawn_blocking(move || workers.stop()).await?;
     // The worker's sessions have ended: their counts are in. The few rows read above
     // wrote nothing.
     db.execute_unprepared("SELECT pg_stat_clear_snapshot()")
@@ -878,36 +1211,56 @@ async fn engine_phase_in(
         rejected,
         undecided: total - decided_ids,
         dead_letters,
-        worker_peak_rss_mib,
-        worker_cpu_seconds,
+        worker_peak_rss_mib: worker_figures
+            .iter()
+            .map(|w| w.peak_rss_mib)
+            .fold(0.0, f64::max),
+        worker_cpu_seconds: worker_figures.iter().map(|w| w.cpu_seconds).sum(),
+        workers: worker_figures,
+        servers,
+        partition_leaders,
         mean_batch: (applied + rejected) as f64 / batches.len().max(1) as f64,
         rows_per_event: writes.iter().map(TableWrites::rows).sum::<i64>() as f64
             / (applied + rejected).max(1) as f64,
         index_entries_per_event: writes.iter().map(TableWrites::index_entries).sum::<i64>() as f64
             / (applied + rejected).max(1) as f64,
+        bytes_per_event: writes.iter().map(|w| w.bytes).sum::<i64>() as f64
+            / (applied + rejected).max(1) as f64,
         writes,
     })
 }
 
+/// Waits until every partition queue has its active consumer and, with several workers,
+/// until every worker consumes every partition queue (the standbys, which the queue's own
+/// consumer count leaves out, from the management API).
 async fn wait_for_consumers(
     channel: &Channel,
-    worker: &mut WorkerProcess,
-    log: &Path,
+    vhost: &Vhost,
+    workers: &mut Workers,
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    for n in 0..Topology::default().partitions {
+    let partitions = Topology::default().partitions;
+    let waiting_for = |what: &str, workers: &mut Workers| {
+        if !workers.all_running() {
+            bail!("a worker exited at start (logs: {})", workers.logs);
+        }
+        if Instant::now() > deadline {
+            bail!("{what} within 60 s (logs: {})", workers.logs);
+        }
+        Ok(())
+    };
+    for n in 0..partitions {
         let queue = topology::partition_queue(n);
         while counts(channel, &queue).await?.1 == 0 {
-            if !worker.running() {
-                bail!("the worker exited at start (log: {})", log.display());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "the worker did not consume {queue} within 60 s (log: {})",
-                    log.display()
-                );
-            }
+            waiting_for(&format!("no worker consumed {queue}"), workers)?;
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    if workers.processes.len() > 1 {
+        let pids = workers.pids();
+        while !every_worker_consumes(&consumers(vhost).await?, &pids, partitions) {
+            waiting_for("not every worker consumed every partition queue", workers)?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
     Ok(())
@@ -938,4 +1291,57 @@ async fn consume_partition(
         )
         .await?;
     Ok((channel, consumer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workers_are_given_every_node() {
+        let nodes = ["127.0.0.1:5681".to_owned(), "127.0.0.1:5682".to_owned()];
+        let url = cluster_url(&nodes, "cohandle-bench-x");
+        assert_eq!(
+            url,
+            "amqp://guest:guest@127.0.0.1:5681/cohandle-bench-x,amqp://guest:guest@127.0.0.1:5682/cohandle-bench-x"
+        );
+        assert_eq!(connect::parse_urls(&url).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn active_consumers_are_counted_for_their_worker() {
+        let consumer = |tag: &str, queue: &str, active: bool| ConsumerInfo {
+            consumer_tag: tag.to_owned(),
+            queue: NameOnly {
+                name: queue.to_owned(),
+            },
+            active,
+        };
+        let consumers = [
+            consumer("cohandle-worker-11/cohandle.in.2", "cohandle.in.2", true),
+            consumer("cohandle-worker-11/cohandle.in.0", "cohandle.in.0", true),
+            consumer("cohandle-worker-22/cohandle.in.0", "cohandle.in.0", false),
+            consumer("cohandle-worker-22/cohandle.in.1", "cohandle.in.1", true),
+            consumer("bench-raw-3", "cohandle.in.3", true),
+            consumer("cohandle-worker-99/cohandle.in.3", "cohandle.in.3", true),
+        ];
+        assert_eq!(
+            active_partitions(&consumers, &[11, 22, 33]),
+            vec![vec![0, 2], vec![1], vec![]]
+        );
+        // The standby counts as consuming; 11 does not consume partition 1.
+        assert!(every_worker_consumes(&consumers, &[11, 22], 1));
+        assert!(!every_worker_consumes(&consumers, &[11, 22], 2));
+        assert_eq!(partition_of("cohandle.in.12"), Some(12));
+        assert_eq!(partition_of("cohandle.in.hash"), None);
+        assert_eq!(partition_of("cohandle.agency.x"), None);
+    }
+
+    #[test]
+    fn only_servers_on_the_loopback_are_watched() {
+        assert_eq!(loopback_port("127.0.0.1", Some(5681)), Some(5681));
+        assert_eq!(loopback_port("[::1]", Some(5432)), Some(5432));
+        assert_eq!(loopback_port("mq1.example", Some(5672)), None);
+        assert_eq!(loopback_port("localhost", None), None);
+    }
 }

@@ -6,6 +6,7 @@
 pub mod api_postgres;
 pub mod api_sqlite;
 pub mod bus;
+pub mod cpu;
 pub mod pages;
 pub mod pg_raw;
 pub mod queries;

@@ -65,17 +65,23 @@ pub enum BenchCommand {
         json: PathBuf,
     },
     /// The RabbitMQ door end to end: the raw broker limit, a naive one-transaction-per-message
-    /// worker, and the real `cohandle worker` (sustained, half load, catch-up, latency, RSS).
+    /// worker, and the real `cohandle worker` (sustained, half load, catch-up, latency, RSS,
+    /// CPU per event of the workers, broker nodes and database server).
     Bus {
         /// PostgreSQL server (no database): each phase gets a scratch database.
         #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
         postgres: String,
-        /// RabbitMQ host:port; each phase gets a scratch vhost.
-        #[arg(long, default_value = "127.0.0.1:5672")]
-        amqp: String,
+        /// RabbitMQ host:port, or the nodes of one cluster separated by commas; each phase
+        /// gets a scratch vhost. The benchmark's own connections go to the first node, the
+        /// workers are given them all.
+        #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:5672")]
+        amqp: Vec<String>,
         /// The management API (guest), to create and delete the vhosts and agency users.
         #[arg(long, default_value = "http://127.0.0.1:15672/api")]
         management: String,
+        /// `cohandle worker` processes running at once in the engine phases.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        workers: u16,
         /// Proposals of each engine phase (about 9 events each).
         #[arg(long, default_value_t = 4_000)]
         proposals: usize,
@@ -161,6 +167,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             postgres,
             amqp,
             management,
+            workers,
             proposals,
             naive_proposals,
             raw_messages,
@@ -180,6 +187,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 amqp,
                 management,
                 binary: crate::cohandle_binary(None)?,
+                workers: usize::from(workers),
                 proposals,
                 naive_proposals,
                 raw_messages,
@@ -231,9 +239,10 @@ async fn all(args: AllArgs) -> anyhow::Result<ExitCode> {
     println!("## The RabbitMQ door end to end\n");
     let (bus_report, complete) = bus(&cohandle_bench::bus::Options {
         postgres: args.postgres.clone(),
-        amqp: "127.0.0.1:5672".to_owned(),
+        amqp: vec!["127.0.0.1:5672".to_owned()],
         management: "http://127.0.0.1:15672/api".to_owned(),
         binary: crate::cohandle_binary(None)?,
+        workers: 1,
         proposals: bus_proposals,
         naive_proposals,
         raw_messages,
@@ -408,16 +417,71 @@ async fn timers(
     Ok(ExitCode::SUCCESS)
 }
 
+/// CPU time per event of each process of the engine phases: the workers (from their start),
+/// the broker nodes, the database server and the benchmark (from the phase's start).
+fn print_cpu(r: &cohandle_bench::bus::Report) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("\nCPU of the engine phases ({cores} cores here; workers from their start, the others from the phase's start, to the last event decided)");
+    println!("| phase | process | partitions it consumed | CPU s | CPU ms per event |\n|---|---|---|---|---|");
+    for (name, p) in [
+        ("sustained", &r.sustained),
+        ("half load", &r.half_load),
+        ("catch-up", &r.catch_up),
+    ] {
+        let per_event = |seconds: f64| 1e3 * seconds / p.events.max(1) as f64;
+        for (i, w) in p.workers.iter().enumerate() {
+            let partitions: Vec<String> = w.partitions.iter().map(u16::to_string).collect();
+            println!(
+                "| {name} | worker {} (pid {}) | {} | {:.2} | {:.3} |",
+                i + 1,
+                w.pid,
+                partitions.join(" "),
+                w.cpu_seconds,
+                per_event(w.cpu_seconds)
+            );
+        }
+        for s in &p.servers {
+            println!(
+                "| {name} | {} (pid {}) | | {:.2} | {:.3} |",
+                s.name,
+                s.pid,
+                s.cpu_seconds,
+                per_event(s.cpu_seconds)
+            );
+        }
+        let total = p.worker_cpu_seconds + p.servers.iter().map(|s| s.cpu_seconds).sum::<f64>();
+        println!(
+            "| {name} | all of the above ({:.1} s of wall time: {:.2} cores busy) | | {total:.2} | {:.3} |",
+            p.seconds,
+            total / p.seconds.max(1e-9),
+            per_event(total)
+        );
+    }
+    for (name, p) in [
+        ("sustained", &r.sustained),
+        ("half load", &r.half_load),
+        ("catch-up", &r.catch_up),
+    ] {
+        println!(
+            "leaders of the partition queues 0…{}, {name}: {}",
+            p.partition_leaders.len().saturating_sub(1),
+            p.partition_leaders.join(", ")
+        );
+    }
+}
+
 /// Runs the bus benchmark and prints it; the report, and whether every event was decided
 /// and applied (the figures hold only then).
 async fn bus(
     options: &cohandle_bench::bus::Options,
 ) -> anyhow::Result<(cohandle_bench::bus::Report, bool)> {
     println!(
-        "bus: {} proposals per engine phase, {} for the naive worker, {} raw messages; worker logs in {}",
+        "bus: {} proposals per engine phase, {} for the naive worker, {} raw messages; {} worker process(es) on RabbitMQ {}; worker logs in {}",
         options.proposals,
         options.naive_proposals,
         options.raw_messages,
+        options.workers,
+        options.amqp.join(","),
         options.workdir.display()
     );
     let r = cohandle_bench::bus::run(options).await?;
@@ -485,16 +549,17 @@ async fn bus(
         "| naive | {} | {} | | | | 1 | | |",
         r.naive_events, r.naive_applied
     );
+    print_cpu(&r);
     let p = &r.catch_up;
     let per = |n: i64| n as f64 / (p.applied + p.rejected).max(1) as f64;
     println!(
-        "\nwrites of the catch-up phase per event decided: {:.2} rows, {:.2} index entries (an insert or a non-HOT update adds one to each index of its table)",
-        p.rows_per_event, p.index_entries_per_event
+        "\nwrites of the catch-up phase per event decided: {:.2} rows, {:.2} index entries (an insert or a non-HOT update adds one to each index of its table), {:.0} bytes (tables with indexes at the end, dead rows included)",
+        p.rows_per_event, p.index_entries_per_event, p.bytes_per_event
     );
-    println!("| table | inserted | updated (HOT) | deleted | indexes | rows per event | index entries per event |\n|---|---|---|---|---|---|---|");
+    println!("| table | inserted | updated (HOT) | deleted | indexes | rows per event | index entries per event | bytes per event |\n|---|---|---|---|---|---|---|---|");
     for w in &p.writes {
         println!(
-            "| {} | {} | {} ({}) | {} | {} | {:.2} | {:.2} |",
+            "| {} | {} | {} ({}) | {} | {} | {:.2} | {:.2} | {:.0} |",
             w.table,
             w.inserted,
             w.updated,
@@ -502,7 +567,8 @@ async fn bus(
             w.deleted,
             w.indexes,
             per(w.rows()),
-            per(w.index_entries())
+            per(w.index_entries()),
+            per(w.bytes)
         );
     }
     let complete = [&r.sustained, &r.half_load, &r.catch_up]

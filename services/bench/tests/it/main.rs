@@ -11,10 +11,11 @@ async fn bus_benchmark_decides_and_applies_every_event() {
         std::env::temp_dir().join(format!("cohandle-bench-bus-test-{}", std::process::id()));
     let options = cohandle_bench::bus::Options {
         postgres: postgres_server(),
-        amqp: std::env::var("COHANDLE_TEST_AMQP_HOST")
-            .unwrap_or_else(|_| "127.0.0.1:5672".to_owned()),
+        amqp: vec![cohandle_testkit::vhost::broker_host()],
         management: "http://127.0.0.1:15672/api".to_owned(),
         binary: cohandle_testkit::binary::cohandle(),
+        // Two, so that the standby's path is run too.
+        workers: 2,
         proposals: 30,
         naive_proposals: 10,
         raw_messages: 500,
@@ -56,6 +57,17 @@ async fn bus_benchmark_decides_and_applies_every_event() {
             phase.index_entries_per_event >= phase.rows_per_event,
             "{phase:?}"
         );
+        // Each partition has one active consumer, one of the two workers.
+        assert_eq!(phase.workers.len(), 2);
+        let mut held: Vec<u16> = phase
+            .workers
+            .iter()
+            .flat_map(|w| w.partitions.clone())
+            .collect();
+        held.sort_unstable();
+        assert_eq!(held, vec![0, 1, 2, 3], "{:?}", phase.workers);
+        assert_eq!(phase.partition_leaders.len(), 4);
+        assert!(phase.workers.iter().all(|w| w.cpu_seconds > 0.0));
     }
     assert!(report.sustained.latency_p50_ms.is_finite());
     assert!(report.raw_msgs_per_second > 0.0);
