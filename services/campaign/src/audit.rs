@@ -201,7 +201,8 @@ pub async fn audit(
         if let Some(id) = sent.event_id.as_deref() {
             index_of.entry(id).or_insert(index);
         }
-        if let Some(p) = sent.proposal.as_deref() {
+        // A hostile input aimed at an old proposal is not that proposal's step.
+        if let (Some(p), false) = (sent.proposal.as_deref(), sent.hostile) {
             last_of.insert(p, index);
         }
     }

@@ -46,9 +46,17 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Whether something listens on `host:port`, asked for at most a second (a cut link does
+/// not refuse, it does not answer).
+fn listening(host: &str, port: u16) -> bool {
+    format!("{host}:{port}")
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|at| std::net::TcpStream::connect_timeout(&at, Duration::from_secs(1)).is_ok())
+}
+
 fn wait_for_port_closed(port: u16, within: Duration) {
     let deadline = Instant::now() + within;
-    while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+    while Instant::now() < deadline && listening("127.0.0.1", port) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -56,7 +64,7 @@ fn wait_for_port_closed(port: u16, within: Duration) {
 fn wait_for_port(host: &str, port: u16, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect((host, port)).is_ok() {
+        if listening(host, port) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -525,9 +533,7 @@ impl Rabbit {
         }
         // The port closes with the VM: wait for it, so that the next start can bind it.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline
-            && std::net::TcpStream::connect((self.host.as_str(), self.port)).is_ok()
-        {
+        while Instant::now() < deadline && listening(&self.host, self.port) {
             std::thread::sleep(Duration::from_millis(100));
         }
         if let Some(pid) = &pid {
@@ -720,7 +726,15 @@ impl Cluster {
             .iter()
             .find(|n| n.running)
             .context("no node runs")?;
-        let listed = node.ctl(&["list_queues", "name", "leader", "--formatter", "json"])?;
+        let listed = node.ctl(&[
+            "list_queues",
+            "name",
+            "leader",
+            "--formatter",
+            "json",
+            "--timeout",
+            "30",
+        ])?;
         let queues: Vec<serde_json::Value> =
             serde_json::from_str(&listed).context("reading list_queues")?;
         let mut led = vec![0usize; self.nodes.len()];
@@ -734,7 +748,45 @@ impl Cluster {
                 }
             }
         }
-        Ok((0..led.len()).max_by_key(|&k| led[k]).unwrap_or(0))
+        match (0..led.len()).max_by_key(|&k| led[k]) {
+            Some(k) if led[k] > 0 => Ok(k),
+            _ => bail!("no node leads a queue named {prefix}…: {listed}"),
+        }
+    }
+
+    /// How many queues named `prefix…` each consumer tag prefix (the part before `/`) is the
+    /// active consumer of, asked of a running node.
+    pub fn active_consumers(
+        &self,
+        prefix: &str,
+    ) -> anyhow::Result<std::collections::HashMap<String, usize>> {
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.running)
+            .context("no node runs")?;
+        let listed = node.ctl(&[
+            "list_consumers",
+            "queue_name",
+            "consumer_tag",
+            "active",
+            "--formatter",
+            "json",
+            "--timeout",
+            "30",
+        ])?;
+        let consumers: Vec<serde_json::Value> =
+            serde_json::from_str(&listed).context("reading list_consumers")?;
+        let mut active = std::collections::HashMap::new();
+        for c in &consumers {
+            let queue = c["queue_name"].as_str().unwrap_or_default();
+            let tag = c["consumer_tag"].as_str().unwrap_or_default();
+            if queue.starts_with(prefix) && c["active"].as_bool() == Some(true) {
+                let who = tag.split('/').next().unwrap_or(tag).to_owned();
+                *active.entry(who).or_insert(0) += 1;
+            }
+        }
+        Ok(active)
     }
 
     /// Cuts node `k` (0-based) off from the others and from its clients.

@@ -13,6 +13,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+
 use crate::audit::{Findings, Kind};
 use crate::infra::{Cluster, Postgres};
 use cohandle_testkit::children::Role;
@@ -101,27 +103,43 @@ pub async fn inject(
                 });
             };
             match fault {
+                // Each fault is recorded as it starts: what was sent from then on is its.
                 Fault::KillLeaderNode => {
                     let mut cluster = lock(&targets.cluster);
                     let k = cluster.leader_of(&partition_prefix())?;
                     let node = cluster.nodes[k].node.clone();
-                    cluster.nodes[k].kill();
                     record(
                         format!("{node} killed; started again after {NODE_DOWN:?}"),
                         false,
                     );
+                    cluster.nodes[k].kill();
                     std::thread::sleep(NODE_DOWN);
                     cluster.nodes[k].revive()?;
                 }
                 Fault::KillWorker => {
+                    // The worker that is the active consumer of the most partitions now.
+                    let active = lock(&targets.cluster).active_consumers(&partition_prefix())?;
                     let mut roles = lock(&targets.roles);
-                    if let Some(worker) = roles.iter_mut().find(|r| r.name == "worker-1") {
-                        worker.retire();
-                    }
+                    let held = |role: &Role| {
+                        role.pid()
+                            .and_then(|pid| active.get(&format!("cohandle-worker-{pid}")))
+                            .copied()
+                            .unwrap_or(0)
+                    };
+                    let worker = roles
+                        .iter_mut()
+                        .filter(|r| r.name.starts_with("worker-"))
+                        .max_by_key(|r| held(r))
+                        .context("no worker")?;
                     record(
-                        "worker-1 killed; worker-2 and worker-3 remain".to_owned(),
+                        format!(
+                            "{}, the active consumer of {} of the partitions, killed; the others remain",
+                            worker.name,
+                            held(worker)
+                        ),
                         false,
                     );
+                    worker.retire();
                 }
                 Fault::PartitionNode => {
                     let cluster = lock(&targets.cluster);
@@ -130,7 +148,6 @@ pub async fn inject(
                         return Ok(());
                     }
                     let k = cluster.leader_of(&partition_prefix())?;
-                    cluster.cut(k)?;
                     record(
                         format!(
                             "{} cut off for {PARTITION:?} (its link down), then joined again",
@@ -138,15 +155,16 @@ pub async fn inject(
                         ),
                         false,
                     );
+                    cluster.cut(k)?;
                     std::thread::sleep(PARTITION);
                     cluster.heal(k)?;
                 }
                 Fault::FailOverDatabase => {
-                    lock(&targets.primary).kill()?;
                     record(
                         format!("primary killed; replica promoted after {PROMOTION_DELAY:?}"),
                         false,
                     );
+                    lock(&targets.primary).kill()?;
                     std::thread::sleep(PROMOTION_DELAY);
                     lock(&targets.replica).promote()?;
                 }
@@ -205,12 +223,14 @@ impl<'a> Throughput<'a> {
 pub fn recovery(samples: &Samples, at: Instant) -> Option<Duration> {
     let throughput = Throughput(samples);
     let enough = 0.9 * throughput.before(at)?;
+    // The 30 s after the fault must have been seen whole to say it never fell.
+    let seen = samples.last()?.0 >= at + Duration::from_secs(30) + WINDOW;
     let Some((dip, _)) = throughput
         .windows(at)
-        .take_while(|(from, _)| *from < at + Duration::from_secs(30))
+        .take_while(|(from, _)| *from + WINDOW <= at + Duration::from_secs(30))
         .find(|(_, rate)| *rate < enough)
     else {
-        return Some(Duration::ZERO);
+        return seen.then_some(Duration::ZERO);
     };
     throughput
         .windows(dip)
@@ -224,9 +244,20 @@ pub fn lowest(samples: &Samples, at: Instant) -> Option<f64> {
     let before = throughput.before(at)?;
     throughput
         .windows(at)
-        .take_while(|(from, _)| *from < at + Duration::from_secs(30))
+        .take_while(|(from, _)| *from + WINDOW <= at + Duration::from_secs(30))
         .map(|(_, rate)| rate / before)
         .reduce(f64::min)
+}
+
+/// What the audit found, of each kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub lost: usize,
+    pub doubled: usize,
+    pub out_of_order: usize,
+    pub unauthorised: usize,
+    /// Unexpected outcomes and history gaps.
+    pub other: usize,
 }
 
 /// One fault's row of the report.
@@ -234,12 +265,9 @@ pub fn lowest(samples: &Samples, at: Instant) -> Option<f64> {
 pub struct Row {
     pub fault: String,
     /// Seconds from the start of the load.
-    pub at: f64,
+    pub at: Option<f64>,
     pub detail: String,
-    pub lost: usize,
-    pub doubled: usize,
-    pub out_of_order: usize,
-    pub unauthorised: usize,
+    pub found: Tally,
     /// `None`: skipped, or not back to 90 % before the load ended.
     pub recovery: Option<Duration>,
     /// The lowest 5-s throughput in the 30 s after it, as a share of before.
@@ -247,8 +275,13 @@ pub struct Row {
     pub skipped: bool,
 }
 
-/// The report's rows: the inputs sent before the first fault, then each fault's, each up to
-/// the next fault (the last up to the end, drain included).
+/// How long before a fault an input counts as its: one sent just before may still be in
+/// flight (published, not yet decided) when the fault strikes.
+pub const IN_FLIGHT: Duration = Duration::from_secs(10);
+
+/// The report's rows: the inputs sent before the first fault, then each fault's, each from
+/// [`IN_FLIGHT`] before it to that much before the next (the last up to the end, drain
+/// included); then the findings no input is behind (a timer never fired, say).
 pub fn rows(
     happened: &[Happened],
     findings: &Findings,
@@ -261,39 +294,61 @@ pub fn rows(
     for h in happened {
         bounds.push((h.fault.name().to_owned(), Some(h), h.at));
     }
+    let starts = |i: usize| -> Option<Instant> {
+        let (_, h, at) = bounds.get(i)?;
+        Some(if h.is_some() {
+            at.checked_sub(IN_FLIGHT).unwrap_or(*at)
+        } else {
+            *at
+        })
+    };
     let window = |i: usize| {
-        let from = bounds[i].2;
-        let to = bounds.get(i + 1).map(|b| b.2);
+        let (from, to) = (starts(i), starts(i + 1));
         move |at: Option<usize>| -> bool {
-            at.and_then(|index| times.get(index))
-                .is_some_and(|t| *t >= from && to.is_none_or(|to| *t < to))
-                || (i == 0 && at.is_none())
+            at.and_then(|index| times.get(index)).is_some_and(|t| {
+                from.is_none_or(|from| i == 0 || *t >= from) && to.is_none_or(|to| *t < to)
+            })
         }
     };
-    bounds
+    let count = |kind: Kind, within: &dyn Fn(Option<usize>) -> bool| findings.count(kind, within);
+    let tally = |within: &dyn Fn(Option<usize>) -> bool| Tally {
+        lost: count(Kind::Lost, within),
+        doubled: count(Kind::Doubled, within),
+        out_of_order: count(Kind::OutOfOrder, within),
+        unauthorised: count(Kind::Unauthorised, within),
+        other: count(Kind::Unexpected, within) + count(Kind::Gap, within),
+    };
+    let mut rows: Vec<Row> = bounds
         .iter()
         .enumerate()
         .map(|(i, (name, h, from))| Row {
             fault: name.clone(),
-            at: (*from - load_start).as_secs_f64(),
+            at: Some((*from - load_start).as_secs_f64()),
             detail: h.map_or(String::new(), |h| h.detail.clone()),
-            lost: findings.count(Kind::Lost, window(i)),
-            doubled: findings.count(Kind::Doubled, window(i)),
-            out_of_order: findings.count(Kind::OutOfOrder, window(i)),
-            unauthorised: findings.count(Kind::Unauthorised, window(i)),
+            found: tally(&window(i)),
             recovery: h
                 .filter(|h| !h.skipped)
                 .and_then(|h| recovery(samples, h.at)),
             lowest: h.filter(|h| !h.skipped).and_then(|h| lowest(samples, h.at)),
             skipped: h.is_some_and(|h| h.skipped),
         })
-        .collect()
+        .collect();
+    rows.push(Row {
+        fault: "no input behind it (timers)".to_owned(),
+        at: None,
+        detail: String::new(),
+        found: tally(&|at: Option<usize>| at.is_none()),
+        recovery: None,
+        lowest: None,
+        skipped: false,
+    });
+    rows
 }
 
 /// The rows as a Markdown table.
 pub fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| fault | at | what was done | lost | doubled | out of order | unauthorised | lowest 5-s throughput in the 30 s after, of before | back to 90 % of before after |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| fault | at | what was done | lost | doubled | out of order | unauthorised | other (unexpected, gaps) | lowest 5-s throughput in the 30 s after, of before | back to 90 % of before after |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in rows {
         let measured = !r.skipped && !r.detail.is_empty();
@@ -306,9 +361,11 @@ pub fn table(rows: &[Row]) -> String {
             Some(share) if measured => format!("{:.0} %", share * 100.0),
             _ => "—".to_owned(),
         };
+        let at = r.at.map_or("—".to_owned(), |at| format!("{at:.0} s"));
+        let f = r.found;
         out.push_str(&format!(
-            "| {} | {:.0} s | {} | {} | {} | {} | {} | {lowest} | {back} |\n",
-            r.fault, r.at, r.detail, r.lost, r.doubled, r.out_of_order, r.unauthorised
+            "| {} | {at} | {} | {} | {} | {} | {} | {} | {lowest} | {back} |\n",
+            r.fault, r.detail, f.lost, f.doubled, f.out_of_order, f.unauthorised, f.other
         ));
     }
     out
@@ -353,9 +410,11 @@ mod tests {
         );
         // A fault that changed nothing recovers at once.
         assert_eq!(
-            recovery(&samples(start, &[10; 60]), fault),
+            recovery(&samples(start, &[10; 70]), fault),
             Some(Duration::ZERO)
         );
+        // Unless the 30 s after it were not all seen.
+        assert_eq!(recovery(&samples(start, &[10; 60]), fault), None);
         // Never back: none.
         let mut dead = vec![10; 30];
         dead.extend([0; 30]);
@@ -365,5 +424,62 @@ mod tests {
         let mut half = vec![10; 30];
         half.extend([5; 30]);
         assert_eq!(lowest(&samples(start, &half), fault), Some(0.5));
+    }
+
+    #[test]
+    fn a_finding_belongs_to_the_fault_it_was_in_flight_for() {
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let happened = [
+            Happened {
+                fault: Fault::KillWorker,
+                at: at(60),
+                detail: "killed".to_owned(),
+                skipped: false,
+            },
+            Happened {
+                fault: Fault::FailOverDatabase,
+                at: at(120),
+                detail: "promoted".to_owned(),
+                skipped: false,
+            },
+        ];
+        // Inputs sent at 5 s, 55 s (in flight when the first fault struck), 100 s and 115 s.
+        let times = [at(5), at(55), at(100), at(115)];
+        let findings = Findings {
+            marks: vec![
+                (Kind::Lost, Some(0)),
+                (Kind::OutOfOrder, Some(1)),
+                (Kind::Doubled, Some(2)),
+                (Kind::Unauthorised, Some(3)),
+                (Kind::Lost, None),
+            ],
+            ..Findings::default()
+        };
+        let rows = rows(&happened, &findings, &times, &Samples::new(), start);
+        let found: Vec<Tally> = rows.iter().map(|r| r.found).collect();
+        assert_eq!(
+            found,
+            vec![
+                Tally {
+                    lost: 1,
+                    ..Tally::default()
+                },
+                Tally {
+                    out_of_order: 1,
+                    doubled: 1,
+                    ..Tally::default()
+                },
+                Tally {
+                    unauthorised: 1,
+                    ..Tally::default()
+                },
+                Tally {
+                    lost: 1,
+                    ..Tally::default()
+                },
+            ]
+        );
+        assert_eq!(rows[3].at, None);
     }
 }

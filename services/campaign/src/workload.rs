@@ -394,7 +394,10 @@ impl Bus {
     }
 
     async fn forget(&self, user: &str) {
-        if let Some((connection, _)) = self.channels.lock().await.remove(user) {
+        // Closed outside the lock: a connection to a node cut off may take its heartbeat's
+        // time to close, and the other agencies publish meanwhile.
+        let forgotten = self.channels.lock().await.remove(user);
+        if let Some((connection, _)) = forgotten {
             let _ = connection.close(200, "reconnecting").await;
         }
     }

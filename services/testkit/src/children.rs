@@ -79,6 +79,11 @@ impl Role {
         }
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL, and no restart: a machine that died and stays dead.
     pub fn retire(&mut self) {
         self.kill();
