@@ -303,7 +303,7 @@ impl Report {
             out.push_str(&format!("| {name} | {value} |\n"));
         }
         if let Some(rows) = &self.scale {
-            out.push_str("\nBy fault (the inputs sent from each fault to the next):\n\n");
+            out.push_str("\nBy fault (the inputs sent from 10 s before each fault to 10 s before the next):\n\n");
             out.push_str(&scale::table(rows));
         }
         out.push_str("\nHostile inputs by kind:\n");
