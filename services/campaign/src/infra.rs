@@ -718,25 +718,23 @@ impl Cluster {
         urls.join(",")
     }
 
-    /// The node (0-based) that leads the most queues named `prefix…`, asked of a running
-    /// node.
-    pub fn leader_of(&self, prefix: &str) -> anyhow::Result<usize> {
+    /// A `rabbitmqctl list_…` command's rows, asked of a running node (for at most 30 s).
+    fn list(&self, command: &[&str]) -> anyhow::Result<Vec<serde_json::Value>> {
         let node = self
             .nodes
             .iter()
             .find(|n| n.running)
             .context("no node runs")?;
-        let listed = node.ctl(&[
-            "list_queues",
-            "name",
-            "leader",
-            "--formatter",
-            "json",
-            "--timeout",
-            "30",
-        ])?;
-        let queues: Vec<serde_json::Value> =
-            serde_json::from_str(&listed).context("reading list_queues")?;
+        let mut args = command.to_vec();
+        args.extend(["--formatter", "json", "--timeout", "30"]);
+        let listed = node.ctl(&args)?;
+        serde_json::from_str(&listed).with_context(|| format!("reading {}", command[0]))
+    }
+
+    /// The node (0-based) that leads the most queues named `prefix…`, asked of a running
+    /// node.
+    pub fn leader_of(&self, prefix: &str) -> anyhow::Result<usize> {
+        let queues = self.list(&["list_queues", "name", "leader"])?;
         let mut led = vec![0usize; self.nodes.len()];
         for q in &queues {
             let (Some(name), Some(leader)) = (q["name"].as_str(), q["leader"].as_str()) else {
@@ -750,7 +748,7 @@ impl Cluster {
         }
         match (0..led.len()).max_by_key(|&k| led[k]) {
             Some(k) if led[k] > 0 => Ok(k),
-            _ => bail!("no node leads a queue named {prefix}…: {listed}"),
+            _ => bail!("no node leads a queue named {prefix}…: {queues:?}"),
         }
     }
 
@@ -760,23 +758,7 @@ impl Cluster {
         &self,
         prefix: &str,
     ) -> anyhow::Result<std::collections::HashMap<String, usize>> {
-        let node = self
-            .nodes
-            .iter()
-            .find(|n| n.running)
-            .context("no node runs")?;
-        let listed = node.ctl(&[
-            "list_consumers",
-            "queue_name",
-            "consumer_tag",
-            "active",
-            "--formatter",
-            "json",
-            "--timeout",
-            "30",
-        ])?;
-        let consumers: Vec<serde_json::Value> =
-            serde_json::from_str(&listed).context("reading list_consumers")?;
+        let consumers = self.list(&["list_consumers", "queue_name", "consumer_tag", "active"])?;
         let mut active = std::collections::HashMap::new();
         for c in &consumers {
             let queue = c["queue_name"].as_str().unwrap_or_default();
